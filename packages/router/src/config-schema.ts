@@ -1,0 +1,199 @@
+import { z } from "zod";
+import { parseHostPort } from "./address.js";
+import { parseDuration } from "./duration.js";
+
+const duration = (fallback: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(fallback)
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          message: `not a duration: ${JSON.stringify(v)} (use e.g. 500ms, 2s, 1m)`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const hostPort = (defaultHost: string) =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const hp = parseHostPort(String(v), defaultHost);
+    if (!hp) {
+      ctx.addIssue({ code: "custom", message: `not a host:port address: ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
+    return hp;
+  });
+
+const positiveInt = (fallback: number) => z.number().int().positive().default(fallback);
+const headerName = z
+  .string()
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a valid HTTP header name")
+  .transform((s) => s.toLowerCase());
+
+const trackSchema = z.strictObject({
+  version: z.string().min(1, "version must not be empty"),
+  weight: z.number().int("weight must be a whole number of basis points").min(0).max(10_000),
+  instances: z.array(hostPort("127.0.0.1")).default([]),
+  /** Sticky keys (user ids) always sent to this track, whatever the weights. */
+  allow: z.array(z.string().min(1)).default([]),
+});
+
+export const serviceSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "service names are 1-63 letters, digits, '.', '_' or '-'"),
+    hosts: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .transform((h) => h.toLowerCase()),
+      )
+      .optional(),
+    stickiness: z
+      .strictObject({ header: headerName.optional(), cookie: z.string().min(1).optional() })
+      .prefault({}),
+    health: z
+      .strictObject({
+        path: z.string().startsWith("/", "health path must start with /"),
+        interval: duration("1s"),
+        timeout: duration("500ms"),
+        rise: positiveInt(2),
+        fall: positiveInt(3),
+      })
+      .optional(),
+    passive: z
+      .strictObject({
+        consecutiveFailures: positiveInt(5),
+        baseEjection: duration("1s"),
+        maxEjection: duration("30s"),
+        maxEjectedPercent: z.number().min(0).max(100).default(50),
+      })
+      .prefault({}),
+    retries: z.strictObject({ attempts: z.number().int().min(0).max(10).default(2) }).prefault({}),
+    pause: z
+      .strictObject({ timeout: duration("5s"), maxWaiting: z.number().int().min(0).default(1000) })
+      .prefault({}),
+    drain: z
+      .strictObject({
+        timeout: duration("30s"),
+        websocketCloseBatch: positiveInt(20),
+        websocketCloseInterval: duration("250ms"),
+      })
+      .prefault({}),
+    timeouts: z
+      .strictObject({ connect: duration("2s"), response: duration("60s"), idle: duration("60s") })
+      .prefault({}),
+    maxConnectionsPerInstance: positiveInt(256),
+    tracks: z.record(
+      z.string().regex(/^[A-Za-z0-9._-]+$/, "track names are letters, digits, '.', '_' or '-'"),
+      trackSchema,
+    ),
+  })
+  .superRefine((svc, ctx) => {
+    const names = Object.keys(svc.tracks);
+    if (names.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["tracks"], message: "a service needs at least one track" });
+      return;
+    }
+    const sum = names.reduce((acc, n) => acc + svc.tracks[n]!.weight, 0);
+    if (sum !== 10_000) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["tracks"],
+        message: `track weights must add up to 10000 basis points (100%), they add up to ${sum}`,
+      });
+    }
+    const seen = new Map<string, string>();
+    for (const n of names) {
+      const t = svc.tracks[n]!;
+      if (t.weight > 0 && t.instances.length === 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["tracks", n, "instances"],
+          message: `track has weight ${t.weight} but no instances to send it to`,
+        });
+      }
+      t.instances.forEach((i, idx) => {
+        const key = `${i.host}:${i.port}`;
+        const other = seen.get(key);
+        if (other !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["tracks", n, "instances", idx],
+            message: `${key} is already an instance of track "${other}"; an instance belongs to one track`,
+          });
+        }
+        seen.set(key, n);
+      });
+    }
+  });
+
+export const routerConfigSchema = z
+  .strictObject({
+    listen: hostPort("0.0.0.0"),
+    admin: z
+      .strictObject({
+        listen: hostPort("127.0.0.1"),
+        token: z.string().min(16, "use a token of 16+ characters").optional(),
+      })
+      .optional(),
+    /** Where the last applied configuration is saved, so a restart resumes it. */
+    stateFile: z.string().min(1).optional(),
+    limits: z
+      .strictObject({
+        maxHeaderBytes: positiveInt(16_384),
+        maxHeaderCount: positiveInt(100),
+        headersTimeout: duration("10s"),
+        requestTimeout: duration("30s"),
+        keepAliveTimeout: duration("5s"),
+        idleTimeout: duration("120s"),
+      })
+      .prefault({}),
+    services: z.array(serviceSchema).default([]),
+  })
+  .superRefine((cfg, ctx) => {
+    const names = new Set<string>();
+    let defaults = 0;
+    const hosts = new Map<string, string>();
+    cfg.services.forEach((svc, i) => {
+      if (names.has(svc.name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["services", i, "name"],
+          message: `duplicate service name "${svc.name}"`,
+        });
+      }
+      names.add(svc.name);
+      if (!svc.hosts) defaults++;
+      for (const h of svc.hosts ?? []) {
+        const other = hosts.get(h);
+        if (other) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["services", i, "hosts"],
+            message: `host "${h}" is already served by "${other}"`,
+          });
+        }
+        hosts.set(h, svc.name);
+      }
+    });
+    if (defaults > 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["services"],
+        message: `${defaults} services have no "hosts"; at most one service may be the default`,
+      });
+    }
+  });
+
+export type RouterConfigInput = z.input<typeof routerConfigSchema>;
+export type RouterConfig = z.output<typeof routerConfigSchema>;
+export type ServiceConfigInput = z.input<typeof serviceSchema>;
+export type ServiceConfig = z.output<typeof serviceSchema>;
+export type TrackConfig = ServiceConfig["tracks"][string];

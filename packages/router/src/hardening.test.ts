@@ -1,0 +1,152 @@
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { type AddressInfo, connect } from "node:net";
+import { request } from "undici";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RouterFixture, startRouter } from "./test-support/router-fixture.js";
+
+/** A real upstream that records what reached it. */
+let upstream: Server;
+const seen: { url: string; headers: IncomingHttpHeaders; body: string }[] = [];
+let fx: RouterFixture;
+
+beforeAll(async () => {
+  upstream = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      seen.push({ url: req.url!, headers: req.headers, body });
+      res.writeHead(200, {
+        connection: "keep-alive, x-internal",
+        "x-internal": "secret",
+        "keep-alive": "timeout=5",
+      });
+      res.end("ok");
+    });
+  });
+  await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+  const port = (upstream.address() as AddressInfo).port;
+  fx = await startRouter(
+    [
+      {
+        name: "svc",
+        tracks: { stable: { version: "v1", weight: 10_000, instances: [`127.0.0.1:${port}`] } },
+      },
+    ],
+    { limits: { maxHeaderBytes: 8192, maxHeaderCount: 50, headersTimeout: "1s", requestTimeout: "2s" } },
+  );
+});
+afterAll(async () => {
+  await fx?.close();
+  upstream?.closeAllConnections();
+  upstream?.close();
+});
+
+/** Sends raw bytes on a fresh connection; resolves with everything received until close (or 5 s). */
+function raw(payload: string | string[], gapMs = 0): Promise<{ text: string; closedAfterMs: number }> {
+  const { port } = new URL(fx.url);
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const s = connect(Number(port), "127.0.0.1");
+    let text = "";
+    s.on("data", (d) => (text += d.toString("latin1")));
+    s.on("error", () => {});
+    s.on("close", () => resolve({ text, closedAfterMs: Date.now() - started }));
+    const parts = Array.isArray(payload) ? payload : [payload];
+    parts.forEach((p, i) => {
+      setTimeout(() => {
+        if (!s.destroyed) s.write(p);
+      }, i * gapMs);
+    });
+    setTimeout(() => s.destroy(), 5000);
+  });
+}
+
+async function get(path = "/ok"): Promise<number> {
+  const res = await request(`${fx.url}${path}`);
+  await res.body.dump();
+  return res.statusCode;
+}
+
+describe("hardening", () => {
+  it("refuses request smuggling attempts and none of them reach the instance", async () => {
+    seen.length = 0;
+    const attempts = [
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 40\r\n\r\nhelloGET /smuggled HTTP/1.1\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nGET /smuggled HTTP/1.1\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n",
+      "GET / HTTP/1.1\nHost: x\n\n",
+    ];
+    for (const a of attempts) {
+      const { text } = await raw(a);
+      expect(text, JSON.stringify(a)).toMatch(/^HTTP\/1\.1 400 /);
+    }
+    expect(seen.filter((s) => s.url.includes("smuggled"))).toEqual([]);
+    expect(await get()).toBe(200);
+  });
+
+  it("answers 431 to oversized headers and to too many headers", async () => {
+    const big = await raw(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(10_000)}\r\n\r\n`);
+    expect(big.text).toMatch(/^HTTP\/1\.1 431 /);
+    const many = Array.from({ length: 60 }, (_, i) => `X-H${i}: v\r\n`).join("");
+    const lots = await raw(`GET / HTTP/1.1\r\nHost: x\r\n${many}\r\n`);
+    expect(lots.text).toMatch(/^HTTP\/1\.1 431 /);
+  });
+
+  it("times out a slowloris client and a stalled body while serving everyone else", async () => {
+    const trickle = [
+      "GET / HTTP/1.1\r\n",
+      "Host: x\r\n",
+      ...Array.from({ length: 20 }, (_, i) => `X-${i}: y\r\n`),
+    ];
+    const slowHeaders = raw(trickle, 300);
+    const slowBody = raw("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly-a-little");
+    const others: number[] = [];
+    const stop = Date.now() + 2500;
+    while (Date.now() < stop) others.push(await get());
+    const [h, b] = await Promise.all([slowHeaders, slowBody]);
+    expect(h.closedAfterMs).toBeLessThan(4000); // headers timeout 1s (+ the 1s checking interval)
+    expect(b.closedAfterMs).toBeLessThan(4500); // request timeout 2s
+    expect(b.text === "" || /^HTTP\/1\.1 (408|400|502)/.test(b.text)).toBe(true);
+    expect(others.length).toBeGreaterThan(50);
+    expect(others.every((s) => s === 200)).toBe(true);
+  });
+
+  it("strips hop-by-hop headers both ways and sets X-Forwarded-For/Proto", async () => {
+    seen.length = 0;
+    // Raw bytes: HTTP clients (undici included) will not send a Connection header naming other headers.
+    const { text } = await raw(
+      "GET /hop HTTP/1.1\r\nHost: x\r\nConnection: close, X-Hop\r\nX-Hop: must not pass\r\n" +
+        "Proxy-Authorization: Basic abc\r\nTE: trailers\r\nKeep-Alive: 300\r\nX-Forwarded-For: 203.0.113.7\r\n" +
+        "X-Forwarded-Proto: https-spoofed\r\nX-Keep: yes\r\n\r\n",
+    );
+    const h = seen[0]!.headers;
+    expect(h["x-hop"]).toBeUndefined();
+    expect(h["proxy-authorization"]).toBeUndefined();
+    expect(h.te).toBeUndefined();
+    expect(h["keep-alive"]).toBeUndefined();
+    expect(h["x-keep"]).toBe("yes");
+    expect(h["x-forwarded-for"]).toBe("203.0.113.7, 127.0.0.1");
+    expect(h["x-forwarded-proto"]).toBe("http");
+    // The instance's own hop-by-hop header (named in its Connection header) does not reach the client.
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(text.toLowerCase()).not.toContain("x-internal");
+    expect(text.toLowerCase()).toContain("x-baton-version: v1");
+  });
+
+  it("forwards request bodies, chunked or with a length, byte for byte", async () => {
+    seen.length = 0;
+    const payload = "x".repeat(300_000);
+    const res = await request(`${fx.url}/upload`, { method: "POST", body: payload });
+    await res.body.dump();
+    async function* chunks() {
+      yield "part-1;";
+      yield "part-2";
+    }
+    const res2 = await request(`${fx.url}/chunked`, { method: "POST", body: chunks() });
+    await res2.body.dump();
+    expect(seen.map((s) => s.body.length)).toEqual([300_000, 13]);
+    expect(seen[1]!.body).toBe("part-1;part-2");
+  });
+});

@@ -1,0 +1,22 @@
+export { formatHostPort, type HostPort, parseHostPort } from "./address.js";
+export {
+  loadRouterConfig,
+  parseRouterConfig,
+  parseServiceConfig,
+  type RouterConfig,
+  type RouterConfigInput,
+  type ServiceConfig,
+  type ServiceConfigInput,
+  serviceToInput,
+  type TrackConfig,
+  validateRouterConfig,
+} from "./config.js";
+export { formatDuration, parseDuration } from "./duration.js";
+export { BatonRouterError, ConfigError, type ConfigIssue, UnknownServiceError } from "./errors.js";
+export { InstanceState } from "./instance-state.js";
+export type { WindowSummary } from "./latency-window.js";
+export { createLogger, type Logger, silentLogger } from "./logger.js";
+export { TRACK_OVERRIDE_HEADER } from "./request-head.js";
+export { createRouter, Router, type RouterOptions } from "./router.js";
+export { BUCKETS, stickyBucket } from "./sticky-bucket.js";
+export type { InstanceView, ServiceView, StatsView, TrackStatsView } from "./views.js";

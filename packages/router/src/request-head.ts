@@ -1,0 +1,114 @@
+import type { IncomingMessage } from "node:http";
+import { connectionTokens, cookieValue, isRequestHopHeader } from "./hop-headers.js";
+
+/** What one pass over a request's raw headers yields: the forwarded headers and the routing inputs. */
+export interface RequestHead {
+  /** Headers to send upstream, flat [name, value, ...], hop-by-hop removed, X-Forwarded-* set. */
+  forward: string[];
+  host: string | undefined;
+  trackOverride: string | undefined;
+  /** Value of the service's sticky header or cookie, when present. */
+  stickyHeader: string | undefined;
+  cookie: string | undefined;
+  /** Content-Length of the request, or -1 when absent. */
+  contentLength: number;
+  /** The request body is chunked (its length is unknown until it ends). */
+  chunked: boolean;
+}
+
+export const TRACK_OVERRIDE_HEADER = "x-baton-track";
+
+/**
+ * Reads `req.rawHeaders` once. Avoids `req.headers` (which builds an object per request) because
+ * this runs for every request and the forwarded list has to be built anyway.
+ */
+export function readRequestHead(req: IncomingMessage, stickyHeaderName: string | undefined): RequestHead {
+  const raw = req.rawHeaders;
+  const forward: string[] = [];
+  let host: string | undefined;
+  let trackOverride: string | undefined;
+  let stickyHeader: string | undefined;
+  let cookie: string | undefined;
+  let xff: string | undefined;
+  let connection: string | undefined;
+  let contentLength = -1;
+  let chunked = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const lower = name.toLowerCase();
+    switch (lower) {
+      case "host":
+        host = value;
+        break;
+      case "content-length":
+        // llhttp already refused malformed or conflicting lengths; the connection re-sends it.
+        contentLength = Number(value);
+        continue;
+      case "transfer-encoding":
+        chunked = true;
+        continue;
+      case "cookie":
+        cookie = cookie === undefined ? value : `${cookie}; ${value}`;
+        break;
+      case "x-forwarded-for":
+        xff = xff === undefined ? value : `${xff}, ${value}`;
+        continue;
+      case "connection":
+        connection = value;
+        continue;
+      case TRACK_OVERRIDE_HEADER:
+        trackOverride = value.trim();
+        break;
+      default:
+        if (isRequestHopHeader(lower)) continue;
+    }
+    if (lower === stickyHeaderName) stickyHeader = value;
+    forward.push(name, value);
+  }
+  const remote = req.socket.remoteAddress ?? "";
+  forward.push(
+    "x-forwarded-for",
+    xff === undefined ? remote : `${xff}, ${remote}`,
+    "x-forwarded-proto",
+    "http",
+  );
+  const extra = connectionTokens(connection);
+  return {
+    forward: extra ? dropNamed(forward, extra) : forward,
+    host,
+    trackOverride,
+    stickyHeader,
+    cookie,
+    contentLength,
+    chunked,
+  };
+}
+
+function dropNamed(headers: string[], names: Set<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!names.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
+  }
+  return out;
+}
+
+/** The sticky key: the configured header, else the cookie, else the client address. */
+export function stickyKeyOf(head: RequestHead, cookieName: string | undefined, req: IncomingMessage): string {
+  if (head.stickyHeader) return head.stickyHeader;
+  if (cookieName && head.cookie) {
+    const v = cookieValue(head.cookie, cookieName);
+    if (v) return v;
+  }
+  return req.socket.remoteAddress ?? "";
+}
+
+/** The Host header alone, for picking the service before the full pass. */
+export function hostOf(req: IncomingMessage): string | undefined {
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === "host") return raw[i + 1];
+  }
+  return undefined;
+}

@@ -1,0 +1,88 @@
+import { request } from "undici";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type EchoInstance, startEcho } from "./test-support/echo-instance.js";
+import { type RouterFixture, startRouter, versionsFor } from "./test-support/router-fixture.js";
+
+const service = (
+  canaryWeight: number,
+  extra: Record<string, unknown> = {},
+  canaryExtra: Record<string, unknown> = {},
+) => ({
+  name: "payments",
+  stickiness: { header: "x-user-id", cookie: "baton_uid" },
+  tracks: {
+    stable: { version: "v1", weight: 10_000 - canaryWeight, instances: [stable.address] },
+    canary: { version: "v2", weight: canaryWeight, instances: [canary.address], ...canaryExtra },
+  },
+  ...extra,
+});
+
+let stable: EchoInstance;
+let canary: EchoInstance;
+let fx: RouterFixture;
+
+beforeAll(async () => {
+  [stable, canary] = await Promise.all([
+    startEcho({ BATON_VERSION: "v1" }),
+    startEcho({ BATON_VERSION: "v2" }),
+  ]);
+  fx = await startRouter([service(1000)]);
+});
+afterAll(async () => {
+  await fx?.close();
+  await Promise.all([stable?.stop(), canary?.stop()]);
+});
+
+describe("sticky weighted split", () => {
+  it("sends 10% +/- 1pp of 100k distinct users to a 10% canary, every response naming its version", async () => {
+    const versions = await versionsFor(fx.url, 100_000, (i) => ({ "x-user-id": `user-${i}` }));
+    const share = versions.filter((v) => v === "v2").length / versions.length;
+    expect(Math.abs(share - 0.1)).toBeLessThanOrEqual(0.01);
+    expect(versions.every((v) => v === "v1" || v === "v2")).toBe(true);
+  }, 120_000);
+
+  it("keeps each user on one version, and raising the canary only moves users stable -> canary", async () => {
+    const users = 5_000;
+    const before = await versionsFor(fx.url, users, (i) => ({ "x-user-id": `user-${i}` }));
+    const again = await versionsFor(fx.url, users, (i) => ({ "x-user-id": `user-${i}` }));
+    expect(again).toEqual(before);
+
+    expect((await fx.admin("PUT", "/v1/services/payments", service(3000))).status).toBe(200);
+    const after = await versionsFor(fx.url, users, (i) => ({ "x-user-id": `user-${i}` }));
+    let backToStable = 0;
+    let moved = 0;
+    for (let i = 0; i < users; i++) {
+      if (before[i] === "v2" && after[i] === "v1") backToStable++;
+      if (before[i] === "v1" && after[i] === "v2") moved++;
+    }
+    expect(backToStable).toBe(0);
+    expect(moved / users).toBeGreaterThan(0.15); // about 20% of users joined the canary
+    expect(Math.abs(after.filter((v) => v === "v2").length / users - 0.3)).toBeLessThan(0.03);
+
+    // Lowering it again only moves users back the same way, so a user's history stays simple.
+    await fx.admin("PUT", "/v1/services/payments", service(1000));
+    expect(await versionsFor(fx.url, users, (i) => ({ "x-user-id": `user-${i}` }))).toEqual(before);
+  }, 60_000);
+
+  it("uses the cookie when the header is absent, and the client address when both are", async () => {
+    const viaCookie = await versionsFor(fx.url, 2000, (i) => ({ cookie: `a=1; baton_uid=user-${i}` }));
+    const viaHeader = await versionsFor(fx.url, 2000, (i) => ({ "x-user-id": `user-${i}` }));
+    expect(viaCookie).toEqual(viaHeader);
+    const anonymous = await versionsFor(fx.url, 200, () => ({}));
+    expect(new Set(anonymous).size).toBe(1); // one client address: one bucket
+  });
+
+  it("honours the x-baton-track override and per-track allow-lists", async () => {
+    const users = await versionsFor(fx.url, 200, (i) => ({ "x-user-id": `user-${i}` }));
+    const stableUser = `user-${users.indexOf("v1")}`;
+    const forced = await request(fx.url, { headers: { "x-user-id": stableUser, "x-baton-track": "canary" } });
+    await forced.body.dump();
+    expect(forced.headers["x-baton-version"]).toBe("v2");
+
+    await fx.admin("PUT", "/v1/services/payments", service(1000, {}, { allow: [stableUser] }));
+    const allowed = await request(fx.url, { headers: { "x-user-id": stableUser } });
+    await allowed.body.dump();
+    expect(allowed.headers["x-baton-version"]).toBe("v2");
+    await fx.admin("PUT", "/v1/services/payments", service(1000));
+  });
+});

@@ -1,0 +1,140 @@
+import {
+  type ConnectionHooks,
+  UpstreamConnection,
+  UpstreamError,
+  type UpstreamHandler,
+  type UpstreamRequest,
+} from "./upstream-connection.js";
+
+export interface UpstreamPoolOptions {
+  maxConnections: number;
+  connectTimeout: number;
+  /** Longest wait for the response head. */
+  responseTimeout: number;
+  /** Longest silence in the middle of a response. */
+  idleTimeout: number;
+  /**
+   * How long an idle keep-alive connection is kept. Below the usual server default (Node's 5 s),
+   * so the router drops a connection before the instance does and rarely writes onto a closing one.
+   */
+  keepAlive: number;
+}
+
+interface Waiting {
+  req: UpstreamRequest;
+  handler: UpstreamHandler;
+}
+
+/**
+ * Keep-alive HTTP/1.1 connections to one instance. Requests take an idle connection (most recent
+ * first, as it is least likely to have been closed), else open one up to the limit, else queue.
+ * One sweeper per pool enforces every timeout, so the request path arms no timers.
+ */
+export class UpstreamPool {
+  private readonly idle: UpstreamConnection[] = [];
+  private readonly all = new Set<UpstreamConnection>();
+  private waiting: Waiting[] = [];
+  private readonly sweeper: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly opts: UpstreamPoolOptions,
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), 250);
+    this.sweeper.unref();
+  }
+
+  /** Connections that are up (idle or busy). */
+  get connected(): number {
+    let n = 0;
+    for (const c of this.all) if (!c.connecting) n++;
+    return n;
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  request(req: UpstreamRequest, handler: UpstreamHandler): void {
+    if (this.closed) {
+      handler.onError(new UpstreamError("BATON_POOL_CLOSED", "instance was removed"), false);
+      return;
+    }
+    let conn: UpstreamConnection | undefined;
+    while ((conn = this.idle.pop()) !== undefined) {
+      if (conn.idle) return conn.send(req, handler);
+    }
+    this.waiting.push({ req, handler });
+    if (this.all.size < this.opts.maxConnections) this.open();
+  }
+
+  /** Closes every connection; queued requests fail as never sent. */
+  destroy(): void {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    this.failWaiting(new UpstreamError("BATON_POOL_CLOSED", "instance was removed"));
+    for (const c of [...this.all]) c.abort();
+    this.idle.length = 0;
+  }
+
+  private open(): void {
+    this.all.add(new UpstreamConnection(this.host, this.port, this.hooks));
+  }
+
+  private readonly hooks: ConnectionHooks = {
+    connected: (conn) => this.serve(conn),
+    released: (conn, reusable) => {
+      if (reusable && !this.closed) return this.serve(conn);
+      this.all.delete(conn);
+      if (this.waiting.length > this.connectingCount() && this.all.size < this.opts.maxConnections)
+        this.open();
+    },
+    connectFailed: (conn, err) => {
+      this.all.delete(conn);
+      // The instance does not take connections: everyone queued for it may go elsewhere at once.
+      this.failWaiting(err);
+    },
+  };
+
+  private serve(conn: UpstreamConnection): void {
+    const next = this.waiting.shift();
+    if (next) conn.send(next.req, next.handler);
+    else this.idle.push(conn);
+  }
+
+  private connectingCount(): number {
+    let n = 0;
+    for (const c of this.all) if (c.connecting) n++;
+    return n;
+  }
+
+  private failWaiting(err: Error & { code?: string }): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) w.handler.onError(err, false);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    const o = this.opts;
+    for (const c of [...this.all]) {
+      const quiet = now - c.lastActivity;
+      if (c.connecting && quiet > o.connectTimeout) {
+        c.fail(new UpstreamError("UPSTREAM_CONNECT_TIMEOUT", `no connection within ${o.connectTimeout}ms`));
+      } else if (c.busy && !c.gotHead && quiet > o.responseTimeout) {
+        c.fail(new UpstreamError("UPSTREAM_RESPONSE_TIMEOUT", `no response within ${o.responseTimeout}ms`));
+      } else if (c.busy && c.gotHead && quiet > o.idleTimeout) {
+        c.fail(new UpstreamError("UPSTREAM_BODY_TIMEOUT", `response stalled for ${o.idleTimeout}ms`));
+      } else if (c.idle && quiet > o.keepAlive) {
+        c.close();
+      }
+    }
+    if (this.idle.length > 0 && this.idle.some((c) => !c.idle)) {
+      const live = this.idle.filter((c) => c.idle);
+      this.idle.length = 0;
+      this.idle.push(...live);
+    }
+  }
+}
