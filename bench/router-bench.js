@@ -231,42 +231,71 @@ function writeConfig(name, text) {
 // ---------------------------------------------------------------------------------------------------
 // Processes
 
-/** Every long-running process we started, so they can all be stopped on exit, error or Ctrl-C. */
+/** Every process we started and that still runs, so all can be stopped on exit, error or Ctrl-C. */
 const children = new Set();
+/** Set once we are shutting down, so that no new process is started behind stopAll()'s back. */
+let stopping = false;
 
 /**
  * Starts `cmd args` pinned to `cpu` with taskset (which execs, so the pid is the program's own).
  * Each child gets its own process group so that stopping it also stops e.g. nginx's worker.
- * stdout/stderr go to bench/.work/<name>.log for post-mortems.
+ * Its output is kept in memory (for readiness checks and error messages) and written to
+ * bench/.work/<name>.log when it ends, for post-mortems.
  */
 function startPinned(name, cpu, cmd, args, env = process.env) {
-  const logFile = path.join(WORK_DIR, `${name}.log`);
-  writeFileSync(logFile, "");
+  if (stopping) throw new Error(`not starting ${name}: the benchmark is stopping`);
   const child = spawn(tools.taskset, ["-c", cpu, cmd, ...args], {
     cwd: REPO_ROOT,
     env,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const proc = { name, child, logFile, output: "", exited: false };
-  const collect = (chunk) => {
-    // Keep only the start of the output in memory: enough for readiness lines and error messages.
-    if (proc.output.length < 64 * 1024) proc.output += chunk.toString();
+  const proc = { name, child, stdout: "", output: "", exited: false };
+  // Cap what is kept: servers run for minutes, and only the first lines matter.
+  const keep = (text, chunk) => (text.length < 64 * 1024 ? text + chunk.toString() : text);
+  child.stdout.on("data", (chunk) => {
+    proc.stdout = keep(proc.stdout, chunk);
+    proc.output = keep(proc.output, chunk);
+  });
+  child.stderr.on("data", (chunk) => {
+    proc.output = keep(proc.output, chunk);
+  });
+  const ended = (info) => {
+    proc.exited = true;
+    proc.exitInfo = info;
+    children.delete(proc);
   };
-  child.stdout.on("data", collect);
-  child.stderr.on("data", collect);
-  child.on("exit", (code, signal) => {
-    proc.exited = true;
-    proc.exitInfo = signal ? `signal ${signal}` : `code ${code}`;
-    children.delete(proc);
-  });
-  child.on("error", (err) => {
-    proc.exited = true;
-    proc.exitInfo = err.message;
-    children.delete(proc);
-  });
+  child.on("exit", (code, signal) => ended(signal ? `signal ${signal}` : `code ${code}`));
+  child.on("error", (err) => ended(err.message));
+  child.on("close", () => writeFileSync(path.join(WORK_DIR, `${name}.log`), proc.output));
   children.add(proc);
   return proc;
+}
+
+/**
+ * Runs a load generator pinned to the load core until it exits and resolves with its stdout. It is
+ * tracked like the servers, so Ctrl-C or an error also stops a run in progress.
+ */
+function runPinned(name, cmd, args, timeoutMs) {
+  const proc = startPinned(name, LOAD_CPU, cmd, args);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => signalGroup(proc, "SIGKILL"), timeoutMs);
+    proc.child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(proc.stdout);
+      else
+        reject(
+          new Error(
+            `${name} failed (${signal ? `signal ${signal}` : `code ${code}`}): ${proc.output.trim()}`,
+          ),
+        );
+    });
+  });
+}
+
+/** Called between measurements: once a signal asked us to stop, abandon the run (and its report). */
+function assertNotStopping() {
+  if (stopping) throw new Error("interrupted");
 }
 
 function signalGroup(proc, signal) {
@@ -282,10 +311,10 @@ async function stopProcess(proc) {
   signalGroup(proc, "SIGTERM");
   for (let i = 0; i < 50 && !proc.exited; i++) await sleep(50);
   if (!proc.exited) signalGroup(proc, "SIGKILL");
-  writeFileSync(proc.logFile, proc.output);
 }
 
 async function stopAll() {
+  stopping = true;
   await Promise.all([...children].map(stopProcess));
 }
 
@@ -329,7 +358,7 @@ async function waitForHttp(proc, url, timeoutMs = 15_000) {
 /** Baton prints {"event":"router-listening",...} on stdout once it accepts connections. */
 async function waitForRouterListening(proc, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;
-  while (!proc.output.includes('"router-listening"')) {
+  while (!proc.stdout.includes('"router-listening"')) {
     if (proc.exited)
       throw new Error(`baton exited (${proc.exitInfo}) during start-up:\n${proc.output.trim()}`);
     if (Date.now() > deadline)
@@ -344,7 +373,7 @@ async function waitForRouterListening(proc, timeoutMs = 15_000) {
 const url = (port) => `http://127.0.0.1:${port}/`;
 
 async function startBackend() {
-  const conf = writeConfig("backend.nginx.conf", backendConfig());
+  const conf = writeConfig("bench-backend.conf", backendConfig());
   const proc = startPinned("backend", LOAD_CPU, tools.nginx, [
     "-e",
     path.join(WORK_DIR, "backend.error.log"),
@@ -369,9 +398,9 @@ function targetDefinitions() {
       description: "nginx 1 worker, keep-alive upstream (keepalive 128, HTTP/1.1), X-Forwarded-For",
       port: PORTS.nginx,
       start: async () => {
-        const conf = writeConfig("proxy-nginx.conf", nginxProxyConfig());
-        const log = path.join(WORK_DIR, "nginx.error.log");
-        const proc = startPinned("nginx", PROXY_CPU, tools.nginx, ["-e", log, "-c", conf]);
+        const conf = writeConfig("bench-nginx-proxy.conf", nginxProxyConfig());
+        const errorLog = path.join(WORK_DIR, "nginx.error.log");
+        const proc = startPinned("nginx", PROXY_CPU, tools.nginx, ["-e", errorLog, "-c", conf]);
         await waitForHttp(proc, url(PORTS.nginx));
         return proc;
       },
@@ -381,7 +410,7 @@ function targetDefinitions() {
       description: "HAProxy nbthread 1, mode http, http-keep-alive, http-reuse always, no logging",
       port: PORTS.haproxy,
       start: async () => {
-        const conf = writeConfig("proxy-haproxy.cfg", haproxyConfig());
+        const conf = writeConfig("bench-haproxy.cfg", haproxyConfig());
         const proc = startPinned("haproxy", PROXY_CPU, tools.haproxy, ["-db", "-f", conf]);
         await waitForHttp(proc, url(PORTS.haproxy));
         return proc;
@@ -429,17 +458,8 @@ function parseWrk(stdout) {
 }
 
 async function runWrk(port, seconds) {
-  const args = [
-    "-c",
-    LOAD_CPU,
-    tools.wrk,
-    "-t1",
-    `-c${settings.connections}`,
-    `-d${seconds}s`,
-    "--timeout",
-    "5s",
-  ];
-  const { stdout } = await execFileP(tools.taskset, [...args, url(port)], { timeout: (seconds + 30) * 1000 });
+  const args = ["-t1", `-c${settings.connections}`, `-d${seconds}s`, "--timeout", "5s", url(port)];
+  const stdout = await runPinned("wrk", tools.wrk, args, (seconds + 30) * 1000);
   const result = parseWrk(stdout);
   if (!result.rps) throw new Error(`could not parse wrk output:\n${stdout}`);
   return result;
@@ -447,9 +467,6 @@ async function runWrk(port, seconds) {
 
 async function runFixedRate(port) {
   const args = [
-    "-c",
-    LOAD_CPU,
-    process.execPath,
     // The generator shares one core with the backend: V8's parallel GC helpers cannot run in parallel
     // there anyway, and a larger young generation means fewer scavenge pauses inside the measurement.
     "--single-threaded-gc",
@@ -464,10 +481,7 @@ async function runFixedRate(port) {
     "--connections",
     String(settings.connections),
   ];
-  const { stdout } = await execFileP(tools.taskset, args, {
-    cwd: REPO_ROOT,
-    timeout: (settings.latencySeconds + 30) * 1000,
-  });
+  const stdout = await runPinned("fixed-rate", process.execPath, args, (settings.latencySeconds + 30) * 1000);
   return JSON.parse(stdout.trim().split("\n").pop());
 }
 
@@ -482,6 +496,7 @@ async function runFixedRate(port) {
 async function interleaved(targets, rounds, label, measure) {
   for (let round = 1; round <= rounds; round++) {
     for (const target of targets) {
+      assertNotStopping();
       if (target.failure) continue;
       if (target.proc?.exited) {
         target.failure = `process exited (${target.proc.exitInfo})`;
@@ -500,9 +515,11 @@ async function interleaved(targets, rounds, label, measure) {
 
 async function measureThroughput(targets) {
   for (const target of targets) {
+    assertNotStopping();
     log(`warm-up ${target.name} (${settings.warmupSeconds}s)`);
     await runWrk(target.port, settings.warmupSeconds).catch((err) => {
       target.failure = `warm-up: ${err.message}`;
+      log(`${target.name} failed: ${target.failure}`);
     });
   }
   await interleaved(targets, settings.rounds, "wrk", async (target) => {
@@ -602,6 +619,7 @@ function invocation() {
 function targetVerdicts(rows) {
   const baton = rows.find((r) => r.name === "baton");
   const nginx = rows.find((r) => r.name === "nginx");
+  const direct = rows.find((r) => r.name === "direct");
   const lines = [];
 
   if (baton.vsNginx === undefined) {
@@ -628,7 +646,16 @@ function targetVerdicts(rows) {
     lines.push(
       `- **Target 2** — <= 1 ms added at p99 at ${fmtInt(settings.rate)} req/s: **${met ? "met" : "missed"}**: ` +
         `Baton adds ${fmtMs(baton.addedP99)} ms at p99 over direct (median of per-round differences), ` +
-        `${fmtMs(by)} ms ${met ? "under" : "over"} the 1 ms budget.`,
+        `${fmtMs(by)} ms ${met ? "under" : "over"} the 1 ms budget. For scale, direct's own p99 ` +
+        `ranged ${direct.p99Range ? `${fmtMs(direct.p99Range[0])}–${fmtMs(direct.p99Range[1])}` : "n/a"} ms ` +
+        `between rounds.`,
+    );
+  }
+  const failed = rows.filter((r) => r.failure).map((r) => r.name);
+  if (failed.length) {
+    lines.push(
+      `- ${failed.join(", ")} failed during the run (see Failures); the verdicts above use only the ` +
+        `rounds completed before that.`,
     );
   }
   return lines.join("\n");
@@ -672,12 +699,17 @@ function renderReport({ rows, machine, startedAt, finishedAt, loadBefore, loadAf
     [false, true, true, true, true, true],
   );
   // Every round's number, so a reader can judge the noise without the raw JSON.
+  const list = (values, fmt) => (values.length ? values.map(fmt).join(", ") : "n/a");
   const roundsTable = markdownTable(
     ["Target", "wrk req/s per round", "p99 ms per round at " + fmtInt(settings.rate) + " req/s"],
-    rows.map((r) => [r.name, r.rpsRounds.map(fmtInt).join(", "), r.p99Rounds.map(fmtMs).join(", ")]),
+    rows.map((r) => [r.name, list(r.rpsRounds, fmtInt), list(r.p99Rounds, fmtMs)]),
     [false, false, false],
   );
-  const failures = rows.filter((r) => r.failure).map((r) => `- **${r.name} failed**: ${r.failure}`);
+  // Error texts can hold several lines of tool output: flatten them into one inline-code span.
+  const oneLine = (text) => text.replace(/\s+/g, " ").replaceAll("`", "'").slice(0, 400);
+  const failures = rows
+    .filter((r) => r.failure)
+    .map((r) => `- **${r.name} failed**: \`${oneLine(r.failure)}\``);
   const durationMin = ((finishedAt - startedAt) / 60_000).toFixed(1);
 
   return `# Router benchmark
@@ -708,7 +740,7 @@ ${rows.map((r) => `  - \`${r.name}\`: ${r.description}`).join("\n")}
   round 2, ...) so that noisy periods on the VM are spread over all targets. Reported: median and min–max.
 - **Latency at a fixed rate**: \`bench/fixed-rate.js\`, an open-loop generator (an undici Agent with up to
   ${settings.connections} keep-alive connections, pinned to core ${LOAD_CPU} with the backend) sending ${fmtInt(settings.rate)} req/s for ${settings.latencySeconds} s after a 1 s
-  unrecorded warm-up. Each latency is measured from the request's *scheduled* send time, so a stall is
+  unrecorded warm-up. Each latency is measured from the request's _scheduled_ send time, so a stall is
   charged to every request that should have gone out during it (no coordinated omission). Requests are
   released on ~1 ms timer ticks, which puts a floor of about 1 ms under every target alike; that floor is in
   \`direct\` too and cancels out of the added p99. ${settings.latencyRounds} rounds interleaved across
@@ -767,6 +799,7 @@ async function main() {
   await measureThroughput(targets);
   await measureLatency(targets);
 
+  assertNotStopping();
   const rows = summarize(targets);
   const machine = await machineInfo();
   const raw = targets.map(({ name, failure, wrk, latency }) => ({ name, failure, wrk, latency }));
@@ -787,9 +820,12 @@ async function main() {
 }
 
 // Stop what we started however we leave: normal end, error, Ctrl-C or kill.
+let interruptedBy;
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.on(signal, () => {
-    log(`${signal}: stopping benchmark processes`);
+    if (interruptedBy) return;
+    interruptedBy = signal;
+    log(`${signal}: stopping benchmark processes; no report is written`);
     stopAll().finally(() => process.exit(128 + os.constants.signals[signal]));
   });
 }
@@ -798,6 +834,7 @@ process.on("exit", killAllNow);
 main().then(
   () => process.exit(0),
   async (err) => {
+    if (interruptedBy) return; // the signal handler is already stopping everything and will exit
     process.stderr.write(`router-bench: ${err.stack ?? err.message}\n`);
     await stopAll();
     process.exit(1);

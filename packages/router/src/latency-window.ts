@@ -80,6 +80,11 @@ export class LatencyWindow {
     (slot.histogram ??= newHistogram()).recordValue(clampMicros(latencyUs));
   }
 
+  /** Epoch ms of the last second that saw traffic (0 when none yet). */
+  get lastActiveMs(): number {
+    return this.current.second < 0 ? 0 : this.current.second * 1000;
+  }
+
   recordConnectFailure(nowMs: number): void {
     this.slotFor(nowMs).connectFailures++;
   }

@@ -56,6 +56,12 @@ describe("upstream response parser", () => {
     expect(r.parser.reusable).toBe(false);
   });
 
+  it("passes on the instance's keep-alive timeout hint", () => {
+    expect(
+      parse(["HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\ncontent-length: 0\r\n\r\n"]).head!.keepAliveHintMs,
+    ).toBe(5000);
+  });
+
   it("honours Connection: close and HTTP/1.0 keep-alive", () => {
     expect(parse(["HTTP/1.1 200 OK\r\nConnection: close\r\ncontent-length: 0\r\n\r\n"]).parser.reusable).toBe(
       false,

@@ -16,6 +16,8 @@ export interface ParsedHead {
   headers: string[];
   /** Whether the connection may carry another request after this response. */
   keepAlive: boolean;
+  /** The instance's `Keep-Alive: timeout=N` hint in ms, when it sent one. */
+  keepAliveHintMs?: number;
 }
 
 export interface ResponseSink {
@@ -167,6 +169,7 @@ export class ResponseParser {
     let chunked = false;
     let transferEncoding = false;
     let connection = "";
+    let keepAliveHint: string | undefined;
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
       const colon = line.indexOf(":");
@@ -194,6 +197,9 @@ export class ResponseParser {
         case "connection":
           connection += `${value.toLowerCase()},`;
           break;
+        case "keep-alive":
+          keepAliveHint = value;
+          break;
       }
       headers.push(name, value);
     }
@@ -204,7 +210,13 @@ export class ResponseParser {
       return;
     }
     this.keepAlive = http10 ? connection.includes("keep-alive") : !connection.includes("close");
-    this.sink.onHead({ status, headers, keepAlive: this.keepAlive });
+    const hint = keepAliveHint === undefined ? undefined : /timeout=(\d+)/i.exec(keepAliveHint);
+    this.sink.onHead({
+      status,
+      headers,
+      keepAlive: this.keepAlive,
+      ...(hint ? { keepAliveHintMs: Number(hint[1]) * 1000 } : {}),
+    });
     if (this.headRequest || status === 204 || status === 304) return this.finish();
     if (transferEncoding) {
       // Transfer-Encoding overrides Content-Length; a message with both is suspect, so the

@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createServer, type Server, type Socket } from "node:net";
 import { request } from "undici";
@@ -89,4 +90,38 @@ describe("retries", () => {
     const stats = (await fx.admin("GET", "/v1/stats/svc?window=60s")).body;
     expect(stats.tracks[0].connectFailures).toBeGreaterThan(0);
   });
+});
+
+describe("idle upstream connections", () => {
+  it("closes an idle connection before the instance's own keep-alive timeout, so no request races its close", async () => {
+    let closedAfter = -1;
+    let answeredAt = 0;
+    const early = createHttpServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        res.end("ok");
+        answeredAt = Date.now();
+      });
+    });
+    early.keepAliveTimeout = 2000; // advertises "Keep-Alive: timeout=2", closes idle connections at 2 s
+    early.on("connection", (socket) => socket.on("close", () => (closedAfter = Date.now() - answeredAt)));
+    await new Promise<void>((r) => early.listen(0, "127.0.0.1", r));
+    const address = `127.0.0.1:${(early.address() as AddressInfo).port}`;
+    const local = await startRouter([
+      { name: "k", tracks: { stable: { version: "v1", weight: 10_000, instances: [address] } } },
+    ]);
+    try {
+      const res = await request(local.url, { method: "POST", body: "{}" });
+      await res.body.dump();
+      expect(res.statusCode).toBe(200);
+      await new Promise((r) => setTimeout(r, 2500));
+      // The router let go a second ahead of the instance's deadline (checked every 250 ms).
+      expect(closedAfter).toBeGreaterThanOrEqual(900);
+      expect(closedAfter).toBeLessThan(1600);
+    } finally {
+      await local.close();
+      early.closeAllConnections();
+      early.close();
+    }
+  }, 20_000);
 });

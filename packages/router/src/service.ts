@@ -99,6 +99,20 @@ export class Service {
     }
     for (const inst of fresh) inst.start();
     this.wakeWaiters();
+    this.pruneStats();
+  }
+
+  /**
+   * Forgets versions that left the table and whose whole window has gone quiet, so a router that
+   * lives through hundreds of releases keeps the stats of a few versions, not all of them.
+   */
+  private pruneStats(): void {
+    const live = new Set(this.table.tracks.map((t) => t.stats));
+    const horizon = Date.now() - 300_000;
+    for (const [key, st] of this.trackStats) {
+      if (!live.has(st) && st.websocketsOpen === 0 && st.window.lastActiveMs < horizon)
+        this.trackStats.delete(key);
+    }
   }
 
   /** Removes the service: every instance drains. */

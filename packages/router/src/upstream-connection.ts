@@ -63,6 +63,8 @@ export class UpstreamConnection implements ResponseSink {
   /** Epoch ms of the last byte in or out; drives the pool's timeouts. */
   lastActivity = Date.now();
   gotHead = false;
+  /** How long this connection may idle: the instance's Keep-Alive hint, less a second of margin. */
+  keepAliveMs = Number.POSITIVE_INFINITY;
 
   constructor(
     host: string,
@@ -180,22 +182,14 @@ export class UpstreamConnection implements ResponseSink {
 
   /** Fails the current exchange (timeouts, protocol errors) and drops the connection. */
   fail(err: UpstreamError): void {
-    if (this.state === State.Connecting) {
-      this.state = State.Closed;
-      this.socket.destroy();
-      this.hooks.connectFailed(this, err);
-      return;
-    }
-    const handler = this.handler;
-    this.handler = undefined;
-    this.close();
-    handler?.onError(err, true);
+    this.closeWith(err);
   }
 
   // ---- ResponseSink ------------------------------------------------------------------------
 
   onHead(head: ParsedHead): void {
     this.gotHead = true;
+    if (head.keepAliveHintMs !== undefined) this.keepAliveMs = Math.max(0, head.keepAliveHintMs - 1000);
     this.handler?.onHead(head);
   }
 
@@ -266,10 +260,12 @@ export class UpstreamConnection implements ResponseSink {
     );
   };
 
+  /** Ends the connection because of `err`, telling whoever waits on it (pool or exchange) once. */
   private closeWith(err: Error & { code?: string }): void {
     if (this.state === State.Closed) return;
     if (this.state === State.Connecting) {
       this.state = State.Closed;
+      this.socket.destroy();
       this.hooks.connectFailed(this, err);
       return;
     }

@@ -64,7 +64,16 @@ export class UpstreamPool {
     }
     let conn: UpstreamConnection | undefined;
     while ((conn = this.idle.pop()) !== undefined) {
-      if (conn.idle) return conn.send(req, handler);
+      if (!conn.idle) continue;
+      // Past the instance's own keep-alive hint the instance may be closing it right now.
+      if (
+        conn.keepAliveMs !== Number.POSITIVE_INFINITY &&
+        Date.now() - conn.lastActivity >= conn.keepAliveMs
+      ) {
+        conn.close();
+        continue;
+      }
+      return conn.send(req, handler);
     }
     this.waiting.push({ req, handler });
     if (this.all.size < this.opts.maxConnections) this.open();
@@ -127,7 +136,7 @@ export class UpstreamPool {
         c.fail(new UpstreamError("UPSTREAM_RESPONSE_TIMEOUT", `no response within ${o.responseTimeout}ms`));
       } else if (c.busy && c.gotHead && quiet > o.idleTimeout) {
         c.fail(new UpstreamError("UPSTREAM_BODY_TIMEOUT", `response stalled for ${o.idleTimeout}ms`));
-      } else if (c.idle && quiet > o.keepAlive) {
+      } else if (c.idle && quiet > Math.min(o.keepAlive, c.keepAliveMs)) {
         c.close();
       }
     }

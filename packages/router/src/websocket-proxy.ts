@@ -15,6 +15,19 @@ const OWN_HANDSHAKE = new Set([
   "sec-websocket-protocol",
 ]);
 const HIGH_WATER = 4 * 1024 * 1024;
+
+/** One client's upgrade, carried across connection attempts to the track's instances. */
+interface Upgrade {
+  req: IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+  track: Track;
+  headers: Record<string, string>;
+  protocols: string[];
+  tried: Set<Instance>;
+  retriesLeft: number;
+  connectTimeout: number;
+}
 const LOW_WATER = 1024 * 1024;
 
 /**
@@ -58,38 +71,28 @@ export class WebSocketProxy {
       .split(",")
       .map((p) => p.trim())
       .filter(Boolean);
-    const track = service.chooseTrack(stickyKeyOf(h, cfg.stickiness.cookie, req), h.trackOverride);
-    this.connect(
+    this.connect({
       req,
       socket,
       head,
-      track,
+      track: service.chooseTrack(stickyKeyOf(h, cfg.stickiness.cookie, req), h.trackOverride),
       headers,
       protocols,
-      new Set(),
-      cfg.retries.attempts,
-      cfg.timeouts.connect,
-    );
+      tried: new Set(),
+      retriesLeft: cfg.retries.attempts,
+      connectTimeout: cfg.timeouts.connect,
+    });
   };
 
-  private connect(
-    req: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    track: Track,
-    headers: Record<string, string>,
-    protocols: string[],
-    tried: Set<Instance>,
-    retriesLeft: number,
-    connectTimeout: number,
-  ): void {
-    const inst = track.pick(tried);
+  private connect(up: Upgrade): void {
+    const { req, socket, head, track } = up;
+    const inst = track.pick(up.tried);
     if (!inst)
       return rejectSocket(socket, 503, `no healthy instance of track "${track.name}"`, track.version);
-    const upstream = new WebSocket(`ws://${inst.key}${req.url ?? "/"}`, protocols, {
-      headers,
+    const upstream = new WebSocket(`ws://${inst.key}${req.url ?? "/"}`, up.protocols, {
+      headers: up.headers,
       perMessageDeflate: false,
-      handshakeTimeout: connectTimeout,
+      handshakeTimeout: up.connectTimeout,
       followRedirects: false,
       maxPayload: this.maxPayload,
     });
@@ -109,19 +112,9 @@ export class WebSocketProxy {
       if (opened) return;
       inst.metrics.connectFailures++;
       inst.requestFailed(`websocket connect: ${err.code ?? err.message}`);
-      if (retriesLeft > 0 && !socket.destroyed) {
-        tried.add(inst);
-        return this.connect(
-          req,
-          socket,
-          head,
-          track,
-          headers,
-          protocols,
-          tried,
-          retriesLeft - 1,
-          connectTimeout,
-        );
+      if (up.retriesLeft > 0 && !socket.destroyed) {
+        up.tried.add(inst);
+        return this.connect({ ...up, retriesLeft: up.retriesLeft - 1 });
       }
       rejectSocket(socket, 502, `upstream WebSocket failed: ${err.code ?? err.message}`, track.version);
     });
