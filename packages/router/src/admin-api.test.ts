@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,6 +6,7 @@ import { admin } from "./test-support/admin-client.js";
 import { type EchoInstance, startEcho } from "./test-support/echo-instance.js";
 import { type RouterFixture, startRouter, waitFor } from "./test-support/router-fixture.js";
 import { type RouterProcess, startRouterProcess } from "./test-support/router-process.js";
+import { tempDir } from "./test-support/temp-dir.js";
 
 const TOKEN = "s3cret-admin-token-0123456789";
 let a: EchoInstance;
@@ -132,7 +132,7 @@ describe("the router process", () => {
   });
 
   it("resumes the last applied config after a crash, unless the file was edited since", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "baton-state-"));
+    const dir = await tempDir("state");
     const file = join(dir, "router.yaml");
     const text = `listen: 127.0.0.1:0\nadmin: { listen: 127.0.0.1:0 }\nservices:\n  - ${JSON.stringify(svc("v1", a.address))}\n`;
     await writeFile(file, text);
@@ -158,7 +158,7 @@ describe("the router process", () => {
   });
 
   it("on SIGHUP applies a good file and refuses a bad one, keeping what it runs", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "baton-hup-"));
+    const dir = await tempDir("hup");
     const file = join(dir, "router.yaml");
     const write = (version: string, address: string, extra = "") =>
       writeFile(

@@ -1,11 +1,11 @@
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { admin } from "./test-support/admin-client.js";
 import { type EchoInstance, startEcho } from "./test-support/echo-instance.js";
 import { startLoad } from "./test-support/load.js";
 import { type RouterProcess, startRouterProcess } from "./test-support/router-process.js";
+import { tempDir } from "./test-support/temp-dir.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const started: EchoInstance[] = [];
@@ -18,7 +18,7 @@ afterAll(async () => {
 
 describe("zero downtime under load", () => {
   it("loses no GET and replays no POST while instances change, weights move 0->100 and one is SIGKILLed", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "baton-zd-"));
+    const dir = await tempDir("zd");
     const echo = async (version: string, name: string) => {
       const i = await startEcho({ BATON_VERSION: version, RECEIVED_LOG: join(dir, `${name}.log`) });
       started.push(i);
