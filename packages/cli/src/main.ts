@@ -1,3 +1,4 @@
+import { serviceFileJsonSchema } from "@baton/control";
 import { Command } from "commander";
 import { runDemo } from "./commands/demo-command.js";
 import { runRouter } from "./commands/router-command.js";
@@ -18,5 +19,11 @@ export async function main(argv: string[]): Promise<void> {
     .command("demo")
     .description("start example instances behind a router, move traffic under load, and report")
     .action(() => runDemo());
+  program
+    .command("schema")
+    .description("print the JSON Schema of baton.yaml, for editors")
+    .action(() => {
+      process.stdout.write(`${JSON.stringify(serviceFileJsonSchema(), null, 2)}\n`);
+    });
   await program.parseAsync(argv);
 }

@@ -2,21 +2,26 @@ import { z } from "zod";
 import { parseHostPort } from "./address.js";
 import { parseDuration } from "./duration.js";
 
-const duration = (fallback: string) =>
-  z
-    .union([z.string(), z.number()])
-    .default(fallback)
-    .transform((v, ctx) => {
-      const ms = parseDuration(v);
-      if (ms === undefined) {
-        ctx.addIssue({
-          code: "custom",
-          message: `not a duration: ${JSON.stringify(v)} (use e.g. 500ms, 2s, 1m)`,
-        });
-        return z.NEVER;
-      }
-      return ms;
+const toMs = (v: string | number, ctx: z.RefinementCtx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message: `not a duration: ${JSON.stringify(v)} (use e.g. 500ms, 2s, 1m)`,
     });
+    return z.NEVER;
+  }
+  return ms;
+};
+const durationText = z.union([z.string(), z.number()]);
+/** A duration in milliseconds; `fallback` fills it in when absent, else it stays optional to the caller. */
+const duration = (fallback: string) => durationText.default(fallback).transform(toMs);
+const optionalDuration = () => durationText.transform(toMs).optional();
+
+/** A duration field ("500ms", "2s", "1m" or milliseconds) parsed to milliseconds. */
+export const durationSchema = duration;
+/** The same with no default: absent stays absent. */
+export const optionalDurationSchema = optionalDuration;
 
 const hostPort = (defaultHost: string) =>
   z.union([z.string(), z.number()]).transform((v, ctx) => {

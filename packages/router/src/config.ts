@@ -46,8 +46,11 @@ function zodIssues(
   });
 }
 
-/** Parses and validates router YAML (or JSON) text. Throws ConfigError naming each bad key with its line. */
-export function parseRouterConfig(text: string, source = "router.yaml"): RouterConfig {
+/**
+ * Parses YAML (or JSON) text and validates it with `schema`. Throws ConfigError naming each bad
+ * key with its file, line and column. Shared by every Baton config file.
+ */
+export function parseYamlConfig<S extends z.ZodType>(schema: S, text: string, source: string): z.output<S> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -65,7 +68,7 @@ export function parseRouterConfig(text: string, source = "router.yaml"): RouterC
     );
   }
   const raw = doc.toJS() ?? {};
-  const result = routerConfigSchema.safeParse(raw);
+  const result = schema.safeParse(raw);
   if (result.success) return result.data;
   const locate = (path: readonly PropertyKey[]) => {
     // Walk up until a node with a source range exists (a missing key has none; its parent does).
@@ -79,6 +82,11 @@ export function parseRouterConfig(text: string, source = "router.yaml"): RouterC
     return undefined;
   };
   throw new ConfigError(source, zodIssues(result.error, locate));
+}
+
+/** Parses and validates router YAML (or JSON) text. Throws ConfigError naming each bad key with its line. */
+export function parseRouterConfig(text: string, source = "router.yaml"): RouterConfig {
+  return parseYamlConfig(routerConfigSchema, text, source);
 }
 
 export async function loadRouterConfig(file: string): Promise<{ config: RouterConfig; text: string }> {

@@ -3,6 +3,7 @@ export {
   loadRouterConfig,
   parseRouterConfig,
   parseServiceConfig,
+  parseYamlConfig,
   type RouterConfig,
   type RouterConfigInput,
   type ServiceConfig,
@@ -11,6 +12,7 @@ export {
   type TrackConfig,
   validateRouterConfig,
 } from "./config.js";
+export { durationSchema, optionalDurationSchema } from "./config-schema.js";
 export { formatDuration, parseDuration } from "./duration.js";
 export { BatonRouterError, ConfigError, type ConfigIssue, UnknownServiceError } from "./errors.js";
 export { InstanceState } from "./instance-state.js";

@@ -1,0 +1,18 @@
+export {
+  type AnalysisConfig,
+  analyzeCanary,
+  DEFAULT_ANALYSIS,
+  type Decision,
+  MIN_TO_DECIDE,
+  type Sample,
+  type Verdict,
+} from "./analysis/canary-analysis.js";
+export { csRadius, tauFor } from "./analysis/confidence-sequence.js";
+export { type Buckets, mannWhitney, quantile } from "./analysis/histogram.js";
+export {
+  parseServiceFile,
+  type ServiceFile,
+  type ServiceFileInput,
+  serviceFileJsonSchema,
+  serviceFileSchema,
+} from "./service-file.js";

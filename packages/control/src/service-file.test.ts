@@ -1,0 +1,67 @@
+import { ConfigError } from "@baton/router";
+import { describe, expect, it } from "vitest";
+import { parseServiceFile, serviceFileJsonSchema } from "./service-file.js";
+
+const SEED = `service: payments
+listen: 8080                      # the router's public port for this service
+instances: 3
+run: node server.js
+health: { readiness: /health/ready, liveness: /health/live }
+strategy: canary                  # rolling | blue-green | canary
+rolling: { maxSurge: 1, maxUnavailable: 0, minReady: 5s }
+blueGreen: { previewChecks: [/health/ready], keepOldFor: 24h }
+canary:
+  steps: [ { weight: 10, pause: 30s }, { weight: 50, pause: 30s }, { weight: 100 } ]
+analysis: { minRequests: 1000, maxErrorRateIncrease: 0.02, maxP95IncreaseMs: 200, confidence: 0.99 }
+stickiness: { header: x-user-id }
+drain: { timeout: 30s, preStop: 2s }
+regions: [ ]
+`;
+
+function refusal(text: string): ConfigError {
+  try {
+    parseServiceFile(text);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error("accepted");
+}
+
+describe("baton.yaml", () => {
+  it("parses the seed design's example into typed values", () => {
+    const f = parseServiceFile(SEED);
+    expect(f).toMatchObject({ service: "payments", listen: 8080, instances: 3, strategy: "canary" });
+    expect(f.canary.steps).toEqual([
+      { weight: 10, pause: 30_000 },
+      { weight: 50, pause: 30_000 },
+      { weight: 100 },
+    ]);
+    expect(f.blueGreen.keepOldFor).toBe(86_400_000);
+    expect(f.drain).toEqual({ timeout: 30_000, preStop: 2000 });
+  });
+
+  it("names the key, line and reason of each mistake", () => {
+    const err = refusal(
+      SEED.replace("strategy: canary ", "strategy: canery ").replace("weight: 50,", "weight: 5,"),
+    );
+    const paths = err.issues.map((i) => `${i.path}@${i.line}`);
+    expect(paths).toContain("strategy@6");
+    expect(err.message).toContain("baton.yaml:6:");
+    expect(refusal(SEED.replace("instances: 3", "instanzes: 3")).issues[0]).toMatchObject({
+      path: "instanzes",
+      line: 3,
+    });
+    expect(refusal(SEED.replace("{ weight: 100 }", "{ weight: 90 }")).message).toContain(
+      "the last step must reach 100",
+    );
+  });
+
+  it("exports a JSON Schema editors can use", () => {
+    const schema = serviceFileJsonSchema() as { properties: Record<string, unknown>; required: string[] };
+    expect(Object.keys(schema.properties)).toEqual(
+      expect.arrayContaining(["service", "strategy", "canary", "analysis"]),
+    );
+    expect(schema.required).toEqual(expect.arrayContaining(["service", "listen", "run"]));
+  });
+});
