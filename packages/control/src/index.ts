@@ -9,6 +9,8 @@ export {
 } from "./analysis/canary-analysis.js";
 export { csRadius, tauFor } from "./analysis/confidence-sequence.js";
 export { type Buckets, mannWhitney, quantile } from "./analysis/histogram.js";
+export { type AuditEvent, AuditLog, type AuditProblem, type AuditRecord } from "./audit/audit-log.js";
+export { canonicalJson } from "./audit/canonical-json.js";
 export {
   parseServiceFile,
   type ServiceFile,
@@ -16,3 +18,4 @@ export {
   serviceFileJsonSchema,
   serviceFileSchema,
 } from "./service-file.js";
+export { pgClient, type SqlClient } from "./state/sql-client.js";

@@ -1,0 +1,41 @@
+import pg from "pg";
+
+/** The little of a database the control plane needs; any driver can provide it. */
+export interface SqlClient {
+  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
+  /** Runs `fn` in one transaction: committed if it resolves, rolled back if it throws. */
+  transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** A `SqlClient` over a node-postgres pool. */
+export function pgClient(connectionString: string, opts: { max?: number; schema?: string } = {}): SqlClient {
+  const pool = new pg.Pool({
+    connectionString,
+    max: opts.max ?? 5,
+    ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
+  });
+  // An idle client losing its connection must not crash the control plane; the next query reconnects.
+  pool.on("error", () => {});
+  const on = (q: pg.Pool | pg.PoolClient): SqlClient => ({
+    query: async <R>(text: string, params?: unknown[]) => ({
+      rows: (await q.query(text, params)).rows as R[],
+    }),
+    transaction: async (fn) => {
+      const c = await pool.connect();
+      try {
+        await c.query("BEGIN");
+        const out = await fn(on(c));
+        await c.query("COMMIT");
+        return out;
+      } catch (err) {
+        await c.query("ROLLBACK").catch(() => {});
+        throw err;
+      } finally {
+        c.release();
+      }
+    },
+    close: () => pool.end(),
+  });
+  return on(pool);
+}
