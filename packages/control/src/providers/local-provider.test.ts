@@ -1,0 +1,128 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProcessState } from "./instance-process-state.js";
+import type { LocalInstance } from "./local-instance.js";
+import { InstancesNotReadyError, LocalProvider, type VersionSpec } from "./local-provider.js";
+
+const ECHO = fileURLToPath(new URL("../../../../examples/echo-service/dist/server.js", import.meta.url));
+let dir: string;
+let provider: LocalProvider;
+const started: LocalInstance[] = [];
+
+const spec = (over: Partial<VersionSpec> = {}): VersionSpec => ({
+  service: "echo",
+  version: "v1",
+  run: `${JSON.stringify(process.execPath)} ${JSON.stringify(ECHO)}`,
+  cwd: dir,
+  count: 3,
+  readinessPath: "/health/ready",
+  startTimeout: 10_000,
+  ...over,
+});
+
+/** Whether any process of the instance's group still runs. */
+const alive = (pid: number) => {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "baton-local-"));
+  provider = new LocalProvider(dir);
+});
+afterAll(async () => {
+  await Promise.all(started.map((i) => i.stop(1000)));
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("local instances", () => {
+  it("starts N ready instances on distinct ports with PORT and BATON_VERSION set", async () => {
+    const instances = await provider.startVersion(spec({ version: "v7" }));
+    started.push(...instances);
+    expect(new Set(instances.map((i) => i.spec.port)).size).toBe(3);
+    for (const i of instances) {
+      expect(i.state).toBe(ProcessState.Ready);
+      const body = (await (await fetch(`http://${i.address}/`)).json()) as { version: string };
+      expect(body.version).toBe("v7");
+    }
+  });
+
+  it("gives back nothing when a version never becomes ready, and leaves no process behind", async () => {
+    const err = await provider
+      .startVersion(spec({ version: "v-broken", count: 2, startTimeout: 1500, env: { NEVER_READY: "1" } }))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InstancesNotReadyError);
+    expect((err as Error).message).toMatch(/v-broken did not become ready/);
+    expect((err as InstancesNotReadyError).reasons[0]).toMatch(
+      /not ready after 1500ms: HTTP 503 from \/health\/ready/,
+    );
+    const pids = (err as InstancesNotReadyError).pids;
+    expect(pids).toHaveLength(2);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+  });
+
+  it("restarts a crashed instance on the same port with back-off", async () => {
+    const [inst] = await provider.startVersion(spec({ count: 1 }));
+    started.push(inst!);
+    const firstPid = inst!.pid;
+    process.kill(firstPid, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(inst!.state).toBe(ProcessState.Restarting);
+    await inst!.waitReady(10_000);
+    expect(inst!.pid).not.toBe(firstPid);
+    expect(inst!.restarts).toBe(1);
+    expect((await fetch(`http://${inst!.address}/health/ready`)).status).toBe(200);
+  });
+
+  it("stops with SIGTERM, and SIGKILL after the grace period for a process that ignores it", async () => {
+    const stubborn = join(dir, "stubborn.mjs");
+    await writeFile(
+      stubborn,
+      `import { createServer } from "node:http";
+       process.on("SIGTERM", () => {});
+       createServer((q, s) => s.end("ok")).listen(Number(process.env.PORT), "127.0.0.1");`,
+    );
+    const [inst] = await provider.startVersion(
+      spec({ count: 1, run: `${JSON.stringify(process.execPath)} ${stubborn}`, readinessPath: "/" }),
+    );
+    const t = Date.now();
+    await inst!.stop(800);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(750);
+    expect(alive(inst!.pid)).toBe(false);
+    expect(inst!.state).toBe(ProcessState.Stopped);
+  });
+
+  it("keeps instances running when the control plane that started them is killed, and adopts them", async () => {
+    // A separate process plays the control plane: it starts two instances, prints their records, and is SIGKILLed.
+    const script = join(dir, "plane.mjs");
+    const providerUrl = new URL("./local-provider.ts", import.meta.url).href;
+    await writeFile(
+      script,
+      `const { LocalProvider } = await import(${JSON.stringify(providerUrl.replace("/src/", "/dist/").replace(/\.ts$/, ".js"))});
+       const p = new LocalProvider(${JSON.stringify(dir)});
+       const list = await p.startVersion(${JSON.stringify(spec({ count: 2, version: "v9" }))});
+       console.log(JSON.stringify(list.map((i) => i.record)));
+       setInterval(() => {}, 1000);`,
+    );
+    const plane = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] });
+    const records = await new Promise<{ pid: number; port: number; version: string }[]>((resolve) => {
+      plane.stdout!.on("data", (d) => resolve(JSON.parse(String(d))));
+    });
+    plane.kill("SIGKILL");
+    await new Promise((r) => plane.once("exit", r));
+    for (const r of records) expect(alive(r.pid)).toBe(true);
+    const adopted = provider.adopt(spec({ count: 2, version: "v9" }), records);
+    started.push(...adopted);
+    expect(adopted).toHaveLength(2);
+    await Promise.all(adopted.map((i) => i.waitReady(5000)));
+    for (const i of adopted) expect((await fetch(`http://${i.address}/health/ready`)).status).toBe(200);
+  });
+});
