@@ -15,10 +15,23 @@ export { ProcessState } from "./providers/instance-process-state.js";
 export { type InstanceRecord, LocalInstance, type LocalInstanceSpec } from "./providers/local-instance.js";
 export { InstancesNotReadyError, LocalProvider, type VersionSpec } from "./providers/local-provider.js";
 export {
+  type ReleaseContext,
+  type ReleaseOutcome,
+  routerService,
+  runCanaryRelease,
+} from "./release/canary-release.js";
+export { RouterAdmin, RouterAdminError } from "./router-admin.js";
+export {
   parseServiceFile,
   type ServiceFile,
   type ServiceFileInput,
   serviceFileJsonSchema,
   serviceFileSchema,
 } from "./service-file.js";
+export {
+  type DecisionRecord,
+  type Release,
+  type ReleaseStatus,
+  ReleaseStore,
+} from "./state/release-store.js";
 export { pgClient, type SqlClient } from "./state/sql-client.js";

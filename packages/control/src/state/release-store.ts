@@ -1,0 +1,168 @@
+import type { InstanceRecord } from "../providers/local-instance.js";
+import type { SqlClient } from "./sql-client.js";
+
+export type ReleaseStatus =
+  | "starting"
+  | "progressing"
+  | "rolling-back"
+  | "rolled-back"
+  | "succeeded"
+  | "failed";
+
+export interface Release {
+  id: number;
+  service: string;
+  version: string;
+  previousVersion: string | null;
+  strategy: string;
+  status: ReleaseStatus;
+  step: number;
+  stepStartedAt: string | null;
+  reason: string | null;
+  instances: InstanceRecord[];
+  previousInstances: InstanceRecord[];
+}
+
+export interface DecisionRecord {
+  releaseId: number;
+  step: number;
+  decision: string;
+  reason: string;
+  numbers: Record<string, unknown>;
+}
+
+/**
+ * Releases and their decisions, in PostgreSQL. Every change of a release is one UPDATE, so a
+ * control plane that dies between two steps finds the last completed one on restart.
+ */
+export class ReleaseStore {
+  constructor(private readonly db: SqlClient) {}
+
+  async migrate(): Promise<void> {
+    await this.db.query(`
+      CREATE TABLE IF NOT EXISTS baton_releases (
+        id bigserial PRIMARY KEY,
+        service text NOT NULL,
+        version text NOT NULL,
+        previous_version text,
+        strategy text NOT NULL,
+        status text NOT NULL,
+        step int NOT NULL DEFAULT 0,
+        step_started_at timestamptz,
+        reason text,
+        instances jsonb NOT NULL DEFAULT '[]',
+        previous_instances jsonb NOT NULL DEFAULT '[]',
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      )`);
+    // One release in flight per service: the database refuses a second, whoever asks.
+    await this.db.query(`
+      CREATE UNIQUE INDEX IF NOT EXISTS baton_releases_one_active ON baton_releases (service)
+      WHERE status IN ('starting', 'progressing', 'rolling-back')`);
+    await this.db.query(`
+      CREATE TABLE IF NOT EXISTS baton_decisions (
+        id bigserial PRIMARY KEY,
+        release_id bigint NOT NULL REFERENCES baton_releases (id),
+        at timestamptz NOT NULL DEFAULT now(),
+        step int NOT NULL,
+        decision text NOT NULL,
+        reason text NOT NULL,
+        numbers jsonb NOT NULL
+      )`);
+  }
+
+  async create(
+    r: Pick<Release, "service" | "version" | "previousVersion" | "strategy" | "previousInstances">,
+  ): Promise<Release> {
+    const { rows } = await this.db.query<Row>(
+      `INSERT INTO baton_releases (service, version, previous_version, strategy, status, previous_instances)
+       VALUES ($1, $2, $3, $4, 'starting', $5) RETURNING *`,
+      [r.service, r.version, r.previousVersion, r.strategy, JSON.stringify(r.previousInstances)],
+    );
+    return toRelease(rows[0]!);
+  }
+
+  async update(
+    id: number,
+    patch: Partial<Pick<Release, "status" | "step" | "reason" | "instances">> & { stepStarted?: boolean },
+  ): Promise<Release> {
+    const { rows } = await this.db.query<Row>(
+      `UPDATE baton_releases SET
+         status = COALESCE($2, status),
+         step = COALESCE($3, step),
+         reason = COALESCE($4, reason),
+         instances = COALESCE($5, instances),
+         step_started_at = CASE WHEN $6 THEN now() ELSE step_started_at END,
+         updated_at = now()
+       WHERE id = $1 RETURNING *`,
+      [
+        id,
+        patch.status ?? null,
+        patch.step ?? null,
+        patch.reason ?? null,
+        patch.instances ? JSON.stringify(patch.instances) : null,
+        patch.stepStarted ?? false,
+      ],
+    );
+    return toRelease(rows[0]!);
+  }
+
+  async get(id: number): Promise<Release | undefined> {
+    const { rows } = await this.db.query<Row>("SELECT * FROM baton_releases WHERE id = $1", [id]);
+    return rows[0] ? toRelease(rows[0]) : undefined;
+  }
+
+  async addDecision(d: DecisionRecord): Promise<void> {
+    await this.db.query(
+      "INSERT INTO baton_decisions (release_id, step, decision, reason, numbers) VALUES ($1, $2, $3, $4, $5)",
+      [d.releaseId, d.step, d.decision, d.reason, JSON.stringify(d.numbers)],
+    );
+  }
+
+  async decisions(releaseId: number): Promise<DecisionRecord[]> {
+    const { rows } = await this.db.query<{
+      release_id: string;
+      step: number;
+      decision: string;
+      reason: string;
+      numbers: Record<string, unknown>;
+    }>("SELECT * FROM baton_decisions WHERE release_id = $1 ORDER BY id", [releaseId]);
+    return rows.map((r) => ({
+      releaseId: Number(r.release_id),
+      step: r.step,
+      decision: r.decision,
+      reason: r.reason,
+      numbers: r.numbers,
+    }));
+  }
+}
+
+interface Row {
+  id: string;
+  service: string;
+  version: string;
+  previous_version: string | null;
+  strategy: string;
+  status: ReleaseStatus;
+  step: number;
+  step_started_at: Date | null;
+  reason: string | null;
+  instances: InstanceRecord[];
+  previous_instances: InstanceRecord[];
+}
+
+function toRelease(r: Row): Release {
+  return {
+    id: Number(r.id),
+    service: r.service,
+    version: r.version,
+    previousVersion: r.previous_version,
+    strategy: r.strategy,
+    status: r.status,
+    step: r.step,
+    stepStartedAt: r.step_started_at ? r.step_started_at.toISOString() : null,
+    reason: r.reason,
+    instances: r.instances,
+    previousInstances: r.previous_instances,
+  };
+}
