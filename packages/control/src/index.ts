@@ -11,6 +11,7 @@ export { csRadius, tauFor } from "./analysis/confidence-sequence.js";
 export { type Buckets, mannWhitney, quantile } from "./analysis/histogram.js";
 export { type AuditEvent, AuditLog, type AuditProblem, type AuditRecord } from "./audit/audit-log.js";
 export { canonicalJson } from "./audit/canonical-json.js";
+export { BatonControlError, DatabaseUnavailableError, ReleaseInProgressError } from "./errors.js";
 export { ProcessState } from "./providers/instance-process-state.js";
 export { type InstanceRecord, LocalInstance, type LocalInstanceSpec } from "./providers/local-instance.js";
 export { InstancesNotReadyError, LocalProvider, type VersionSpec } from "./providers/local-provider.js";

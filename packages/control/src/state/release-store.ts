@@ -1,3 +1,4 @@
+import { ReleaseInProgressError } from "../errors.js";
 import type { InstanceRecord } from "../providers/local-instance.js";
 import type { SqlClient } from "./sql-client.js";
 
@@ -71,15 +72,37 @@ export class ReleaseStore {
       )`);
   }
 
+  /** Records a new release; refuses (ReleaseInProgressError) while another of the service is in flight. */
   async create(
     r: Pick<Release, "service" | "version" | "previousVersion" | "strategy" | "previousInstances">,
   ): Promise<Release> {
-    const { rows } = await this.db.query<Row>(
-      `INSERT INTO baton_releases (service, version, previous_version, strategy, status, previous_instances)
+    const active = await this.active(r.service);
+    if (active)
+      throw new ReleaseInProgressError(
+        r.service,
+        `release ${active.id} of ${active.version}, ${active.status}`,
+      );
+    const { rows } = await this.db
+      .query<Row>(
+        `INSERT INTO baton_releases (service, version, previous_version, strategy, status, previous_instances)
        VALUES ($1, $2, $3, $4, 'starting', $5) RETURNING *`,
-      [r.service, r.version, r.previousVersion, r.strategy, JSON.stringify(r.previousInstances)],
-    );
+        [r.service, r.version, r.previousVersion, r.strategy, JSON.stringify(r.previousInstances)],
+      )
+      .catch((err: { code?: string }) => {
+        // Two deploys racing past the check above: the unique index decides.
+        if (err.code === "23505") throw new ReleaseInProgressError(r.service, "another deploy just started");
+        throw err;
+      });
     return toRelease(rows[0]!);
+  }
+
+  /** The release of `service` in flight, if any. */
+  async active(service: string): Promise<Release | undefined> {
+    const { rows } = await this.db.query<Row>(
+      "SELECT * FROM baton_releases WHERE service = $1 AND status IN ('starting', 'progressing', 'rolling-back')",
+      [service],
+    );
+    return rows[0] ? toRelease(rows[0]) : undefined;
   }
 
   async update(

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { DatabaseUnavailableError } from "../errors.js";
 
 /** The little of a database the control plane needs; any driver can provide it. */
 export interface SqlClient {
@@ -17,12 +18,26 @@ export function pgClient(connectionString: string, opts: { max?: number; schema?
   });
   // An idle client losing its connection must not crash the control plane; the next query reconnects.
   pool.on("error", () => {});
+  const where = redact(connectionString);
+  const connect = async () => {
+    try {
+      return await pool.connect();
+    } catch (err) {
+      throw new DatabaseUnavailableError(where, err as Error);
+    }
+  };
   const on = (q: pg.Pool | pg.PoolClient): SqlClient => ({
-    query: async <R>(text: string, params?: unknown[]) => ({
-      rows: (await q.query(text, params)).rows as R[],
-    }),
+    query: async <R>(text: string, params?: unknown[]) => {
+      if (q !== pool) return { rows: (await q.query(text, params)).rows as R[] };
+      const c = await connect();
+      try {
+        return { rows: (await c.query(text, params)).rows as R[] };
+      } finally {
+        c.release();
+      }
+    },
     transaction: async (fn) => {
-      const c = await pool.connect();
+      const c = await connect();
       try {
         await c.query("BEGIN");
         const out = await fn(on(c));
@@ -38,4 +53,15 @@ export function pgClient(connectionString: string, opts: { max?: number; schema?
     close: () => pool.end(),
   });
   return on(pool);
+}
+
+/** The connection string without its password, fit for an error message. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "(unparseable DATABASE_URL)";
+  }
 }
