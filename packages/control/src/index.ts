@@ -29,6 +29,7 @@ export {
   serviceFileJsonSchema,
   serviceFileSchema,
 } from "./service-file.js";
+export { type EmbeddedDatabase, startEmbeddedDatabase } from "./state/embedded-database.js";
 export {
   type DecisionRecord,
   type Release,

@@ -1,112 +1,144 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import { createInterface } from "node:readline";
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  AuditLog,
+  type LocalInstance,
+  LocalProvider,
+  parseServiceFile,
+  pgClient,
+  type ReleaseContext,
+  ReleaseStore,
+  RouterAdmin,
+  routerService,
+  runCanaryRelease,
+  startEmbeddedDatabase,
+} from "@baton/control";
 import { createRouter, type Router, silentLogger } from "@baton/router";
 import { DemoTraffic } from "../demo/demo-traffic.js";
 
-const ECHO = fileURLToPath(new URL("../../../../examples/echo-service/dist/server.js", import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const say = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${line}\n`);
-
-interface Instance {
-  version: string;
-  address: string;
-  child: ChildProcess;
-}
-
-async function startInstance(version: string): Promise<Instance> {
-  const child = spawn(process.execPath, [ECHO], {
-    env: { ...process.env, PORT: "0", BATON_VERSION: version },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`example instance exited with ${code}`)));
-    lines.on("line", (l) => {
-      const m = /"port":(\d+)/.exec(l);
-      if (m) resolve(Number(m[1]));
-    });
-  });
-  return { version, address: `127.0.0.1:${port}`, child };
-}
-
-async function stopInstance(i: Instance, signal: NodeJS.Signals): Promise<void> {
-  if (i.child.exitCode !== null || i.child.signalCode !== null) return;
-  const exited = once(i.child, "exit");
-  i.child.kill(signal);
-  await exited;
-}
+const EXAMPLE = fileURLToPath(new URL("../../../../examples/echo-service/", import.meta.url));
+const clock = () => new Date().toISOString().slice(11, 19);
+const say = (line: string) => process.stdout.write(`${clock()}  ${line}\n`);
 
 /**
- * `baton demo`: the data plane at work. Example instances behind the router, simulated users
- * (HTTP and WebSockets), then: an instance killed with SIGKILL, a canary moved 10 -> 50 -> 100%,
- * the old version drained. Prints what the users saw.
+ * `baton demo` (what `npm start` runs): an embedded PostgreSQL, the example service at v1 behind
+ * the router, simulated users (keep-alive HTTP and WebSockets), then a canary release of v2 that
+ * passes and one of v3, which fails 10% of requests and is rolled back by the analysis.
  */
 export async function runDemo(): Promise<void> {
-  const instances: Instance[] = [];
+  const work = await mkdtemp(join(tmpdir(), "baton-demo-"));
+  await chmod(work, 0o755); // the embedded PostgreSQL runs as `postgres` when we are root
+  const everything: LocalInstance[] = [];
   let router: Router | undefined;
   let traffic: DemoTraffic | undefined;
+  let stopDb: (() => Promise<void>) | undefined;
   try {
-    say("starting 2 instances of v1 and 2 of v2 (examples/echo-service)");
-    const [a, b, c, d] = await Promise.all(["v1", "v1", "v2", "v2"].map(startInstance));
-    instances.push(a!, b!, c!, d!);
-    const service = (stable: Instance[], canaryWeight: number) => ({
-      name: "demo",
-      stickiness: { header: "x-user-id" },
-      health: { path: "/health/ready", interval: "250ms", rise: 2, fall: 2 },
-      drain: { timeout: "3s", websocketCloseBatch: 2, websocketCloseInterval: "200ms" },
-      tracks: {
-        stable: { version: "v1", weight: 10_000 - canaryWeight, instances: stable.map((i) => i.address) },
-        canary: { version: "v2", weight: canaryWeight, instances: [c!.address, d!.address] },
-      },
+    say("starting the embedded PostgreSQL (state and audit log)");
+    const db = await startEmbeddedDatabase(join(work, "pg"));
+    stopDb = db.stop;
+    const sql = pgClient(db.url);
+    const store = new ReleaseStore(sql);
+    const audit = new AuditLog(sql);
+    await store.migrate();
+    await audit.migrate();
+
+    const file = parseServiceFile(
+      await readFile(join(EXAMPLE, "baton.yaml"), "utf8"),
+      "examples/echo-service/baton.yaml",
+    );
+    const provider = new LocalProvider(work);
+    say(`starting ${file.service} v1: ${file.instances} instances of \`${file.run}\``);
+    const v1 = await provider.startVersion({
+      service: file.service,
+      version: "v1",
+      run: file.run,
+      cwd: EXAMPLE,
+      count: file.instances,
+      readinessPath: file.health.readiness,
+      startTimeout: 30_000,
     });
+    everything.push(...v1);
     router = await createRouter(
-      { listen: "127.0.0.1:0", admin: { listen: "127.0.0.1:0" }, services: [service([a!, b!], 0)] },
+      {
+        listen: "127.0.0.1:0",
+        admin: { listen: "127.0.0.1:0" },
+        services: [
+          routerService(file, {
+            stable: { version: "v1", weight: 10_000, instances: v1.map((i) => i.address) },
+          }),
+        ],
+      },
       { logger: silentLogger },
     );
     const url = `http://127.0.0.1:${router.address.port}`;
-    say(`router on ${url}, admin API on http://127.0.0.1:${router.adminAddress!.port}/v1/services`);
-    await sleep(800);
-    say("simulated users: 400 requests/s (keep-alive, sticky user ids) and 8 WebSockets");
+    say(`router on ${url} (admin API on port ${router.adminAddress!.port})`);
     traffic = new DemoTraffic(url, 400, 8);
+    say("simulated users: 400 requests/s with keep-alive and sticky ids, plus 8 WebSockets");
+    const t = traffic;
     const progress = setInterval(() => {
-      const r = traffic!.report;
-      say(`  sent ${r.sent}, failed ${r.failed}, by version ${JSON.stringify(r.byVersion)}`);
-    }, 2000);
-    await sleep(2000);
+      const r = t.report;
+      say(`    users: ${r.sent} sent, ${r.failed} failed, answered by ${JSON.stringify(r.byVersion)}`);
+    }, 3000);
+    await new Promise((r) => setTimeout(r, 2000));
 
-    say("SIGKILL one of the two v1 instances, mid-traffic");
-    await stopInstance(a!, "SIGKILL");
-    await sleep(2000);
-    for (const w of [1000, 5000, 10_000]) {
-      say(`canary v2 -> ${w / 100}% of users`);
-      await router.applyService(service([b!], w));
-      await sleep(2000);
-    }
-    say("v1 leaves the table: it drains; its WebSockets get 3 s, then close with 1001 in batches");
-    await router.applyService(service([], 10_000));
-    await sleep(4500);
+    let v3FirstTraffic = 0;
+    let v3RolledBack = 0;
+    let ctx: ReleaseContext = {
+      file,
+      router: new RouterAdmin(`http://127.0.0.1:${router.adminAddress!.port}`),
+      provider,
+      store,
+      audit,
+      actor: "demo",
+      stable: { version: "v1", instances: v1 },
+      pollMs: 500,
+      log: (line) => {
+        say(`  ${line}`);
+        if (line.startsWith("step 1: v3")) v3FirstTraffic = Date.now();
+        if (line.startsWith("rolling back v3")) v3RolledBack = Date.now();
+      },
+    };
+
+    say("release v2 (canary: 10% -> 50% -> 100%, analysed at every step)");
+    const failedBefore = t.report.failed;
+    const good = await runCanaryRelease(ctx, { version: "v2", cwd: EXAMPLE });
+    everything.push(...good.serving.instances);
+    const failedDuringV2 = t.report.failed - failedBefore;
+    say(`release v2: ${good.release.status}`);
+
+    say("release v3, which fails 10% of its requests");
+    ctx = { ...ctx, stable: good.serving };
+    const bad = await runCanaryRelease(ctx, { version: "v3", cwd: EXAMPLE, env: { FAIL_RATE: "0.1" } });
+    everything.push(...bad.serving.instances);
+    say(`release v3: ${bad.release.status}: ${bad.release.reason ?? ""}`);
+    await new Promise((r) => setTimeout(r, 1000));
     clearInterval(progress);
-    const r = await traffic.stop();
+    const r = await t.stop();
     traffic = undefined;
-    const sorted = r.latenciesMs.sort((x, y) => x - y);
-    const p = (q: number) =>
-      (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0).toFixed(2);
-    say("summary");
+    const chain = await audit.verify();
+    await sql.close();
+
     process.stdout.write(
       [
-        `  requests sent        ${r.sent}`,
-        `  requests failed      ${r.failed}${r.failed ? ` ${JSON.stringify(r.failures)}` : ""}`,
-        `  answered by version  ${JSON.stringify(r.byVersion)}`,
-        `  latency p50 / p99    ${p(0.5)} ms / ${p(0.99)} ms (through the router)`,
-        `  WebSockets           ${r.websockets.opened} opened; close codes ${JSON.stringify(r.websockets.closeCodes)}`,
+        "",
+        "summary",
+        `  requests sent                       ${r.sent}`,
+        `  requests failed during v2's release ${failedDuringV2}`,
+        `  v3: first traffic to rollback       ${v3RolledBack && v3FirstTraffic ? ((v3RolledBack - v3FirstTraffic) / 1000).toFixed(1) : "?"} s`,
+        `  requests v3 failed                  ${r.failedByVersion.v3 ?? 0}`,
+        `  requests failed in all              ${r.failed}`,
+        `  WebSockets                          ${r.websockets.opened} opened; close codes ${JSON.stringify(r.websockets.closeCodes)}`,
+        `  audit log                           ${chain.rows} events, chain ${chain.problems.length === 0 ? "verified" : "BROKEN"}`,
         "",
       ].join("\n"),
     );
   } finally {
     await traffic?.stop();
     await router?.close();
-    await Promise.all(instances.map((i) => stopInstance(i, "SIGTERM")));
+    await Promise.all(everything.map((i) => i.stop(3000)));
+    await stopDb?.();
+    await rm(work, { recursive: true, force: true });
   }
 }

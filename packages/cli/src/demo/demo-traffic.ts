@@ -7,6 +7,8 @@ export interface TrafficReport {
   failed: number;
   failures: Record<string, number>;
   byVersion: Record<string, number>;
+  /** Failed requests by the version that answered them. */
+  failedByVersion: Record<string, number>;
   latenciesMs: number[];
   websockets: { opened: number; closeCodes: Record<string, number> };
 }
@@ -21,6 +23,7 @@ export class DemoTraffic {
     failed: 0,
     failures: {},
     byVersion: {},
+    failedByVersion: {},
     latenciesMs: [],
     websockets: { opened: 0, closeCodes: {} },
   };
@@ -52,7 +55,10 @@ export class DemoTraffic {
         this.report.latenciesMs.push(performance.now() - started);
         const v = String(res.headers["x-baton-version"] ?? "?");
         this.report.byVersion[v] = (this.report.byVersion[v] ?? 0) + 1;
-        if (res.statusCode >= 500) this.fail(`HTTP ${res.statusCode}`);
+        if (res.statusCode >= 500) {
+          this.fail(`HTTP ${res.statusCode}`);
+          this.report.failedByVersion[v] = (this.report.failedByVersion[v] ?? 0) + 1;
+        }
       } catch (err) {
         this.fail((err as { code?: string }).code ?? (err as Error).message);
       }

@@ -1,0 +1,21 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
+
+describe("npm start (baton demo)", () => {
+  it("releases v2 with no failed request and rolls v3 back by itself, then cleans up", async () => {
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, [BIN, "demo"], { timeout: 120_000 }, (err, stdout, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve(stdout),
+      );
+    });
+    expect(out).toContain("release v2: succeeded");
+    expect(out).toMatch(/release v3: rolled-back: error rate 0\.\d+ > /);
+    expect(out).toMatch(/requests failed during v2's release 0\n/);
+    const seconds = Number(/first traffic to rollback\s+([\d.]+) s/.exec(out)?.[1]);
+    expect(seconds).toBeLessThan(15);
+    expect(out).toMatch(/audit log\s+\d+ events, chain verified/);
+  }, 150_000);
+});
