@@ -15,12 +15,15 @@ export { BatonControlError, DatabaseUnavailableError, ReleaseInProgressError } f
 export { ProcessState } from "./providers/instance-process-state.js";
 export { type InstanceRecord, LocalInstance, type LocalInstanceSpec } from "./providers/local-instance.js";
 export { InstancesNotReadyError, LocalProvider, type VersionSpec } from "./providers/local-provider.js";
+export { runBlueGreenRelease } from "./release/blue-green-release.js";
+export { runCanaryRelease } from "./release/canary-release.js";
 export {
+  type NextVersion,
   type ReleaseContext,
   type ReleaseOutcome,
   routerService,
-  runCanaryRelease,
-} from "./release/canary-release.js";
+} from "./release/release-steps.js";
+export { runRollingRelease } from "./release/rolling-release.js";
 export { RouterAdmin, RouterAdminError } from "./router-admin.js";
 export {
   parseServiceFile,

@@ -29,6 +29,8 @@ export const serviceFileSchema = z
           .startsWith("/", "readiness must be a path starting with /")
           .default("/health/ready"),
         liveness: z.string().startsWith("/", "liveness must be a path starting with /").optional(),
+        /** How long a new instance has to pass its readiness check before the release gives up. */
+        startTimeout: durationSchema("60s"),
       })
       .prefault({}),
     strategy: z.enum(["rolling", "blue-green", "canary"]).default("canary"),

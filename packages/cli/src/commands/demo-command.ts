@@ -57,7 +57,7 @@ export async function runDemo(): Promise<void> {
       cwd: EXAMPLE,
       count: file.instances,
       readinessPath: file.health.readiness,
-      startTimeout: 30_000,
+      startTimeout: file.health.startTimeout,
     });
     everything.push(...v1);
     router = await createRouter(

@@ -12,7 +12,8 @@ import { RouterAdmin } from "../router-admin.js";
 import { parseServiceFile } from "../service-file.js";
 import { ReleaseStore } from "../state/release-store.js";
 import { testSchema } from "../test-support/test-database.js";
-import { type ReleaseContext, routerService, runCanaryRelease } from "./canary-release.js";
+import { runCanaryRelease } from "./canary-release.js";
+import { type ReleaseContext, routerService } from "./release-steps.js";
 
 const ECHO = fileURLToPath(new URL("../../../../examples/echo-service/dist/server.js", import.meta.url));
 const file = parseServiceFile(`

@@ -1,0 +1,112 @@
+import { TRACK_OVERRIDE_HEADER } from "@baton/router";
+import { request } from "undici";
+import {
+  beginRelease,
+  type NextVersion,
+  type ReleaseContext,
+  type ReleaseOutcome,
+  rollBack,
+  routerService,
+  sleep,
+  startInstances,
+  succeed,
+  waitDrained,
+} from "./release-steps.js";
+
+/**
+ * Blue-green: the full new set starts and joins the router at weight 0, reachable only with the
+ * track override; the preview checks go through the router to it; then one atomic switch. The old
+ * set stays in the table at weight 0 (health-checked, warm) for `keepOldFor`, so a rollback is a
+ * single swap, then drains and stops.
+ */
+export async function runBlueGreenRelease(ctx: ReleaseContext, next: NextVersion): Promise<ReleaseOutcome> {
+  const { file, router, store } = ctx;
+  const say = ctx.log ?? (() => {});
+  const old = ctx.stable;
+  const oldAddresses = old.instances.map((i) => i.address);
+  let release = await beginRelease(ctx, next, "blue-green");
+  const fresh = await startInstances(ctx, release, next, file.instances);
+  if (!Array.isArray(fresh)) return fresh;
+  const freshAddresses = fresh.map((i) => i.address);
+  release = await store.update(release.id, {
+    status: "progressing",
+    instances: fresh.map((i) => i.record),
+    step: 0,
+    stepStarted: true,
+  });
+
+  await router.putService(
+    routerService(file, {
+      stable: { version: old.version, weight: 10_000, instances: oldAddresses },
+      preview: { version: next.version, weight: 0, instances: freshAddresses },
+    }),
+  );
+  say(`${next.version} in the router as a preview (weight 0)`);
+  const ready = await waitTrackReady(ctx, "preview", fresh.length, 10_000);
+  if (!ready)
+    return rollBack(ctx, release, fresh, "preview instances did not pass the router's health checks in 10s");
+  for (const path of file.blueGreen.previewChecks) {
+    const problem = await previewCheck(ctx, path, next.version);
+    await store.addDecision({
+      releaseId: release.id,
+      step: 0,
+      decision: problem ? "fail" : "pass",
+      reason: problem ?? `preview ${path} answered 2xx from ${next.version}`,
+      numbers: {},
+    });
+    if (problem) return rollBack(ctx, release, fresh, problem);
+  }
+
+  await router.putService(
+    routerService(file, {
+      stable: { version: next.version, weight: 10_000, instances: freshAddresses },
+      previous: { version: old.version, weight: 0, instances: oldAddresses },
+    }),
+  );
+  say(`switched to ${next.version}; ${old.version} kept warm for ${file.blueGreen.keepOldFor}ms`);
+  release = await succeed(ctx, release, 0);
+  const retired = (async () => {
+    await sleep(file.blueGreen.keepOldFor);
+    await router.putService(
+      routerService(file, { stable: { version: next.version, weight: 10_000, instances: freshAddresses } }),
+    );
+    await waitDrained(ctx, file.drain.timeout);
+    await Promise.all(old.instances.map((i) => i.stop(file.drain.timeout)));
+  })();
+  return { release, serving: { version: next.version, instances: fresh }, retired };
+}
+
+async function waitTrackReady(
+  ctx: ReleaseContext,
+  track: string,
+  count: number,
+  timeoutMs: number,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const view = await ctx.router.service(ctx.file.service);
+    if ((view.tracks.find((t) => t.name === track)?.ready ?? 0) >= count) return true;
+    await sleep(100);
+  }
+  return false;
+}
+
+/** Sends one GET through the router to the preview track; returns what was wrong, if anything. */
+async function previewCheck(ctx: ReleaseContext, path: string, version: string): Promise<string | undefined> {
+  if (!ctx.routerUrl) return "no router URL to send preview checks through";
+  try {
+    const res = await request(`${ctx.routerUrl}${path}`, {
+      headers: { [TRACK_OVERRIDE_HEADER]: "preview" },
+      headersTimeout: 5000,
+    });
+    await res.body.dump();
+    const answered = res.headers["x-baton-version"];
+    if (res.statusCode < 200 || res.statusCode >= 300)
+      return `preview check GET ${path} answered HTTP ${res.statusCode}`;
+    if (answered !== version)
+      return `preview check GET ${path} was answered by ${String(answered)}, not ${version}`;
+    return undefined;
+  } catch (err) {
+    return `preview check GET ${path} failed: ${(err as Error).message}`;
+  }
+}

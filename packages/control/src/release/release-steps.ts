@@ -1,0 +1,182 @@
+import type { ServiceConfigInput, StatsView } from "@baton/router";
+import type { Sample } from "../analysis/canary-analysis.js";
+import type { AuditLog } from "../audit/audit-log.js";
+import type { LocalInstance } from "../providers/local-instance.js";
+import type { LocalProvider } from "../providers/local-provider.js";
+import type { RouterAdmin } from "../router-admin.js";
+import type { ServiceFile } from "../service-file.js";
+import type { Release, ReleaseStore } from "../state/release-store.js";
+
+/** What a release runs against: the service file, the router, the provider and the stores. */
+export interface ReleaseContext {
+  file: ServiceFile;
+  router: RouterAdmin;
+  /** The router's public URL, for preview checks sent through it. */
+  routerUrl?: string;
+  provider: LocalProvider;
+  store: ReleaseStore;
+  audit: AuditLog;
+  actor: string;
+  /** The version serving now. */
+  stable: { version: string; instances: LocalInstance[] };
+  /** How often the analysis looks, ms (default 1000). */
+  pollMs?: number;
+  /** Whether `baton promote` was asked for (a step without a pause waits for it). */
+  promoted?: () => boolean;
+  log?: (line: string) => void;
+}
+
+export interface NextVersion {
+  version: string;
+  cwd: string;
+  env?: Record<string, string>;
+}
+
+export interface ReleaseOutcome {
+  release: Release;
+  /** The instances serving after the release (the new ones, or the old ones after a rollback). */
+  serving: { version: string; instances: LocalInstance[] };
+  /** Resolves when the previous version's instances are stopped (blue-green keeps them warm a while). */
+  retired?: Promise<void>;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The router entry for the service, with the given tracks. */
+export function routerService(file: ServiceFile, tracks: ServiceConfigInput["tracks"]): ServiceConfigInput {
+  return {
+    name: file.service,
+    stickiness: file.stickiness,
+    health: { path: file.health.readiness, interval: "500ms", timeout: "500ms", rise: 1, fall: 2 },
+    drain: { timeout: file.drain.timeout },
+    tracks,
+  };
+}
+
+export function sampleOf(stats: StatsView, track: string, version: string): Sample {
+  const t = stats.tracks.find((x) => x.track === track && x.version === version);
+  return t
+    ? { requests: t.requests, errors: t.errors5xx, latencyBuckets: t.latencyBuckets }
+    : { requests: 0, errors: 0, latencyBuckets: [] };
+}
+
+/** Records the release and its start in the audit log. */
+export async function beginRelease(
+  ctx: ReleaseContext,
+  next: NextVersion,
+  strategy: string,
+): Promise<Release> {
+  const release = await ctx.store.create({
+    service: ctx.file.service,
+    version: next.version,
+    previousVersion: ctx.stable.version,
+    strategy,
+    previousInstances: ctx.stable.instances.map((i) => i.record),
+  });
+  await audit(ctx, "release.started", next.version, strategy, {
+    from: ctx.stable.version,
+    releaseId: release.id,
+  });
+  return release;
+}
+
+/**
+ * Starts `count` instances of the new version, health-gated. When they do not all become ready
+ * the release is marked failed and nothing else is touched: the router never heard of them.
+ */
+export async function startInstances(
+  ctx: ReleaseContext,
+  release: Release,
+  next: NextVersion,
+  count: number,
+): Promise<LocalInstance[] | ReleaseOutcome> {
+  try {
+    ctx.log?.(`starting ${count} instance${count === 1 ? "" : "s"} of ${next.version}`);
+    return await ctx.provider.startVersion({
+      service: ctx.file.service,
+      version: next.version,
+      run: ctx.file.run,
+      cwd: next.cwd,
+      count,
+      readinessPath: ctx.file.health.readiness,
+      startTimeout: ctx.file.health.startTimeout,
+      env: next.env ?? {},
+    });
+  } catch (err) {
+    const failed = await ctx.store.update(release.id, { status: "failed", reason: (err as Error).message });
+    await audit(ctx, "release.failed", next.version, release.strategy, {
+      releaseId: release.id,
+      reason: failed.reason,
+    });
+    return { release: failed, serving: ctx.stable };
+  }
+}
+
+/** Marks the release succeeded in the store and the audit log. */
+export async function succeed(ctx: ReleaseContext, release: Release, step?: number): Promise<Release> {
+  const done = await ctx.store.update(release.id, {
+    status: "succeeded",
+    ...(step !== undefined ? { step } : {}),
+  });
+  await audit(ctx, "release.succeeded", release.version, release.strategy, { releaseId: release.id });
+  return done;
+}
+
+/**
+ * Rolls back: stable takes all traffic in one swap, the new instances drain and stop, and the
+ * release is marked rolled back with its reason.
+ */
+export async function rollBack(
+  ctx: ReleaseContext,
+  release: Release,
+  fresh: LocalInstance[],
+  reason: string,
+): Promise<ReleaseOutcome> {
+  const { file, router, store } = ctx;
+  await router.putService(
+    routerService(file, {
+      stable: {
+        version: ctx.stable.version,
+        weight: 10_000,
+        instances: ctx.stable.instances.map((i) => i.address),
+      },
+    }),
+  );
+  await store.update(release.id, { status: "rolling-back", reason });
+  ctx.log?.(`rolling back ${release.version}: ${reason}`);
+  await waitDrained(ctx, file.drain.timeout);
+  await Promise.all(fresh.map((i) => i.stop(file.drain.timeout)));
+  const r = await store.update(release.id, { status: "rolled-back" });
+  await audit(ctx, "release.rolled-back", release.version, release.strategy, {
+    releaseId: release.id,
+    reason,
+  });
+  return { release: r, serving: ctx.stable };
+}
+
+/** Waits until the router reports no draining instance for the service, or the drain timeout. */
+export async function waitDrained(ctx: ReleaseContext, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs + 1000;
+  while (Date.now() < deadline) {
+    const view = await ctx.router.service(ctx.file.service);
+    if (view.draining.length === 0) return;
+    await sleep(100);
+  }
+}
+
+function audit(
+  ctx: ReleaseContext,
+  action: string,
+  version: string,
+  strategy: string,
+  details: Record<string, unknown>,
+) {
+  return ctx.audit.append({
+    actor: ctx.actor,
+    action,
+    service: ctx.file.service,
+    version,
+    strategy,
+    details,
+  });
+}
