@@ -16,7 +16,7 @@ export { ProcessState } from "./providers/instance-process-state.js";
 export { type InstanceRecord, LocalInstance, type LocalInstanceSpec } from "./providers/local-instance.js";
 export { InstancesNotReadyError, LocalProvider, type VersionSpec } from "./providers/local-provider.js";
 export { runBlueGreenRelease } from "./release/blue-green-release.js";
-export { runCanaryRelease } from "./release/canary-release.js";
+export { resumeCanaryRelease, runCanaryRelease } from "./release/canary-release.js";
 export {
   type NextVersion,
   type ReleaseContext,
