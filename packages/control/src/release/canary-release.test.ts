@@ -115,6 +115,8 @@ describe("canary release", () => {
     const decisions = await ctx.store.decisions(bad.release.id);
     expect(decisions.at(-1)).toMatchObject({ decision: "fail" });
     expect((await ctx.audit.verify()).problems).toEqual([]);
+    const startEvent = (await ctx.audit.list()).find((e) => e.action === "release.started")!;
+    expect(Object.keys(startEvent.details!.files as object).length).toBeGreaterThan(0);
     expect((await ctx.audit.list()).map((e) => e.action)).toEqual([
       "release.started",
       "release.succeeded",
@@ -122,4 +124,18 @@ describe("canary release", () => {
       "release.rolled-back",
     ]);
   }, 60_000);
+
+  it("rolls back at once when the release is aborted, whatever the analysis says", async () => {
+    const load = startLoad({ url: `http://127.0.0.1:${router.address.port}/`, rate: 200, concurrency: 8 });
+    const askedAt = Date.now() + 1500;
+    const out = await runCanaryRelease(
+      { ...ctx, aborted: () => (Date.now() >= askedAt ? "aborted by test (baton abort)" : undefined) },
+      { version: "v4", cwd: dir },
+    );
+    everything.push(...out.serving.instances);
+    const r = await load.stop();
+    expect(out.release).toMatchObject({ status: "rolled-back", reason: "aborted by test (baton abort)" });
+    expect(out.serving.version).toBe(ctx.stable.version);
+    expect(r.failed).toBe(0);
+  }, 30_000);
 });

@@ -126,6 +126,8 @@ async function progress(
       }
       last = verdict;
       if (verdict.decision === "fail") return rollBack(ctx, release, fresh, verdict.reason);
+      const abort = ctx.aborted?.();
+      if (abort) return rollBack(ctx, release, fresh, abort);
       const paused =
         step.pause === undefined ? !(ctx.promoted?.() ?? false) : Date.now() - started < step.pause;
       if (!paused && verdict.decision === "pass") break;

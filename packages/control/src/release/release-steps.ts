@@ -1,6 +1,7 @@
 import type { ServiceConfigInput, StatsView } from "@baton/router";
 import type { Sample } from "../analysis/canary-analysis.js";
 import type { AuditLog } from "../audit/audit-log.js";
+import { fileDigests } from "../audit/file-digests.js";
 import type { LocalInstance } from "../providers/local-instance.js";
 import type { LocalProvider } from "../providers/local-provider.js";
 import type { RouterAdmin } from "../router-admin.js";
@@ -23,6 +24,8 @@ export interface ReleaseContext {
   pollMs?: number;
   /** Whether `baton promote` was asked for (a step without a pause waits for it). */
   promoted?: () => boolean;
+  /** Why the release was aborted (`baton abort`), if it was: it then rolls back at the next look. */
+  aborted?: () => string | undefined;
   log?: (line: string) => void;
 }
 
@@ -72,10 +75,15 @@ export async function beginRelease(
     previousVersion: ctx.stable.version,
     strategy,
     previousInstances: ctx.stable.instances.map((i) => i.record),
+    dir: next.cwd,
+    env: next.env ?? {},
   });
+  // What exactly is being released: every file of its directory, by SHA-256.
   await audit(ctx, "release.started", next.version, strategy, {
     from: ctx.stable.version,
     releaseId: release.id,
+    dir: next.cwd,
+    files: await fileDigests(next.cwd),
   });
   return release;
 }

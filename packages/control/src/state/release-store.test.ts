@@ -23,7 +23,8 @@ const release = (version: string) => ({
 
 describe("release store", () => {
   it("refuses a second release of a service while one runs, even when two race", async () => {
-    const first = await store.create(release("v2"));
+    const first = await store.create({ ...release("v2"), dir: "/srv/payments/v2", env: { FEATURE: "on" } });
+    expect(await store.get(first.id)).toMatchObject({ dir: "/srv/payments/v2", env: { FEATURE: "on" } });
     await expect(store.create(release("v3"))).rejects.toThrow(ReleaseInProgressError);
     await expect(store.create(release("v3"))).rejects.toThrow(
       /already in progress \(release \d+ of v2, starting\)/,

@@ -22,6 +22,9 @@ export interface Release {
   reason: string | null;
   instances: InstanceRecord[];
   previousInstances: InstanceRecord[];
+  /** Where the release's files are and the environment its instances get, to adopt them later. */
+  dir: string | null;
+  env: Record<string, string>;
 }
 
 export interface DecisionRecord {
@@ -53,6 +56,8 @@ export class ReleaseStore {
         reason text,
         instances jsonb NOT NULL DEFAULT '[]',
         previous_instances jsonb NOT NULL DEFAULT '[]',
+        dir text,
+        env jsonb NOT NULL DEFAULT '{}',
         created_at timestamptz NOT NULL DEFAULT now(),
         updated_at timestamptz NOT NULL DEFAULT now()
       )`);
@@ -74,7 +79,8 @@ export class ReleaseStore {
 
   /** Records a new release; refuses (ReleaseInProgressError) while another of the service is in flight. */
   async create(
-    r: Pick<Release, "service" | "version" | "previousVersion" | "strategy" | "previousInstances">,
+    r: Pick<Release, "service" | "version" | "previousVersion" | "strategy" | "previousInstances"> &
+      Partial<Pick<Release, "dir" | "env">>,
   ): Promise<Release> {
     const active = await this.active(r.service);
     if (active)
@@ -84,9 +90,17 @@ export class ReleaseStore {
       );
     const { rows } = await this.db
       .query<Row>(
-        `INSERT INTO baton_releases (service, version, previous_version, strategy, status, previous_instances)
-       VALUES ($1, $2, $3, $4, 'starting', $5) RETURNING *`,
-        [r.service, r.version, r.previousVersion, r.strategy, JSON.stringify(r.previousInstances)],
+        `INSERT INTO baton_releases (service, version, previous_version, strategy, status, previous_instances, dir, env)
+       VALUES ($1, $2, $3, $4, 'starting', $5, $6, $7) RETURNING *`,
+        [
+          r.service,
+          r.version,
+          r.previousVersion,
+          r.strategy,
+          JSON.stringify(r.previousInstances),
+          r.dir ?? null,
+          JSON.stringify(r.env ?? {}),
+        ],
       )
       .catch((err: { code?: string }) => {
         // Two deploys racing past the check above: the unique index decides.
@@ -172,6 +186,8 @@ interface Row {
   reason: string | null;
   instances: InstanceRecord[];
   previous_instances: InstanceRecord[];
+  dir: string | null;
+  env: Record<string, string>;
 }
 
 function toRelease(r: Row): Release {
@@ -187,5 +203,7 @@ function toRelease(r: Row): Release {
     reason: r.reason,
     instances: r.instances,
     previousInstances: r.previous_instances,
+    dir: r.dir,
+    env: r.env,
   };
 }
