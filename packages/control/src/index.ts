@@ -9,8 +9,10 @@ export {
 } from "./analysis/canary-analysis.js";
 export { csRadius, tauFor } from "./analysis/confidence-sequence.js";
 export { type Buckets, mannWhitney, quantile } from "./analysis/histogram.js";
+export { type ApiOptions, hashToken, startApi } from "./api-server.js";
 export { type AuditEvent, AuditLog, type AuditProblem, type AuditRecord } from "./audit/audit-log.js";
 export { canonicalJson } from "./audit/canonical-json.js";
+export { ControlPlane, type ControlPlaneOptions, type DeployRequest, type Status } from "./control-plane.js";
 export { BatonControlError, DatabaseUnavailableError, ReleaseInProgressError } from "./errors.js";
 export { ProcessState } from "./providers/instance-process-state.js";
 export { type InstanceRecord, LocalInstance, type LocalInstanceSpec } from "./providers/local-instance.js";

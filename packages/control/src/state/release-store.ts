@@ -110,6 +110,15 @@ export class ReleaseStore {
     return toRelease(rows[0]!);
   }
 
+  /** The latest releases of `service`, newest first. */
+  async history(service: string, limit: number): Promise<Release[]> {
+    const { rows } = await this.db.query<Row>(
+      "SELECT * FROM baton_releases WHERE service = $1 ORDER BY id DESC LIMIT $2",
+      [service, limit],
+    );
+    return rows.map(toRelease);
+  }
+
   /** The release of `service` in flight, if any. */
   async active(service: string): Promise<Release | undefined> {
     const { rows } = await this.db.query<Row>(

@@ -1,0 +1,123 @@
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import type { Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRouter, type Router, silentLogger } from "@baton/router";
+import { request } from "undici";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLoad } from "../../router/src/test-support/load.js";
+import { hashToken, startApi } from "./api-server.js";
+import { ControlPlane } from "./control-plane.js";
+import { RouterAdmin } from "./router-admin.js";
+import { parseServiceFile } from "./service-file.js";
+import { testSchema } from "./test-support/test-database.js";
+
+const ECHO_DIR = fileURLToPath(new URL("../../../examples/echo-service/", import.meta.url));
+const TOKEN = "api-token-0123456789abcdef";
+const file = parseServiceFile(`
+service: echo
+listen: 8080
+instances: 2
+run: ${process.execPath} dist/server.js
+health: { startTimeout: 10s }
+canary:
+  steps: [ { weight: 20, pause: 1s }, { weight: 100 } ]
+analysis: { minRequests: 50 }
+stickiness: { header: x-user-id }
+drain: { timeout: 2s }
+`);
+
+let env: Awaited<ReturnType<typeof testSchema>>;
+let dir: string;
+let router: Router;
+let plane: ControlPlane;
+let api: { server: Server; url: string };
+
+async function call(method: string, path: string, body?: unknown, token = TOKEN) {
+  const res = await request(`${api.url}${path}`, {
+    method: method as "GET",
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.statusCode, body: (await res.body.json()) as any };
+}
+
+beforeAll(async () => {
+  env = await testSchema("api");
+  dir = await mkdtemp(join(tmpdir(), "baton-api-"));
+  await chmod(dir, 0o755);
+  router = await createRouter(
+    { listen: "127.0.0.1:0", admin: { listen: "127.0.0.1:0" } },
+    { logger: silentLogger },
+  );
+  plane = new ControlPlane({
+    file,
+    db: env.db,
+    router: new RouterAdmin(`http://127.0.0.1:${router.adminAddress!.port}`),
+    routerUrl: `http://127.0.0.1:${router.address.port}`,
+    dataDir: dir,
+  });
+  await plane.init();
+  api = await startApi(plane, { host: "127.0.0.1", port: 0, tokenSha256: hashToken(TOKEN) });
+});
+afterAll(async () => {
+  api?.server.close();
+  await plane?.stopAll();
+  await router?.close();
+  await env?.drop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("control plane API", () => {
+  it("needs the token, and will not listen beyond loopback without one", async () => {
+    expect((await call("GET", "/v1/status", undefined, "")).status).toBe(401);
+    expect((await call("GET", "/v1/status", undefined, "wrong-token-wrong-token")).status).toBe(401);
+    await expect(startApi(plane, { host: "0.0.0.0", port: 0 })).rejects.toThrow(/without a token/);
+  });
+
+  it("deploys a first version, then a canary, refusing a second deploy meanwhile", async () => {
+    const first = await call("POST", "/v1/deploy", { version: "v1", dir: ECHO_DIR, actor: "alice" });
+    expect(first.status).toBe(202);
+    expect(first.body).toMatchObject({ status: "succeeded", strategy: "initial" });
+    const served = await request(`http://127.0.0.1:${router.address.port}/`);
+    await served.body.dump();
+    expect(served.headers["x-baton-version"]).toBe("v1");
+
+    const load = startLoad({
+      url: `http://127.0.0.1:${router.address.port}/`,
+      rate: 300,
+      concurrency: 12,
+      headers: (n) => ({ "x-user-id": `u${n % 2000}` }),
+    });
+    const second = await call("POST", "/v1/deploy", { version: "v2", dir: ECHO_DIR, actor: "bob" });
+    expect(second.status).toBe(202);
+    expect(second.body.strategy).toBe("canary");
+    const third = await call("POST", "/v1/deploy", { version: "v3", dir: ECHO_DIR });
+    expect(third.status).toBe(409);
+    expect(third.body.error.code).toBe("BATON_RELEASE_IN_PROGRESS");
+
+    const done = await call("GET", `/v1/releases/${second.body.id}?wait=1`);
+    const r = await load.stop();
+    expect(done.body.release.status).toBe("succeeded");
+    expect(done.body.decisions.some((d: { decision: string }) => d.decision === "pass")).toBe(true);
+    expect(r.failed).toBe(0);
+    const status = await call("GET", "/v1/status");
+    expect(status.body.serving.version).toBe("v2");
+    expect((await call("GET", "/v1/releases")).body.map((x: { version: string }) => x.version)).toEqual([
+      "v2",
+      "v1",
+    ]);
+    expect((await call("GET", "/v1/audit/verify")).body.problems).toEqual([]);
+  }, 60_000);
+
+  it("answers bad requests with what is wrong", async () => {
+    expect((await call("POST", "/v1/deploy", { version: "v 4", dir: ECHO_DIR })).body.error.message).toMatch(
+      /^version must be/,
+    );
+    expect((await call("POST", "/v1/deploy", { version: "v4" })).body.error.message).toMatch(/^dir must/);
+    const promote = await call("POST", "/v1/promote");
+    expect(promote.status).toBe(409);
+    expect(promote.body.error.code).toBe("BATON_NO_RELEASE_RUNNING");
+  });
+});

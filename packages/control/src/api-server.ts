@@ -1,0 +1,135 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { ControlPlane } from "./control-plane.js";
+import { BatonControlError } from "./errors.js";
+
+export interface ApiOptions {
+  host: string;
+  port: number;
+  /** SHA-256 (hex) of the API token; only the digest is ever kept. */
+  tokenSha256?: string;
+}
+
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+const STATUS: Record<string, number> = {
+  BATON_RELEASE_IN_PROGRESS: 409,
+  BATON_NO_RELEASE_RUNNING: 409,
+  BATON_UNKNOWN_RELEASE: 404,
+  BATON_DATABASE_UNAVAILABLE: 503,
+  BATON_BAD_REQUEST: 400,
+};
+
+/**
+ * The control plane's HTTP API, used by the CLI, CI pipelines and the dashboard alike. Bound to
+ * loopback by default; anywhere else it refuses to start without a token.
+ */
+export async function startApi(
+  plane: ControlPlane,
+  opts: ApiOptions,
+): Promise<{ server: Server; url: string }> {
+  if (!LOOPBACK.has(opts.host) && !opts.tokenSha256) {
+    throw new BatonControlError(
+      "BATON_API_UNPROTECTED",
+      `the API would listen on ${opts.host} without a token; set one, or bind to 127.0.0.1`,
+    );
+  }
+  const expected = opts.tokenSha256 ? Buffer.from(opts.tokenSha256, "hex") : undefined;
+  const authorized = (req: IncomingMessage) => {
+    if (!expected) return true;
+    const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "");
+    return !!m && timingSafeEqual(Buffer.from(hashToken(m[1]!.trim()), "hex"), expected);
+  };
+
+  const route = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://api");
+    const m = req.method ?? "GET";
+    const p = url.pathname;
+    if (!authorized(req))
+      return json(res, 401, {
+        error: { code: "BATON_UNAUTHORIZED", message: "missing or wrong bearer token" },
+      });
+    if (m === "POST" && p === "/v1/deploy") {
+      const body = (await readJson(req)) as {
+        version?: unknown;
+        dir?: unknown;
+        strategy?: unknown;
+        env?: unknown;
+        actor?: unknown;
+      };
+      if (typeof body.version !== "string" || !/^[A-Za-z0-9._-]{1,64}$/.test(body.version))
+        throw bad("version must be 1-64 letters, digits, '.', '_' or '-'");
+      if (typeof body.dir !== "string" || body.dir === "") throw bad("dir must name the release's directory");
+      if (body.strategy !== undefined && !["rolling", "blue-green", "canary"].includes(String(body.strategy)))
+        throw bad("strategy must be rolling, blue-green or canary");
+      const release = await plane.deploy({
+        version: body.version,
+        cwd: body.dir,
+        ...(body.strategy ? { strategy: body.strategy as "canary" } : {}),
+        env: (body.env as Record<string, string>) ?? {},
+        actor: typeof body.actor === "string" ? body.actor : "api",
+      });
+      return json(res, 202, release);
+    }
+    if (m === "GET" && p === "/v1/status") return json(res, 200, await plane.status());
+    if (m === "GET" && p === "/v1/releases")
+      return json(res, 200, await plane.history(Number(url.searchParams.get("limit") ?? 20)));
+    const one = /^\/v1\/releases\/(\d+)$/.exec(p);
+    if (m === "GET" && one) {
+      const id = Number(one[1]);
+      const release = url.searchParams.get("wait") === "1" ? await plane.wait(id) : await plane.store.get(id);
+      if (!release) throw new BatonControlError("BATON_UNKNOWN_RELEASE", `no release ${id}`);
+      return json(res, 200, { release, decisions: await plane.store.decisions(id) });
+    }
+    if (m === "POST" && p === "/v1/promote") {
+      plane.promote();
+      return json(res, 202, { promoted: true });
+    }
+    if (m === "POST" && p === "/v1/abort") {
+      plane.abort(String(((await readJson(req)) as { actor?: string }).actor ?? "api"));
+      return json(res, 202, { aborting: true });
+    }
+    if (m === "GET" && p === "/v1/audit/verify") return json(res, 200, await plane.audit.verify());
+    return json(res, 404, { error: { code: "BATON_NOT_FOUND", message: `no route ${m} ${p}` } });
+  };
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      const code = (err as { code?: string }).code ?? "BATON_INTERNAL";
+      json(res, STATUS[code] ?? 500, { error: { code, message: (err as Error).message } });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const { port } = server.address() as { port: number };
+  return { server, url: `http://${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${port}` };
+}
+
+function bad(message: string): BatonControlError {
+  return new BatonControlError("BATON_BAD_REQUEST", message);
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = `${JSON.stringify(body, null, 2)}\n`;
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  let text = "";
+  for await (const c of req) {
+    text += c;
+    if (text.length > 1_000_000) throw bad("body over 1 MB");
+  }
+  if (!text) return {};
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw bad(`body is not JSON: ${(err as Error).message}`);
+  }
+}
