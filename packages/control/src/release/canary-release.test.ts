@@ -1,26 +1,17 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { createRouter, type Router, silentLogger } from "@baton/router";
+import type { Router } from "@baton/router";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLoad } from "../../../router/src/test-support/load.js";
-import { AuditLog } from "../audit/audit-log.js";
 import type { LocalInstance } from "../providers/local-instance.js";
-import { LocalProvider } from "../providers/local-provider.js";
-import { RouterAdmin } from "../router-admin.js";
 import { parseServiceFile } from "../service-file.js";
-import { ReleaseStore } from "../state/release-store.js";
-import { testSchema } from "../test-support/test-database.js";
+import { ECHO_SERVER, type ReleaseFixture, releaseFixture } from "../test-support/release-fixture.js";
 import { runCanaryRelease } from "./canary-release.js";
-import { type ReleaseContext, routerService } from "./release-steps.js";
+import type { ReleaseContext } from "./release-steps.js";
 
-const ECHO = fileURLToPath(new URL("../../../../examples/echo-service/dist/server.js", import.meta.url));
 const file = parseServiceFile(`
 service: echo
 listen: 8080
 instances: 2
-run: ${process.execPath} ${ECHO}
+run: ${process.execPath} ${ECHO_SERVER}
 canary:
   steps: [ { weight: 10, pause: 2s }, { weight: 50, pause: 2s }, { weight: 100 } ]
 analysis: { minRequests: 100 }
@@ -28,58 +19,20 @@ stickiness: { header: x-user-id }
 drain: { timeout: 3s }
 `);
 
-let env: Awaited<ReturnType<typeof testSchema>>;
-let dir: string;
-let router: Router;
+let fx: ReleaseFixture;
 let ctx: ReleaseContext;
+let router: Router;
+let dir: string;
 const everything: LocalInstance[] = [];
 
 beforeAll(async () => {
-  env = await testSchema("release");
-  dir = await mkdtemp(join(tmpdir(), "baton-release-"));
-  const store = new ReleaseStore(env.db);
-  const audit = new AuditLog(env.db);
-  await store.migrate();
-  await audit.migrate();
-  const provider = new LocalProvider(dir);
-  const v1 = await provider.startVersion({
-    service: "echo",
-    version: "v1",
-    run: file.run,
-    cwd: dir,
-    count: 2,
-    readinessPath: "/health/ready",
-    startTimeout: 10_000,
-  });
-  everything.push(...v1);
-  router = await createRouter(
-    {
-      listen: "127.0.0.1:0",
-      admin: { listen: "127.0.0.1:0" },
-      services: [
-        routerService(file, {
-          stable: { version: "v1", weight: 10_000, instances: v1.map((i) => i.address) },
-        }),
-      ],
-    },
-    { logger: silentLogger },
-  );
-  ctx = {
-    file,
-    router: new RouterAdmin(`http://127.0.0.1:${router.adminAddress!.port}`),
-    provider,
-    store,
-    audit,
-    actor: "test",
-    stable: { version: "v1", instances: v1 },
-    pollMs: 250,
-  };
+  fx = await releaseFixture("release", file, 2);
+  ({ router, dir } = fx);
+  ctx = fx.context();
 });
 afterAll(async () => {
-  await router?.close();
-  await Promise.all(everything.map((i) => i.stop(1000)));
-  await env?.drop();
-  await rm(dir, { recursive: true, force: true });
+  fx.everything.push(...everything);
+  await fx?.close();
 });
 
 describe("canary release", () => {

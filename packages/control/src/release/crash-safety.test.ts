@@ -1,28 +1,24 @@
 import { spawn } from "node:child_process";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createRouter, type Router, silentLogger } from "@baton/router";
+import type { Router } from "@baton/router";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLoad } from "../../../router/src/test-support/load.js";
 import { AuditLog } from "../audit/audit-log.js";
 import type { LocalInstance } from "../providers/local-instance.js";
-import { LocalProvider } from "../providers/local-provider.js";
+import type { LocalProvider } from "../providers/local-provider.js";
 import { RouterAdmin } from "../router-admin.js";
 import { parseServiceFile } from "../service-file.js";
 import { ReleaseStore } from "../state/release-store.js";
-import { TEST_DATABASE_URL, testSchema } from "../test-support/test-database.js";
+import { ECHO_SERVER, type ReleaseFixture, releaseFixture } from "../test-support/release-fixture.js";
+import { TEST_DATABASE_URL } from "../test-support/test-database.js";
 import { resumeCanaryRelease } from "./canary-release.js";
-import { routerService } from "./release-steps.js";
 
-const ECHO = fileURLToPath(new URL("../../../../examples/echo-service/dist/server.js", import.meta.url));
 const CONTROL = fileURLToPath(new URL("../../dist/index.js", import.meta.url));
 const FILE_TEXT = `
 service: echo
 listen: 8080
 instances: 2
-run: ${process.execPath} ${ECHO}
+run: ${process.execPath} ${ECHO_SERVER}
 canary:
   steps: [ { weight: 10, pause: 4s }, { weight: 100 } ]
 analysis: { minRequests: 100 }
@@ -42,49 +38,18 @@ const stable = provider.adopt({ service: "echo", version: "v1", run: file.run, c
 await c.runCanaryRelease({ file, router: new c.RouterAdmin(a.admin), provider, store: new c.ReleaseStore(db), audit: new c.AuditLog(db), actor: "plane-1", stable: { version: "v1", instances: stable }, pollMs: 250 }, { version: "v2", cwd: a.dir });
 `;
 
-let env: Awaited<ReturnType<typeof testSchema>>;
+let fx: ReleaseFixture;
+let env: ReleaseFixture["env"];
 let dir: string;
 let router: Router;
 let v1: LocalInstance[];
-const everything: LocalInstance[] = [];
 let provider: LocalProvider;
 
 beforeAll(async () => {
-  env = await testSchema("crash");
-  dir = await mkdtemp(join(tmpdir(), "baton-crash-"));
-  await chmod(dir, 0o755);
-  await new ReleaseStore(env.db).migrate();
-  await new AuditLog(env.db).migrate();
-  provider = new LocalProvider(dir);
-  v1 = await provider.startVersion({
-    service: "echo",
-    version: "v1",
-    run: file.run,
-    cwd: dir,
-    count: 2,
-    readinessPath: "/health/ready",
-    startTimeout: 10_000,
-  });
-  everything.push(...v1);
-  router = await createRouter(
-    {
-      listen: "127.0.0.1:0",
-      admin: { listen: "127.0.0.1:0" },
-      services: [
-        routerService(file, {
-          stable: { version: "v1", weight: 10_000, instances: v1.map((i) => i.address) },
-        }),
-      ],
-    },
-    { logger: silentLogger },
-  );
+  fx = await releaseFixture("crash", file, 2);
+  ({ env, dir, router, v1, provider } = fx);
 });
-afterAll(async () => {
-  await router?.close();
-  await Promise.all(everything.map((i) => i.stop(1000)));
-  await env?.drop();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => fx?.close());
 
 describe("crash safety", () => {
   it("a control plane SIGKILLed mid-canary leaves router and instances serving; the next one finishes the release", async () => {
@@ -160,7 +125,7 @@ describe("crash safety", () => {
       release,
       { version: "v2", cwd: dir },
     );
-    everything.push(...out.serving.instances);
+    fx.everything.push(...out.serving.instances);
     const r = await load.stop();
     expect(out.release.status).toBe("succeeded");
     expect(r.failed).toBe(0);

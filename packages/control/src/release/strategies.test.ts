@@ -1,29 +1,19 @@
-import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { createRouter, type Router, silentLogger } from "@baton/router";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { startLoad } from "../../../router/src/test-support/load.js";
-import { AuditLog } from "../audit/audit-log.js";
 import type { LocalInstance } from "../providers/local-instance.js";
-import { LocalProvider } from "../providers/local-provider.js";
-import { RouterAdmin } from "../router-admin.js";
 import { parseServiceFile } from "../service-file.js";
-import { ReleaseStore } from "../state/release-store.js";
-import { testSchema } from "../test-support/test-database.js";
+import { ECHO_SERVER, type ReleaseFixture, releaseFixture } from "../test-support/release-fixture.js";
 import { runBlueGreenRelease } from "./blue-green-release.js";
 import { runCanaryRelease } from "./canary-release.js";
-import { type ReleaseContext, type ReleaseOutcome, routerService } from "./release-steps.js";
+import type { ReleaseContext, ReleaseOutcome } from "./release-steps.js";
 import { runRollingRelease } from "./rolling-release.js";
 
-const ECHO = fileURLToPath(new URL("../../../../examples/echo-service/dist/server.js", import.meta.url));
 const file = parseServiceFile(`
 service: echo
 listen: 8080
 instances: 3
-run: ${process.execPath} ${ECHO}
+run: ${process.execPath} ${ECHO_SERVER}
 health: { startTimeout: 2s }
 rolling: { maxSurge: 1, maxUnavailable: 0, minReady: 500ms }
 blueGreen: { previewChecks: [/health/ready, /], keepOldFor: 1s }
@@ -34,60 +24,17 @@ stickiness: { header: x-user-id }
 drain: { timeout: 2s }
 `);
 
-let env: Awaited<ReturnType<typeof testSchema>>;
-let dir: string;
-let router: Router;
+let fx: ReleaseFixture;
 let ctx: ReleaseContext;
 const everything: LocalInstance[] = [];
 
 beforeAll(async () => {
-  env = await testSchema("strategies");
-  dir = await mkdtemp(join(tmpdir(), "baton-strategies-"));
-  await chmod(dir, 0o755);
-  const store = new ReleaseStore(env.db);
-  const audit = new AuditLog(env.db);
-  await store.migrate();
-  await audit.migrate();
-  const provider = new LocalProvider(dir);
-  const v1 = await provider.startVersion({
-    service: "echo",
-    version: "v1",
-    run: file.run,
-    cwd: dir,
-    count: 3,
-    readinessPath: "/health/ready",
-    startTimeout: 10_000,
-  });
-  everything.push(...v1);
-  router = await createRouter(
-    {
-      listen: "127.0.0.1:0",
-      admin: { listen: "127.0.0.1:0" },
-      services: [
-        routerService(file, {
-          stable: { version: "v1", weight: 10_000, instances: v1.map((i) => i.address) },
-        }),
-      ],
-    },
-    { logger: silentLogger },
-  );
-  ctx = {
-    file,
-    router: new RouterAdmin(`http://127.0.0.1:${router.adminAddress!.port}`),
-    routerUrl: `http://127.0.0.1:${router.address.port}`,
-    provider,
-    store,
-    audit,
-    actor: "test",
-    stable: { version: "v1", instances: v1 },
-    pollMs: 250,
-  };
+  fx = await releaseFixture("strategies", file, 3);
+  ctx = fx.context();
 });
 afterAll(async () => {
-  await router?.close();
-  await Promise.all(everything.map((i) => i.stop(1000)));
-  await env?.drop();
-  await rm(dir, { recursive: true, force: true });
+  fx.everything.push(...everything);
+  await fx?.close();
 });
 
 /** WebSocket users: each records how its session ended and when. */
@@ -120,7 +67,7 @@ describe("rolling, blue-green and canary under load", () => {
     ): Promise<ReleaseOutcome> => {
       const before = load.result.failed;
       const started = Date.now();
-      const out = await fn(ctx, { version, cwd: dir });
+      const out = await fn(ctx, { version, cwd: fx.dir });
       everything.push(...out.serving.instances);
       await out.retired;
       expect(out.release.status, `${label}: ${out.release.reason}`).toBe("succeeded");
@@ -154,7 +101,7 @@ describe("rolling, blue-green and canary under load", () => {
         instances: t.instances.map((i) => [i.address, i.version, i.state]),
       }));
     const before = await table();
-    const out = await runRollingRelease(ctx, { version: "v-never", cwd: dir, env: { NEVER_READY: "1" } });
+    const out = await runRollingRelease(ctx, { version: "v-never", cwd: fx.dir, env: { NEVER_READY: "1" } });
     const r = await load.stop();
     expect(out.release.status).toBe("failed");
     expect(out.release.reason).toMatch(/v-never did not become ready/);
