@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { type AddressInfo, connect } from "node:net";
 import { Readable } from "node:stream";
@@ -7,6 +8,7 @@ import { type RouterFixture, startRouter } from "./test-support/router-fixture.j
 
 /** A real upstream that records what reached it. */
 let upstream: Server;
+let upgradesSeen = 0;
 const seen: { url: string; headers: IncomingHttpHeaders; body: string }[] = [];
 let fx: RouterFixture;
 
@@ -14,8 +16,14 @@ beforeAll(async () => {
   upstream = createServer((req, res) => {
     let body = "";
     req.on("data", (d) => (body += d));
+    if (req.url === "/chunked-big") {
+      // A slow reader: the router's writes to it back up, which is what this path is for.
+      req.pause();
+      setTimeout(() => req.resume(), 300);
+    }
     req.on("end", () => {
       seen.push({ url: req.url!, headers: req.headers, body });
+      if (req.url === "/big") return void res.end(Buffer.alloc(8 * 1024 * 1024, 120));
       res.writeHead(200, {
         connection: "keep-alive, x-internal",
         "x-internal": "secret",
@@ -24,12 +32,24 @@ beforeAll(async () => {
       res.end("ok");
     });
   });
+  upstream.on("upgrade", (_req, socket) => {
+    upgradesSeen++;
+    socket.destroy();
+  });
   await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
   const port = (upstream.address() as AddressInfo).port;
   fx = await startRouter(
     [
       {
         name: "svc",
+        tracks: { stable: { version: "v1", weight: 10_000, instances: [`127.0.0.1:${port}`] } },
+      },
+      {
+        // One connection per instance, so that a test can tell whether a pooled one still works.
+        name: "one",
+        hosts: ["one.test"],
+        maxConnectionsPerInstance: 1,
+        timeouts: { response: "3s" },
         tracks: { stable: { version: "v1", weight: 10_000, instances: [`127.0.0.1:${port}`] } },
       },
     ],
@@ -149,5 +169,40 @@ describe("hardening", () => {
     await res2.body.dump();
     expect(seen.map((s) => s.body.length)).toEqual([300_000, 13]);
     expect(seen[1]!.body).toBe("part-1;part-2");
+  });
+
+  it("forwards a large chunked upload intact under backpressure", async () => {
+    seen.length = 0;
+    const parts = Array.from({ length: 64 }, (_, i) =>
+      Buffer.alloc(64 * 1024, 65 + (i % 26)).toString("latin1"),
+    );
+    const res = await request(`${fx.url}/chunked-big`, { method: "POST", body: Readable.from(parts) });
+    await res.body.dump();
+    expect(res.statusCode).toBe(200);
+    const digest = (s: string) => createHash("sha256").update(s).digest("hex");
+    expect(digest(seen[0]!.body)).toBe(digest(parts.join("")));
+  });
+
+  it("keeps serving on a connection that carried a large response to a slow client", async () => {
+    const slow = await request(`${fx.url}/big`, { headers: { host: "one.test" } });
+    await new Promise((r) => setTimeout(r, 500)); // the client does not read: the router must pause the instance
+    let bytes = 0;
+    for await (const c of slow.body) bytes += (c as Buffer).length;
+    expect(bytes).toBe(8 * 1024 * 1024);
+    // One connection per instance here: the next request reuses the one that was paused.
+    const t = Date.now();
+    const next = await request(`${fx.url}/after-big`, { headers: { host: "one.test" } });
+    await next.body.dump();
+    expect(next.statusCode).toBe(200);
+    expect(Date.now() - t).toBeLessThan(2000);
+  });
+
+  it("refuses a bad WebSocket handshake without opening anything to the instance", async () => {
+    const { text } = await raw(
+      "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    );
+    expect(text).toMatch(/^HTTP\/1\.1 400 /);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(upgradesSeen).toBe(0);
   });
 });

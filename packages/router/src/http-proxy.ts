@@ -161,15 +161,19 @@ class Exchange implements UpstreamHandler {
     const raw = head.headers;
     const out: string[] = [];
     let connectionValue: string | undefined;
+    let transferEncoding = false;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!;
       const lower = name.toLowerCase();
       if (isResponseHopHeader(lower)) {
         if (lower === "connection") connectionValue = raw[i + 1];
+        if (lower === "transfer-encoding") transferEncoding = true;
         continue;
       }
       out.push(name, raw[i + 1]!);
     }
+    // With both headers the body was framed by Transfer-Encoding (RFC 9112 6.3): the length lies.
+    if (transferEncoding) stripNamed(new Set(["content-length"]), out);
     if (connectionValue !== undefined) {
       const extra = connectionTokens(connectionValue);
       if (extra) stripNamed(extra, out);
@@ -186,6 +190,7 @@ class Exchange implements UpstreamHandler {
   }
 
   onEnd(): void {
+    if (this.conn) this.res.off("drain", this.conn.resume);
     this.res.end();
     this.settle(this.status >= 500 ? `HTTP ${this.status}` : undefined);
     this.done();
@@ -194,7 +199,8 @@ class Exchange implements UpstreamHandler {
   onError(err: Error & { code?: string }, written: boolean): void {
     const inst = this.instance!;
     const code = err.code ?? "";
-    if (this.clientGone) {
+    if (this.clientGone || code === "BATON_CLIENT_BODY_ABORTED") {
+      this.clientGone = true;
       this.release();
       return this.done();
     }
@@ -251,6 +257,7 @@ class Exchange implements UpstreamHandler {
   }
 
   private release(): void {
+    this.conn = undefined;
     const inst = this.instance!;
     inst.inflight--;
     inst.released();

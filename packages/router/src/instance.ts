@@ -209,8 +209,11 @@ export class Instance {
     // Staggered, so that clients do not all reconnect in the same millisecond.
     for (let i = 0; i < sessions.length; i += batch) {
       if (i > 0) await new Promise((r) => setTimeout(r, interval));
+      // Put back into the table meanwhile (a rollback, say): stop draining it.
+      if ((this.state as InstanceState) !== InstanceState.Draining) return;
       for (const s of sessions.slice(i, i + batch)) s.close(1001, "instance draining");
     }
+    if ((this.state as InstanceState) !== InstanceState.Draining) return;
     await this.stop("drain timeout");
   }
 
@@ -255,9 +258,11 @@ export class Instance {
         signal: AbortSignal.timeout(health.timeout),
       });
       await res.body.dump();
+      if (!this.policy.health) return; // checks were removed while this one ran
       if (res.statusCode >= 200 && res.statusCode < 400) this.healthCheckPassed(`HTTP ${res.statusCode}`);
       else this.healthCheckFailed(`HTTP ${res.statusCode} from ${health.path}`);
     } catch (err) {
+      if (!this.policy.health) return;
       const e = err as Error & { code?: string };
       this.healthCheckFailed(`${e.code ?? e.name}: ${e.message} (${Date.now() - started}ms)`);
     }

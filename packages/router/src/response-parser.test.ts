@@ -78,9 +78,14 @@ describe("upstream response parser", () => {
     ["bad status line", "HTTP/2 200\r\n\r\n"],
     ["bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"],
     ["space in header name", "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n"],
-    ["data after the response", "HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nxy"],
   ])("refuses %s", (_name, raw) => {
     expect(() => parse([raw])).toThrow();
+  });
+
+  it("does not reuse a connection that sent bytes past the end of its response", () => {
+    expect(parse(["HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nxy"]).parser.reusable).toBe(false);
+    expect(parse(["HTTP/1.1 204 No Content\r\n\r\njunk"]).parser.reusable).toBe(false);
+    expect(parse(["HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nx"]).parser.reusable).toBe(true);
   });
 
   it("does not reuse a connection whose response had both Transfer-Encoding and Content-Length", () => {

@@ -79,7 +79,7 @@ export class ResponseParser {
             this.pending = buf.subarray(pos);
             return;
           }
-          this.parseHead(buf.toString("latin1", pos, end));
+          this.parseHead(buf.toString("latin1", pos, end), buf.length > end + 4);
           pos = end + 4;
           break;
         }
@@ -88,7 +88,7 @@ export class ResponseParser {
           this.sink.onBody(pos === 0 && n === buf.length ? buf : buf.subarray(pos, pos + n));
           pos += n;
           this.remaining -= n;
-          if (this.remaining === 0) this.finish();
+          if (this.remaining === 0) this.finish(pos < buf.length);
           break;
         }
         case Mode.ChunkSize: {
@@ -137,14 +137,16 @@ export class ResponseParser {
           }
           const empty = eol === pos;
           pos = eol + 2;
-          if (empty) this.finish();
+          if (empty) this.finish(pos < buf.length);
           break;
         }
         case Mode.UntilClose:
           this.sink.onBody(pos === 0 ? buf : buf.subarray(pos));
           return;
         case Mode.Done:
-          throw new UpstreamProtocolError("data after the end of the response");
+          // Bytes after a complete response (a misbehaving instance): finish() already marked the
+          // connection as not reusable, so they are dropped with it.
+          return;
       }
     }
   }
@@ -156,7 +158,7 @@ export class ResponseParser {
       throw new UpstreamProtocolError("connection closed before the response ended");
   }
 
-  private parseHead(text: string): void {
+  private parseHead(text: string, moreBytes: boolean): void {
     // One scan of the whole head for control characters (bare CR/LF included) instead of one per line.
     if (CTL.test(text)) throw new UpstreamProtocolError("control character in response head");
     const lines = text.split("\r\n");
@@ -217,7 +219,7 @@ export class ResponseParser {
       keepAlive: this.keepAlive,
       ...(hint ? { keepAliveHintMs: Number(hint[1]) * 1000 } : {}),
     });
-    if (this.headRequest || status === 204 || status === 304) return this.finish();
+    if (this.headRequest || status === 204 || status === 304) return this.finish(moreBytes);
     if (transferEncoding) {
       // Transfer-Encoding overrides Content-Length; a message with both is suspect, so the
       // connection is not reused afterwards (RFC 9112 6.3).
@@ -227,7 +229,7 @@ export class ResponseParser {
       return;
     }
     if (contentLength >= 0) {
-      if (contentLength === 0) return this.finish();
+      if (contentLength === 0) return this.finish(moreBytes);
       this.remaining = contentLength;
       this.mode = Mode.Length;
       return;
@@ -240,7 +242,9 @@ export class ResponseParser {
     this.mode = Mode.UntilClose;
   }
 
-  private finish(): void {
+  /** `moreBytes`: data already arrived past this response, so the connection is not reused. */
+  private finish(moreBytes = false): void {
+    if (moreBytes) this.keepAlive = false;
     this.mode = Mode.Done;
     this.sink.onEnd();
   }

@@ -60,6 +60,10 @@ export class UpstreamConnection implements ResponseSink {
   private handler: UpstreamHandler | undefined;
   private parser: ResponseParser | undefined;
   private bodyDone = true;
+  /** Stops forwarding the request body (set while it is being pumped). */
+  private stopBody: (() => void) | undefined;
+  /** Reading is paused because the client is slower than the instance: no idle timeout then. */
+  paused = false;
   /** Epoch ms of the last byte in or out; drives the pool's timeouts. */
   lastActivity = Date.now();
   gotHead = false;
@@ -126,11 +130,16 @@ export class UpstreamConnection implements ResponseSink {
     const socket = this.socket;
     const onData = (chunk: Buffer) => {
       this.lastActivity = Date.now();
-      const ok = chunked
-        ? socket.write(`${chunk.length.toString(16)}\r\n`, "latin1") &&
-          socket.write(chunk) &&
-          socket.write("\r\n", "latin1")
-        : socket.write(chunk);
+      // All three writes always happen (a false return only asks us to slow down); short-circuiting
+      // them would drop bytes from the chunk and corrupt the body.
+      let ok: boolean;
+      if (chunked) {
+        socket.write(`${chunk.length.toString(16)}\r\n`, "latin1");
+        socket.write(chunk);
+        ok = socket.write("\r\n", "latin1");
+      } else {
+        ok = socket.write(chunk);
+      }
       if (!ok) {
         body.pause();
         socket.once("drain", () => body.resume());
@@ -149,11 +158,13 @@ export class UpstreamConnection implements ResponseSink {
       }
     };
     const cleanup = () => {
+      this.stopBody = undefined;
       body.off("data", onData);
       body.off("end", onEnd);
       body.off("error", onAbort);
       body.off("aborted", onAbort);
     };
+    this.stopBody = cleanup;
     body.on("data", onData);
     body.on("end", onEnd);
     body.on("error", onAbort);
@@ -162,6 +173,8 @@ export class UpstreamConnection implements ResponseSink {
 
   /** Resumes reading after `onBody` returned false. */
   readonly resume = (): void => {
+    this.paused = false;
+    this.lastActivity = Date.now();
     this.socket.resume();
   };
 
@@ -194,12 +207,17 @@ export class UpstreamConnection implements ResponseSink {
   }
 
   onBody(chunk: Buffer): void {
-    if (this.handler && !this.handler.onBody(chunk)) this.socket.pause();
+    if (this.handler && !this.handler.onBody(chunk)) {
+      this.paused = true;
+      this.socket.pause();
+    }
   }
 
   onEnd(): void {
-    if (this.bodyDone) this.finishResponse();
-    // else: the instance answered before reading the whole body (e.g. 413); finish when it is sent.
+    // An instance may answer before reading the whole body (413, 401): the client gets that answer
+    // now, the rest of the upload is not forwarded, and the connection is not reused.
+    if (!this.bodyDone) this.stopBody?.();
+    this.finishResponse();
   }
 
   private finishResponse(): void {
@@ -211,6 +229,9 @@ export class UpstreamConnection implements ResponseSink {
     if (reusable && this.state === State.Busy) {
       this.state = State.Idle;
       this.lastActivity = Date.now();
+      // The last chunk may have paused reading for a slow client; the next request needs it on.
+      this.paused = false;
+      this.socket.resume();
       this.hooks.released(this, true);
     } else {
       this.close();

@@ -84,7 +84,12 @@ export class UpstreamPool {
     this.closed = true;
     clearInterval(this.sweeper);
     this.failWaiting(new UpstreamError("BATON_POOL_CLOSED", "instance was removed"));
-    for (const c of [...this.all]) c.abort();
+    for (const c of [...this.all]) {
+      // An exchange still running is told (the client gets a 502 or a cut, and it is counted).
+      if (c.busy)
+        c.fail(new UpstreamError("BATON_INSTANCE_STOPPED", "instance stopped before the response ended"));
+      else c.abort();
+    }
     this.idle.length = 0;
   }
 
@@ -134,7 +139,7 @@ export class UpstreamPool {
         c.fail(new UpstreamError("UPSTREAM_CONNECT_TIMEOUT", `no connection within ${o.connectTimeout}ms`));
       } else if (c.busy && !c.gotHead && quiet > o.responseTimeout) {
         c.fail(new UpstreamError("UPSTREAM_RESPONSE_TIMEOUT", `no response within ${o.responseTimeout}ms`));
-      } else if (c.busy && c.gotHead && quiet > o.idleTimeout) {
+      } else if (c.busy && c.gotHead && !c.paused && quiet > o.idleTimeout) {
         c.fail(new UpstreamError("UPSTREAM_BODY_TIMEOUT", `response stalled for ${o.idleTimeout}ms`));
       } else if (c.idle && quiet > Math.min(o.keepAlive, c.keepAliveMs)) {
         c.close();

@@ -58,6 +58,16 @@ export class WebSocketProxy {
     if ((req.headers.upgrade ?? "").toLowerCase() !== "websocket") {
       return rejectSocket(socket, 400, "only WebSocket upgrades are proxied");
     }
+    // Checked before dialling the instance: a handshake `ws` would refuse must not leave an
+    // upstream WebSocket open behind it.
+    const key = req.headers["sec-websocket-key"];
+    if (!key || !/^[+/0-9A-Za-z]{22}==$/.test(key) || req.headers["sec-websocket-version"] !== "13") {
+      return rejectSocket(
+        socket,
+        400,
+        "invalid WebSocket handshake (Sec-WebSocket-Key / Sec-WebSocket-Version)",
+      );
+    }
     const service = this.resolve(req);
     if (!service) return rejectSocket(socket, 404, "no service for this host");
     const cfg = service.config;
