@@ -83,6 +83,7 @@ class Exchange implements UpstreamHandler {
   private status = 0;
   private finished = false;
   private clientGone = false;
+  private waitingDrain = false;
 
   constructor(
     private readonly proxy: HttpProxy,
@@ -185,12 +186,18 @@ class Exchange implements UpstreamHandler {
 
   onBody(chunk: Buffer): boolean {
     if (this.res.write(chunk)) return true;
-    this.res.once("drain", this.conn!.resume);
+    this.waitingDrain = true;
+    this.res.once("drain", this.onDrain);
     return false;
   }
 
+  private readonly onDrain = (): void => {
+    this.waitingDrain = false;
+    this.conn?.resume();
+  };
+
   onEnd(): void {
-    if (this.conn) this.res.off("drain", this.conn.resume);
+    if (this.waitingDrain) this.res.off("drain", this.onDrain);
     this.res.end();
     this.settle(this.status >= 500 ? `HTTP ${this.status}` : undefined);
     this.done();

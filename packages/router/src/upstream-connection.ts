@@ -230,8 +230,10 @@ export class UpstreamConnection implements ResponseSink {
       this.state = State.Idle;
       this.lastActivity = Date.now();
       // The last chunk may have paused reading for a slow client; the next request needs it on.
-      this.paused = false;
-      this.socket.resume();
+      if (this.paused) {
+        this.paused = false;
+        this.socket.resume();
+      }
       this.hooks.released(this, true);
     } else {
       this.close();
