@@ -104,7 +104,7 @@ export function validateRouterConfig(
   input: RouterConfigInput | RouterConfig,
   source = "config",
 ): RouterConfig {
-  const result = routerConfigSchema.safeParse(toInput(input));
+  const result = routerConfigSchema.safeParse(configToInput(input));
   if (!result.success) throw new ConfigError(source, zodIssues(result.error));
   return result.data;
 }
@@ -121,11 +121,12 @@ export function parseServiceConfig(input: unknown, source = "request body"): Ser
  * a parsed config can be validated again, saved to disk or sent over the admin API.
  */
 export function serviceToInput(svc: ServiceConfig): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(svc, (_k, v) => (isHostPort(v) ? hostPortText(v) : v)));
+  return configToInput(svc);
 }
 
-function toInput(input: unknown): unknown {
-  return JSON.parse(JSON.stringify(input, (_k, v) => (isHostPort(v) ? hostPortText(v) : v)));
+/** Any parsed config (or part of one) in its input form: addresses back to "host:port" text. */
+export function configToInput(value: unknown): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(value, (_k, v) => (isHostPort(v) ? hostPortText(v) : v)));
 }
 
 function isHostPort(v: unknown): v is { host: string; port: number } {

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Registry } from "prom-client";
 import { createAdminServer } from "./admin-server.js";
-import { parseServiceConfig, serviceToInput, validateRouterConfig } from "./config.js";
+import { configToInput, parseServiceConfig, serviceToInput, validateRouterConfig } from "./config.js";
 import type { RouterConfig, RouterConfigInput, ServiceConfig } from "./config-schema.js";
 import { UnknownServiceError } from "./errors.js";
 import { HttpProxy } from "./http-proxy.js";
@@ -254,7 +254,7 @@ export class Router {
   }
 
   private configInput(): Record<string, unknown> {
-    return serviceToInput(this.config as unknown as ServiceConfig);
+    return configToInput(this.config);
   }
 
   /** Saves the new config (when a state file is configured), then makes it current. */
