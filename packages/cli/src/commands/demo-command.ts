@@ -34,11 +34,12 @@ export async function runDemo(): Promise<void> {
   let router: Router | undefined;
   let traffic: DemoTraffic | undefined;
   let stopDb: (() => Promise<void>) | undefined;
+  let sql: ReturnType<typeof pgClient> | undefined;
   try {
     say("starting the embedded PostgreSQL (state and audit log)");
     const db = await startEmbeddedDatabase(join(work, "pg"));
     stopDb = db.stop;
-    const sql = pgClient(db.url);
+    sql = pgClient(db.url);
     const store = new ReleaseStore(sql);
     const audit = new AuditLog(sql);
     await store.migrate();
@@ -118,7 +119,6 @@ export async function runDemo(): Promise<void> {
     const r = await t.stop();
     traffic = undefined;
     const chain = await audit.verify();
-    await sql.close();
 
     process.stdout.write(
       [
@@ -138,6 +138,7 @@ export async function runDemo(): Promise<void> {
     await traffic?.stop();
     await router?.close();
     await Promise.all(everything.map((i) => i.stop(3000)));
+    await sql?.close();
     await stopDb?.();
     await rm(work, { recursive: true, force: true });
   }
