@@ -1,20 +1,46 @@
 import { serviceFileJsonSchema } from "@baton/control";
 import { Command } from "commander";
+import { registerClientCommands } from "./commands/client-commands.js";
 import { runDemo } from "./commands/demo-command.js";
 import { runRouter } from "./commands/router-command.js";
+import { runUp } from "./commands/up-command.js";
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command();
   program
     .name("baton")
     .description("Zero-downtime releases: router, releases, online migrations.")
-    .version("0.1.0");
+    .version("0.1.0")
+    // `baton deploy --version v2` names a release; only `baton --version` is Baton's own.
+    .enablePositionalOptions();
   program
     .command("router")
     .description("run the data plane (the traffic router) alone")
     .requiredOption("-c, --config <file>", "router config file (YAML)")
     .option("--log-level <level>", "trace, debug, info, warn or error", process.env.BATON_LOG_LEVEL ?? "info")
     .action((opts: { config: string; logLevel: string }) => runRouter(opts));
+  program
+    .command("up")
+    .description("run the control plane and its API, and the router as its own process")
+    .option("-f, --file <file>", "the service file", "baton.yaml")
+    .option("--data-dir <dir>", "state, logs and the embedded database (default: .baton beside the file)")
+    .option(
+      "--api-host <host>",
+      "where the API listens (beyond loopback it needs BATON_API_TOKEN)",
+      "127.0.0.1",
+    )
+    .option("--api-port <port>", "the API's port (0: any free one)", "7070")
+    .option("--listen-host <host>", "the address the router's public port binds to", "0.0.0.0")
+    .action((o: { file: string; dataDir?: string; apiHost: string; apiPort: string; listenHost: string }) =>
+      runUp({
+        file: o.file,
+        ...(o.dataDir ? { dataDir: o.dataDir } : {}),
+        apiHost: o.apiHost,
+        apiPort: Number(o.apiPort),
+        listenHost: o.listenHost,
+      }),
+    );
+  registerClientCommands(program);
   program
     .command("demo")
     .description("start example instances behind a router, move traffic under load, and report")

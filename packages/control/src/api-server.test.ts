@@ -79,7 +79,9 @@ describe("control plane API", () => {
   it("deploys a first version, then a canary, refusing a second deploy meanwhile", async () => {
     const first = await call("POST", "/v1/deploy", { version: "v1", dir: ECHO_DIR, actor: "alice" });
     expect(first.status).toBe(202);
-    expect(first.body).toMatchObject({ status: "succeeded", strategy: "initial" });
+    expect(first.body).toMatchObject({ strategy: "initial", version: "v1" });
+    const firstDone = await call("GET", `/v1/releases/${first.body.id}?wait=1`);
+    expect(firstDone.body.release.status).toBe("succeeded");
     const served = await request(`http://127.0.0.1:${router.address.port}/`);
     await served.body.dump();
     expect(served.headers["x-baton-version"]).toBe("v1");
@@ -115,9 +117,20 @@ describe("control plane API", () => {
     expect((await call("POST", "/v1/deploy", { version: "v 4", dir: ECHO_DIR })).body.error.message).toMatch(
       /^version must be/,
     );
-    expect((await call("POST", "/v1/deploy", { version: "v4" })).body.error.message).toMatch(/^dir must/);
+    const unknown = await call("POST", "/v1/deploy", { version: "v4" });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.message).toMatch(/^unknown version v4 of echo: it was never released/);
+    expect(
+      (await call("POST", "/v1/deploy", { version: "v4", dir: "relative/dir" })).body.error.message,
+    ).toMatch(/^dir must be the absolute path/);
+    expect((await call("POST", "/v1/deploy", { dir: "/nonexistent/x" })).body.error.message).toMatch(
+      /is not a directory/,
+    );
+    const before = await call("GET", "/v1/releases");
     const promote = await call("POST", "/v1/promote");
     expect(promote.status).toBe(409);
     expect(promote.body.error.code).toBe("BATON_NO_RELEASE_RUNNING");
+    // None of them changed anything.
+    expect((await call("GET", "/v1/releases")).body).toEqual(before.body);
   });
 });

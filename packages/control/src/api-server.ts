@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
+import { stat } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { isAbsolute } from "node:path";
 import type { ControlPlane } from "./control-plane.js";
 import { BatonControlError } from "./errors.js";
 
@@ -8,6 +10,8 @@ export interface ApiOptions {
   port: number;
   /** SHA-256 (hex) of the API token; only the digest is ever kept. */
   tokenSha256?: string;
+  /** `POST /v1/down`: stop everything (instances, router) and exit; only `baton up` offers it. */
+  onDown?: () => void;
 }
 
 export function hashToken(token: string): string {
@@ -19,6 +23,8 @@ const STATUS: Record<string, number> = {
   BATON_RELEASE_IN_PROGRESS: 409,
   BATON_NO_RELEASE_RUNNING: 409,
   BATON_UNKNOWN_RELEASE: 404,
+  BATON_UNKNOWN_VERSION: 404,
+  BATON_NOTHING_TO_ROLL_BACK: 409,
   BATON_DATABASE_UNAVAILABLE: 503,
   BATON_BAD_REQUEST: 400,
 };
@@ -60,14 +66,31 @@ export async function startApi(
         env?: unknown;
         actor?: unknown;
       };
-      if (typeof body.version !== "string" || !/^[A-Za-z0-9._-]{1,64}$/.test(body.version))
+      if (
+        body.version !== undefined &&
+        (typeof body.version !== "string" || !/^[A-Za-z0-9._-]{1,64}$/.test(body.version))
+      )
         throw bad("version must be 1-64 letters, digits, '.', '_' or '-'");
-      if (typeof body.dir !== "string" || body.dir === "") throw bad("dir must name the release's directory");
+      if (body.dir !== undefined && (typeof body.dir !== "string" || !isAbsolute(body.dir)))
+        throw bad("dir must be the absolute path of the release's directory");
+      if (body.version === undefined && body.dir === undefined) throw bad("give a version, a dir, or both");
       if (body.strategy !== undefined && !["rolling", "blue-green", "canary"].includes(String(body.strategy)))
         throw bad("strategy must be rolling, blue-green or canary");
+      if (
+        body.env !== undefined &&
+        (typeof body.env !== "object" ||
+          body.env === null ||
+          Object.values(body.env).some((v) => typeof v !== "string"))
+      )
+        throw bad("env must be an object of strings");
+      if (typeof body.dir === "string") {
+        const info = await stat(body.dir).catch(() => undefined);
+        if (!info?.isDirectory())
+          throw bad(`dir ${body.dir} is not a directory on the control plane's machine`);
+      }
       const release = await plane.deploy({
-        version: body.version,
-        cwd: body.dir,
+        ...(typeof body.version === "string" ? { version: body.version } : {}),
+        ...(typeof body.dir === "string" ? { cwd: body.dir } : {}),
         ...(body.strategy ? { strategy: body.strategy as "canary" } : {}),
         env: (body.env as Record<string, string>) ?? {},
         actor: typeof body.actor === "string" ? body.actor : "api",
@@ -91,6 +114,20 @@ export async function startApi(
     if (m === "POST" && p === "/v1/abort") {
       plane.abort(String(((await readJson(req)) as { actor?: string }).actor ?? "api"));
       return json(res, 202, { aborting: true });
+    }
+    if (m === "POST" && p === "/v1/rollback") {
+      const actor = String(((await readJson(req)) as { actor?: string }).actor ?? "api");
+      return json(res, 202, await plane.rollback(actor));
+    }
+    if (m === "GET" && p === "/v1/logs") {
+      const version = url.searchParams.get("version") ?? undefined;
+      const lines = Math.min(10_000, Math.max(1, Number(url.searchParams.get("lines") ?? 50) || 50));
+      return json(res, 200, await plane.logs(version, lines));
+    }
+    if (m === "POST" && p === "/v1/down" && opts.onDown) {
+      json(res, 202, { stopping: true });
+      opts.onDown();
+      return;
     }
     if (m === "GET" && p === "/v1/audit/verify") return json(res, 200, await plane.audit.verify());
     return json(res, 404, { error: { code: "BATON_NOT_FOUND", message: `no route ${m} ${p}` } });

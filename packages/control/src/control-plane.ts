@@ -1,16 +1,21 @@
 import { AuditLog } from "./audit/audit-log.js";
 import { BatonControlError, ReleaseInProgressError } from "./errors.js";
-import type { LocalInstance } from "./providers/local-instance.js";
+import { ProcessState } from "./providers/instance-process-state.js";
 import { LocalProvider } from "./providers/local-provider.js";
-import { runBlueGreenRelease } from "./release/blue-green-release.js";
+import { retirePrevious, runBlueGreenRelease } from "./release/blue-green-release.js";
 import { runCanaryRelease } from "./release/canary-release.js";
+import { runInitialRelease } from "./release/initial-release.js";
+import { runInstantRollback } from "./release/instant-rollback.js";
 import {
   type NextVersion,
   type ReleaseContext,
   type ReleaseOutcome,
   routerService,
 } from "./release/release-steps.js";
+import { resumeRelease } from "./release/resume-release.js";
 import { runRollingRelease } from "./release/rolling-release.js";
+import { instanceLogs, type LogTail } from "./release-logs.js";
+import { findServing, type VersionSet, versionOf } from "./release-recovery.js";
 import type { RouterAdmin } from "./router-admin.js";
 import type { ServiceFile } from "./service-file.js";
 import { type DecisionRecord, type Release, ReleaseStore } from "./state/release-store.js";
@@ -26,7 +31,12 @@ export interface ControlPlaneOptions {
   log?: (line: string) => void;
 }
 
-export interface DeployRequest extends NextVersion {
+export interface DeployRequest {
+  /** Defaults to a digest of the directory's files. */
+  version?: string;
+  /** The release's directory; defaults to where this version was last released from. */
+  cwd?: string;
+  env?: Record<string, string>;
   strategy?: ServiceFile["strategy"];
   actor: string;
 }
@@ -34,6 +44,8 @@ export interface DeployRequest extends NextVersion {
 export interface Status {
   service: string;
   serving: { version: string; instances: { address: string; state: string; pid: number }[] } | null;
+  /** The previous version while blue-green keeps it warm: `baton rollback` is then one switch. */
+  warm: { version: string; until: string } | null;
   release: Release | null;
   decisions: DecisionRecord[];
 }
@@ -44,23 +56,38 @@ interface RunState {
   finished: boolean;
 }
 
+interface Warm extends VersionSet {
+  until: number;
+  timer: NodeJS.Timeout;
+  source: { dir: string | null; env: Record<string, string> };
+}
+
 const RUNNERS = { canary: runCanaryRelease, "blue-green": runBlueGreenRelease, rolling: runRollingRelease };
+/** setTimeout's ceiling (about 24.8 days); longer warm periods are re-armed. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The control plane of one service: what serves now, the release in flight, and the calls the
- * API and the CLI make (deploy, status, promote, abort, history, audit verify).
+ * API and the CLI make (deploy, status, promote, abort, rollback, history, logs, audit verify).
  */
 export class ControlPlane {
   readonly store: ReleaseStore;
   readonly audit: AuditLog;
   private readonly provider: LocalProvider;
-  private serving: { version: string; instances: LocalInstance[] } | undefined;
+  private serving: VersionSet | undefined;
+  private warm: Warm | undefined;
   private running: { id: number; done: Promise<ReleaseOutcome>; state: RunState } | undefined;
+  /** The warm version stopping in the background, if it is. */
+  private retiring: Promise<void> | undefined;
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.store = new ReleaseStore(opts.db);
     this.audit = new AuditLog(opts.db);
     this.provider = new LocalProvider(opts.dataDir);
+  }
+
+  get service(): string {
+    return this.opts.file.service;
   }
 
   async init(): Promise<void> {
@@ -69,116 +96,74 @@ export class ControlPlane {
   }
 
   /**
+   * After a restart: adopts what serves (restarting instances that died meanwhile), the version
+   * blue-green keeps warm, and takes over a release left in flight. Safe to run again.
+   */
+  async recover(actor = "control-plane"): Promise<void> {
+    const found = await findServing(this.store, this.provider, this.opts.file);
+    this.serving = found.serving;
+    if (found.warm) this.keepWarm(found.warm, found.warm.until);
+    const active = await this.store.active(this.service);
+    if (!active || !found.inFlight) {
+      // The router may have restarted without its state: put back what serves (an equal table is a no-op).
+      if (found.serving) await this.opts.router.putService(this.table(found.serving, found.warm));
+      return;
+    }
+    this.log(`taking over release ${active.id} of ${active.version} (${active.strategy}, ${active.status})`);
+    const { stable, next } = found.inFlight;
+    const state: RunState = { promoted: false, finished: false };
+    const ctx = this.context(actor, state, stable);
+    this.track(active.id, state, resumeRelease(ctx, active, next));
+  }
+
+  /**
    * Starts a release and returns it as soon as it is recorded; it then runs in the background.
    * The first deploy of a service has nothing to compare with: its instances start health-gated
    * and take all traffic once ready.
    */
   async deploy(req: DeployRequest): Promise<Release> {
-    if (this.running) {
-      throw new ReleaseInProgressError(this.opts.file.service, `release ${this.running.id} is still running`);
-    }
+    this.refuseWhileRunning();
+    const next = await this.resolve(req);
     const strategy = req.strategy ?? this.opts.file.strategy;
-    if (!this.serving) return this.firstDeploy(req);
-    const runner = RUNNERS[strategy];
     const state: RunState = { promoted: false, finished: false };
-    const ctx: ReleaseContext = {
-      file: this.opts.file,
-      router: this.opts.router,
-      routerUrl: this.opts.routerUrl,
-      provider: this.provider,
-      store: this.store,
-      audit: this.audit,
-      actor: req.actor,
-      stable: this.serving,
-      pollMs: 500,
-      promoted: () => state.promoted,
-      aborted: () => state.aborted,
-      log: this.opts.log,
-    };
-    // Serving is updated before the release counts as finished, so a deploy right after sees it.
-    const done = runner(ctx, req)
-      .then((out) => {
-        this.serving = out.serving;
-        return out;
-      })
-      .finally(() => {
-        state.finished = true;
-        if (this.running?.state === state) this.running = undefined;
-      });
-    done.catch((err: unknown) => this.opts.log?.(`release failed unexpectedly: ${(err as Error).message}`));
-    // The runner records the release before anything else; return that row once it exists.
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      if (state.finished) return (await done).release;
-      const active = await this.store.active(this.opts.file.service);
-      if (active && active.version === req.version) {
-        if (!state.finished) this.running = { id: active.id, done, state };
-        return active;
-      }
-      await new Promise((r) => setTimeout(r, 25));
+    if (!this.serving) {
+      const ctx = this.context(req.actor, state, { version: "", instances: [] });
+      return this.start(next.version, state, runInitialRelease(ctx, next));
     }
-    throw new BatonControlError("BATON_RELEASE_NOT_RECORDED", "the release was not recorded within 10s");
+    // A new release replaces the warm version: it leaves the router now and stops after its drain.
+    await this.retireWarm();
+    const ctx = this.context(req.actor, state, this.serving);
+    return this.start(next.version, state, RUNNERS[strategy](ctx, next));
   }
 
-  private async firstDeploy(req: DeployRequest): Promise<Release> {
-    const { file } = this.opts;
-    const release = await this.store.create({
-      service: file.service,
-      version: req.version,
-      previousVersion: null,
-      strategy: "initial",
-      previousInstances: [],
-      dir: req.cwd,
-      env: req.env ?? {},
-    });
-    await this.audit.append({
-      actor: req.actor,
-      action: "release.started",
-      service: file.service,
-      version: req.version,
-      strategy: "initial",
-      details: { releaseId: release.id },
-    });
-    try {
-      const instances = await this.provider.startVersion({
-        service: file.service,
-        version: req.version,
-        run: file.run,
-        cwd: req.cwd,
-        count: file.instances,
-        readinessPath: file.health.readiness,
-        startTimeout: file.health.startTimeout,
-        env: req.env ?? {},
-      });
-      await this.opts.router.putService(
-        routerService(file, {
-          stable: { version: req.version, weight: 10_000, instances: instances.map((i) => i.address) },
-        }),
+  /**
+   * Back to the previous release: one switch while blue-green keeps it warm, otherwise a release
+   * of the previous version from where it was last released, by the service's strategy.
+   */
+  async rollback(actor: string): Promise<Release> {
+    this.refuseWhileRunning();
+    const serving = this.serving;
+    if (!serving)
+      throw new BatonControlError("BATON_NOTHING_TO_ROLL_BACK", `${this.service} serves nothing yet`);
+    const warm = this.warm;
+    if (warm?.instances.every((i) => i.state === ProcessState.Ready)) {
+      clearTimeout(warm.timer);
+      this.warm = undefined;
+      const state: RunState = { promoted: false, finished: false };
+      return this.start(
+        warm.version,
+        state,
+        runInstantRollback(this.context(actor, state, serving), warm, warm.source),
       );
-      this.serving = { version: req.version, instances };
-      await this.audit.append({
-        actor: req.actor,
-        action: "release.succeeded",
-        service: file.service,
-        version: req.version,
-        strategy: "initial",
-        details: { releaseId: release.id },
-      });
-      return this.store.update(release.id, {
-        status: "succeeded",
-        instances: instances.map((i) => i.record),
-      });
-    } catch (err) {
-      await this.audit.append({
-        actor: req.actor,
-        action: "release.failed",
-        service: file.service,
-        version: req.version,
-        strategy: "initial",
-        details: { releaseId: release.id, reason: (err as Error).message },
-      });
-      return this.store.update(release.id, { status: "failed", reason: (err as Error).message });
     }
+    const [current] = (await this.store.history(this.service, 50)).filter((r) => r.status === "succeeded");
+    const previous = current?.previousVersion;
+    if (!previous || previous === serving.version)
+      throw new BatonControlError(
+        "BATON_NOTHING_TO_ROLL_BACK",
+        `no earlier version of ${this.service} to roll back to (serving ${serving.version})`,
+      );
+    return this.deploy({ version: previous, actor });
   }
 
   /** Waits for the release in flight (if it is `id`) to end, and returns it as stored. */
@@ -197,19 +182,10 @@ export class ControlPlane {
     this.runningState().aborted = `aborted by ${actor}`;
   }
 
-  private runningState(): RunState {
-    if (!this.running)
-      throw new BatonControlError(
-        "BATON_NO_RELEASE_RUNNING",
-        `no release of ${this.opts.file.service} is running`,
-      );
-    return this.running.state;
-  }
-
   async status(): Promise<Status> {
-    const [latest] = await this.store.history(this.opts.file.service, 1);
+    const [latest] = await this.store.history(this.service, 1);
     return {
-      service: this.opts.file.service,
+      service: this.service,
       serving: this.serving
         ? {
             version: this.serving.version,
@@ -220,18 +196,172 @@ export class ControlPlane {
             })),
           }
         : null,
+      warm: this.warm ? { version: this.warm.version, until: new Date(this.warm.until).toISOString() } : null,
       release: latest ?? null,
       decisions: latest ? await this.store.decisions(latest.id) : [],
     };
   }
 
   history(limit = 20): Promise<Release[]> {
-    return this.store.history(this.opts.file.service, limit);
+    return this.store.history(this.service, limit);
   }
 
-  /** Stops every instance this control plane runs (tests and `baton demo`; `baton up` leaves them). */
+  /** The last `lines` lines of each instance's log (of one version, or of all). */
+  logs(version?: string, lines = 50): Promise<LogTail[]> {
+    return instanceLogs(this.opts.dataDir, this.service, version, lines);
+  }
+
+  /** Stops every instance this control plane runs (`baton down`, tests and `baton demo`). */
   async stopAll(): Promise<void> {
+    if (this.running) this.running.state.aborted ??= "the control plane is shutting down";
     await this.running?.done.catch(() => {});
-    await Promise.all((this.serving?.instances ?? []).map((i) => i.stop(this.opts.file.drain.timeout)));
+    const warm = this.warm;
+    if (warm) clearTimeout(warm.timer);
+    this.warm = undefined;
+    await this.retiring;
+    const all = [...(this.serving?.instances ?? []), ...(warm?.instances ?? [])];
+    await Promise.all(all.map((i) => i.stop(this.opts.file.drain.timeout)));
+  }
+
+  /** Stops the timers of this control plane and leaves every instance running (`baton up` exiting). */
+  detach(): void {
+    if (this.warm) clearTimeout(this.warm.timer);
+  }
+
+  private async resolve(req: DeployRequest): Promise<NextVersion> {
+    if (req.cwd) {
+      const version = req.version ?? (await versionOf(req.cwd));
+      return { version, cwd: req.cwd, env: req.env ?? {} };
+    }
+    if (!req.version)
+      throw new BatonControlError("BATON_BAD_REQUEST", "give the release's directory, a version, or both");
+    const known = await this.store.latestOf(this.service, req.version);
+    if (!known?.dir)
+      throw new BatonControlError(
+        "BATON_UNKNOWN_VERSION",
+        `unknown version ${req.version} of ${this.service}: it was never released; give its directory (--dir)`,
+      );
+    return { version: req.version, cwd: known.dir, env: { ...known.env, ...req.env } };
+  }
+
+  private runningState(): RunState {
+    if (!this.running)
+      throw new BatonControlError("BATON_NO_RELEASE_RUNNING", `no release of ${this.service} is running`);
+    return this.running.state;
+  }
+
+  private refuseWhileRunning(): void {
+    if (this.running)
+      throw new ReleaseInProgressError(this.service, `release ${this.running.id} is still running`);
+  }
+
+  private context(actor: string, state: RunState, stable: VersionSet): ReleaseContext {
+    return {
+      file: this.opts.file,
+      router: this.opts.router,
+      routerUrl: this.opts.routerUrl,
+      provider: this.provider,
+      store: this.store,
+      audit: this.audit,
+      actor,
+      stable,
+      pollMs: 500,
+      promoted: () => state.promoted,
+      aborted: () => state.aborted,
+      log: this.opts.log,
+    };
+  }
+
+  /** Runs a release in the background; returns its row once the runner has recorded it. */
+  private async start(version: string, state: RunState, run: Promise<ReleaseOutcome>): Promise<Release> {
+    const done = this.track(0, state, run);
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      if (state.finished) return (await done).release;
+      const active = await this.store.active(this.service);
+      if (active && active.version === version) {
+        if (!state.finished && this.running?.state === state) this.running.id = active.id;
+        return active;
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new BatonControlError("BATON_RELEASE_NOT_RECORDED", "the release was not recorded within 10s");
+  }
+
+  private track(id: number, state: RunState, run: Promise<ReleaseOutcome>): Promise<ReleaseOutcome> {
+    // Serving is updated before the release counts as finished, so a deploy right after sees it.
+    const done = run
+      .then(async (out) => {
+        this.serving = out.serving.instances.length > 0 ? out.serving : this.serving;
+        if (out.previous) {
+          const source = await this.store.latestOf(this.service, out.previous.version);
+          this.keepWarm(
+            { ...out.previous, source: { dir: source?.dir ?? null, env: source?.env ?? {} } },
+            Date.now() + this.opts.file.blueGreen.keepOldFor,
+          );
+        }
+        return out;
+      })
+      .finally(() => {
+        state.finished = true;
+        if (this.running?.state === state) this.running = undefined;
+      });
+    done.catch((err: unknown) => this.log(`release failed unexpectedly: ${(err as Error).message}`));
+    this.running = { id, done, state };
+    return done;
+  }
+
+  private keepWarm(set: VersionSet & { source: Warm["source"] }, until: number): void {
+    const arm = (): NodeJS.Timeout =>
+      setTimeout(
+        () => {
+          if (this.warm?.timer !== timer) return;
+          if (Date.now() < until) {
+            timer = arm();
+            this.warm.timer = timer;
+            return;
+          }
+          void this.retireWarm();
+        },
+        Math.max(0, Math.min(until - Date.now(), MAX_TIMER_MS)),
+      );
+    let timer = arm();
+    timer.unref();
+    this.warm = { ...set, until, timer };
+  }
+
+  /** The warm version leaves the router table at once, then stops after its drain. */
+  private async retireWarm(): Promise<void> {
+    const warm = this.warm;
+    const serving = this.serving;
+    if (!warm || !serving) return;
+    clearTimeout(warm.timer);
+    this.warm = undefined;
+    const ctx = this.context("control-plane", { promoted: false, finished: false }, serving);
+    try {
+      const { stopped } = await retirePrevious(ctx, serving, warm);
+      this.retiring = stopped.catch((err: unknown) =>
+        this.log(`stopping ${warm.version}: ${(err as Error).message}`),
+      );
+    } catch (err) {
+      this.log(`retiring ${warm.version} failed: ${(err as Error).message}`);
+    }
+  }
+
+  private table(serving: VersionSet, warm?: VersionSet) {
+    return routerService(this.opts.file, {
+      stable: {
+        version: serving.version,
+        weight: 10_000,
+        instances: serving.instances.map((i) => i.address),
+      },
+      ...(warm
+        ? { previous: { version: warm.version, weight: 0, instances: warm.instances.map((i) => i.address) } }
+        : {}),
+    });
+  }
+
+  private log(line: string): void {
+    this.opts.log?.(line);
   }
 }

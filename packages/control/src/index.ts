@@ -17,15 +17,21 @@ export { BatonControlError, DatabaseUnavailableError, ReleaseInProgressError } f
 export { ProcessState } from "./providers/instance-process-state.js";
 export { type InstanceRecord, LocalInstance, type LocalInstanceSpec } from "./providers/local-instance.js";
 export { InstancesNotReadyError, LocalProvider, type VersionSpec } from "./providers/local-provider.js";
-export { runBlueGreenRelease } from "./release/blue-green-release.js";
+export { groupAlive, processAlive } from "./providers/process-alive.js";
+export { retirePrevious, runBlueGreenRelease } from "./release/blue-green-release.js";
 export { resumeCanaryRelease, runCanaryRelease } from "./release/canary-release.js";
+export { resumeInitialRelease, runInitialRelease } from "./release/initial-release.js";
+export { runInstantRollback } from "./release/instant-rollback.js";
 export {
   type NextVersion,
   type ReleaseContext,
   type ReleaseOutcome,
   routerService,
 } from "./release/release-steps.js";
+export { resumeRelease } from "./release/resume-release.js";
 export { runRollingRelease } from "./release/rolling-release.js";
+export { instanceLogs, type LogTail } from "./release-logs.js";
+export { findServing, type Recovered, type VersionSet, versionOf } from "./release-recovery.js";
 export { RouterAdmin, RouterAdminError } from "./router-admin.js";
 export {
   parseServiceFile,

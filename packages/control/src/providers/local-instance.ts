@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { ProcessState } from "./instance-process-state.js";
+import { groupAlive, processAlive } from "./process-alive.js";
 
 export interface LocalInstanceSpec {
   /** Shell command, e.g. `node server.js`; started with PORT and BATON_VERSION set. */
@@ -187,16 +188,7 @@ export class LocalInstance {
  * so the group is what counts.
  */
 function alive(pid: number): boolean {
-  if (pid <= 0) return false;
-  for (const target of [-pid, pid]) {
-    try {
-      process.kill(target, 0);
-      return true;
-    } catch {
-      /* not this one */
-    }
-  }
-  return false;
+  return processAlive(pid) || groupAlive(pid);
 }
 
 /** Signals the whole process group (the shell and what it started), falling back to the pid. */

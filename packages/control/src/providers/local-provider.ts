@@ -65,11 +65,18 @@ export class LocalProvider {
     return instances;
   }
 
-  /** Re-attaches to instances an earlier control plane started; returns those still alive. */
-  adopt(spec: VersionSpec, records: InstanceRecord[]): LocalInstance[] {
+  /**
+   * Re-attaches to instances an earlier control plane started; returns those still alive. With
+   * `restart`, an instance that died meanwhile is started again on its port, so the version comes
+   * back to full strength (it then joins the router only once its health checks pass).
+   */
+  adopt(spec: VersionSpec, records: InstanceRecord[], opts: { restart?: boolean } = {}): LocalInstance[] {
     return records.flatMap((r, i) => {
       const inst = this.instance(spec, r.port, i);
-      return inst.adopt(r) ? [inst] : [];
+      if (inst.adopt(r)) return [inst];
+      if (!opts.restart) return [];
+      inst.start();
+      return [inst];
     });
   }
 }

@@ -1,5 +1,6 @@
 import { TRACK_OVERRIDE_HEADER } from "@baton/router";
 import { request } from "undici";
+import type { LocalInstance } from "../providers/local-instance.js";
 import {
   beginRelease,
   type NextVersion,
@@ -65,15 +66,34 @@ export async function runBlueGreenRelease(ctx: ReleaseContext, next: NextVersion
   );
   say(`switched to ${next.version}; ${old.version} kept warm for ${file.blueGreen.keepOldFor}ms`);
   release = await succeed(ctx, release, 0);
-  const retired = (async () => {
-    await sleep(file.blueGreen.keepOldFor);
-    await router.putService(
-      routerService(file, { stable: { version: next.version, weight: 10_000, instances: freshAddresses } }),
-    );
-    await waitDrained(ctx, file.drain.timeout);
-    await Promise.all(old.instances.map((i) => i.stop(file.drain.timeout)));
+  return { release, serving: { version: next.version, instances: fresh }, previous: old };
+}
+
+/**
+ * Ends the warm period of a blue-green release: the previous set leaves the table at once; it
+ * drains and stops in the background (`stopped`). The caller owns the timing (`keepOldFor`), so a
+ * rollback in between can cancel it.
+ */
+export async function retirePrevious(
+  ctx: ReleaseContext,
+  serving: { version: string; instances: LocalInstance[] },
+  previous: { version: string; instances: LocalInstance[] },
+): Promise<{ stopped: Promise<void> }> {
+  await ctx.router.putService(
+    routerService(ctx.file, {
+      stable: {
+        version: serving.version,
+        weight: 10_000,
+        instances: serving.instances.map((i) => i.address),
+      },
+    }),
+  );
+  const stopped = (async () => {
+    await waitDrained(ctx, ctx.file.drain.timeout);
+    await Promise.all(previous.instances.map((i) => i.stop(ctx.file.drain.timeout)));
+    ctx.log?.(`${previous.version} retired`);
   })();
-  return { release, serving: { version: next.version, instances: fresh }, retired };
+  return { stopped };
 }
 
 async function waitTrackReady(

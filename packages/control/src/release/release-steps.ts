@@ -39,8 +39,8 @@ export interface ReleaseOutcome {
   release: Release;
   /** The instances serving after the release (the new ones, or the old ones after a rollback). */
   serving: { version: string; instances: LocalInstance[] };
-  /** Resolves when the previous version's instances are stopped (blue-green keeps them warm a while). */
-  retired?: Promise<void>;
+  /** The previous version, still running and warm (blue-green keeps it for `keepOldFor`). */
+  previous?: { version: string; instances: LocalInstance[] };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

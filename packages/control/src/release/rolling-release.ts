@@ -112,6 +112,8 @@ export async function runRollingRelease(ctx: ReleaseContext, next: NextVersion):
     }
     const leaving = fresh.splice(0);
     await publish();
+    // What serves now, for a control plane that has to adopt it after a restart.
+    await store.update(outcome.release.id, { previousInstances: old.map((i) => i.record) });
     await waitDrained(ctx, file.drain.timeout);
     await Promise.all(leaving.map((i) => i.stop(file.drain.timeout)));
     return { ...outcome, serving: { version: oldVersion, instances: old } };

@@ -4,7 +4,7 @@ import { startLoad } from "../../../router/src/test-support/load.js";
 import type { LocalInstance } from "../providers/local-instance.js";
 import { parseServiceFile } from "../service-file.js";
 import { ECHO_SERVER, type ReleaseFixture, releaseFixture } from "../test-support/release-fixture.js";
-import { runBlueGreenRelease } from "./blue-green-release.js";
+import { retirePrevious, runBlueGreenRelease } from "./blue-green-release.js";
 import { runCanaryRelease } from "./canary-release.js";
 import type { ReleaseContext, ReleaseOutcome } from "./release-steps.js";
 import { runRollingRelease } from "./rolling-release.js";
@@ -69,7 +69,7 @@ describe("rolling, blue-green and canary under load", () => {
       const started = Date.now();
       const out = await fn(ctx, { version, cwd: fx.dir });
       everything.push(...out.serving.instances);
-      await out.retired;
+      if (out.previous) await (await retirePrevious(ctx, out.serving, out.previous)).stopped;
       expect(out.release.status, `${label}: ${out.release.reason}`).toBe("succeeded");
       expect(load.result.failed - before, `${label} failures ${JSON.stringify(load.result.failures)}`).toBe(
         0,

@@ -8,6 +8,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { freePort } from "../providers/free-port.js";
+import { processAlive } from "../providers/process-alive.js";
 
 export interface EmbeddedDatabase {
   /** Connection string of the `baton` database. */
@@ -68,6 +69,26 @@ export async function startEmbeddedDatabase(
     }
   }
 
+  // A server left running by an earlier control plane that was killed (SIGKILL leaves its child):
+  // use it rather than fail on its lock file.
+  const running = await runningServer(databaseDir);
+  if (running) {
+    log(`embedded PostgreSQL already running (pid ${running.pid}, port ${running.port}); using it`);
+    await ensureDatabase(running.port);
+    return {
+      url: `postgres://postgres:${PASSWORD}@127.0.0.1:${running.port}/baton`,
+      stop: async () => {
+        try {
+          process.kill(running.pid, "SIGINT");
+        } catch {
+          return;
+        }
+        for (let i = 0; i < 600 && processAlive(running.pid); i++)
+          await new Promise((r) => setTimeout(r, 50));
+      },
+    };
+  }
+
   const port = await freePort();
   const server = spawn(
     join(native, "bin", "postgres"),
@@ -85,17 +106,7 @@ export async function startEmbeddedDatabase(
   );
   await ready(server, log);
 
-  const admin = new pg.Client({
-    host: "127.0.0.1",
-    port,
-    user: "postgres",
-    password: PASSWORD,
-    database: "postgres",
-  });
-  await admin.connect();
-  const { rowCount } = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'baton'");
-  if (!rowCount) await admin.query("CREATE DATABASE baton");
-  await admin.end();
+  await ensureDatabase(port);
   return {
     url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/baton`,
     stop: async () => {
@@ -105,6 +116,35 @@ export async function startEmbeddedDatabase(
       await exited;
     },
   };
+}
+
+async function ensureDatabase(port: number): Promise<void> {
+  const admin = new pg.Client({
+    host: "127.0.0.1",
+    port,
+    user: "postgres",
+    password: PASSWORD,
+    database: "postgres",
+  });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'baton'");
+    if (!rowCount) await admin.query("CREATE DATABASE baton");
+  } finally {
+    await admin.end();
+  }
+}
+
+/** The server whose lock file is in `databaseDir`, if its postmaster still runs. */
+async function runningServer(databaseDir: string): Promise<{ pid: number; port: number } | undefined> {
+  const text = await readFile(join(databaseDir, "postmaster.pid"), "utf8").catch(() => undefined);
+  if (!text) return undefined;
+  // Line 1: postmaster pid; line 4: port (PostgreSQL's documented lock file layout).
+  const lines = text.split("\n");
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || !processAlive(pid)) return undefined;
+  return { pid, port };
 }
 
 /** Waits for the server to accept connections; fails with what it said when it does not. */

@@ -25,6 +25,8 @@ export interface Release {
   /** Where the release's files are and the environment its instances get, to adopt them later. */
   dir: string | null;
   env: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
 }
 
 export interface DecisionRecord {
@@ -130,7 +132,9 @@ export class ReleaseStore {
 
   async update(
     id: number,
-    patch: Partial<Pick<Release, "status" | "step" | "reason" | "instances">> & { stepStarted?: boolean },
+    patch: Partial<Pick<Release, "status" | "step" | "reason" | "instances" | "previousInstances">> & {
+      stepStarted?: boolean;
+    },
   ): Promise<Release> {
     const { rows } = await this.db.query<Row>(
       `UPDATE baton_releases SET
@@ -139,6 +143,7 @@ export class ReleaseStore {
          reason = COALESCE($4, reason),
          instances = COALESCE($5, instances),
          step_started_at = CASE WHEN $6 THEN now() ELSE step_started_at END,
+         previous_instances = COALESCE($7, previous_instances),
          updated_at = now()
        WHERE id = $1 RETURNING *`,
       [
@@ -148,9 +153,19 @@ export class ReleaseStore {
         patch.reason ?? null,
         patch.instances ? JSON.stringify(patch.instances) : null,
         patch.stepStarted ?? false,
+        patch.previousInstances ? JSON.stringify(patch.previousInstances) : null,
       ],
     );
     return toRelease(rows[0]!);
+  }
+
+  /** The newest release of `version` that recorded where its files are, to deploy it again. */
+  async latestOf(service: string, version: string): Promise<Release | undefined> {
+    const { rows } = await this.db.query<Row>(
+      "SELECT * FROM baton_releases WHERE service = $1 AND version = $2 AND dir IS NOT NULL ORDER BY id DESC LIMIT 1",
+      [service, version],
+    );
+    return rows[0] ? toRelease(rows[0]) : undefined;
   }
 
   async get(id: number): Promise<Release | undefined> {
@@ -197,6 +212,8 @@ interface Row {
   previous_instances: InstanceRecord[];
   dir: string | null;
   env: Record<string, string>;
+  created_at: Date;
+  updated_at: Date;
 }
 
 function toRelease(r: Row): Release {
@@ -214,5 +231,7 @@ function toRelease(r: Row): Release {
     previousInstances: r.previous_instances,
     dir: r.dir,
     env: r.env,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
   };
 }

@@ -1,0 +1,206 @@
+import { resolve } from "node:path";
+import type { DecisionRecord, LogTail, Release, Status } from "@baton/control";
+import type { Command } from "commander";
+import { type ApiTarget, callApi, findApi } from "../up/api-client.js";
+
+interface Common {
+  api?: string;
+  dataDir?: string;
+  json?: boolean;
+}
+
+const out = (line = ""): void => {
+  process.stdout.write(`${line}\n`);
+};
+const withCommon = (cmd: Command) =>
+  cmd
+    .option("--api <url>", "the control plane's API (default: from .baton/api.json, or BATON_API)")
+    .option("--data-dir <dir>", "where `baton up` keeps its state (default .baton)")
+    .option("--json", "print the API's answer as JSON");
+
+/** The commands that talk to a running `baton up` through its HTTP API. */
+export function registerClientCommands(program: Command): void {
+  withCommon(
+    program
+      .command("deploy")
+      .description("start a release (exit 0 when it succeeded, 1 when rolled back or failed, with --wait)")
+      .option("--version <name>", "version name (default: a digest of the directory's files)")
+      .option("--dir <path>", "the release's directory (default: where --version was last released from)")
+      .option("--strategy <name>", "rolling, blue-green or canary (default: baton.yaml's)")
+      .option("--env <KEY=VALUE...>", "environment for the new instances")
+      .option("--wait", "follow the release until it ends"),
+  ).action(
+    async (
+      o: Common & { version?: string; dir?: string; strategy?: string; env?: string[]; wait?: boolean },
+    ) => {
+      const api = await findApi(o);
+      const env = Object.fromEntries(
+        (o.env ?? []).map((kv) => {
+          const i = kv.indexOf("=");
+          if (i <= 0) throw new Error(`--env ${kv}: expected KEY=VALUE`);
+          return [kv.slice(0, i), kv.slice(i + 1)];
+        }),
+      );
+      if (!o.version && !o.dir) o.dir = ".";
+      const release = await callApi<Release>(api, "POST", "/v1/deploy", {
+        ...(o.version ? { version: o.version } : {}),
+        ...(o.dir ? { dir: resolve(o.dir) } : {}),
+        ...(o.strategy ? { strategy: o.strategy } : {}),
+        env,
+        actor: actor(),
+      });
+      if (!o.wait) {
+        if (o.json) return out(JSON.stringify(release, null, 2));
+        return out(`release ${release.id} of ${release.version} (${release.strategy}) started`);
+      }
+      out(`release ${release.id} of ${release.version} (${release.strategy}) started`);
+      const end = await follow(api, release.id);
+      if (o.json) out(JSON.stringify(end, null, 2));
+      process.exitCode = end.status === "succeeded" ? 0 : 1;
+    },
+  );
+
+  withCommon(
+    program.command("status").description("what serves, and the latest release with its decisions"),
+  ).action(async (o: Common) => {
+    const s = await callApi<Status>(await findApi(o), "GET", "/v1/status");
+    if (o.json) return out(JSON.stringify(s, null, 2));
+    if (!s.serving) out(`${s.service}: nothing serving`);
+    else {
+      out(`${s.service}: serving ${s.serving.version} on ${s.serving.instances.length} instances`);
+      for (const i of s.serving.instances) out(`  ${i.address}  ${i.state}  pid ${i.pid}`);
+    }
+    if (s.warm) out(`  ${s.warm.version} kept warm until ${s.warm.until} (baton rollback is one switch)`);
+    if (s.release) {
+      out(`latest release ${describe(s.release)}`);
+      for (const d of s.decisions) out(`  ${decision(d)}`);
+    }
+  });
+
+  withCommon(program.command("promote").description("let the release in flight past its pause")).action(
+    async (o: Common) => {
+      await callApi(await findApi(o), "POST", "/v1/promote", { actor: actor() });
+      out("promoted: the release moves on at its next look");
+    },
+  );
+
+  withCommon(program.command("abort").description("roll the release in flight back now")).action(
+    async (o: Common) => {
+      await callApi(await findApi(o), "POST", "/v1/abort", { actor: actor() });
+      out("aborting: traffic goes back to the serving version at the next look");
+    },
+  );
+
+  withCommon(
+    program
+      .command("rollback")
+      .description("back to the previous release (one switch while blue-green keeps it warm)")
+      .option("--wait", "follow the rollback until it ends"),
+  ).action(async (o: Common & { wait?: boolean }) => {
+    const api = await findApi(o);
+    const release = await callApi<Release>(api, "POST", "/v1/rollback", { actor: actor() });
+    out(`release ${release.id}: back to ${release.version} (${release.strategy})`);
+    if (o.wait) {
+      const end = await follow(api, release.id);
+      process.exitCode = end.status === "succeeded" ? 0 : 1;
+    }
+  });
+
+  withCommon(
+    program
+      .command("history")
+      .description("past releases, newest first")
+      .option("--limit <n>", "how many", "20"),
+  ).action(async (o: Common & { limit: string }) => {
+    const list = await callApi<Release[]>(
+      await findApi(o),
+      "GET",
+      `/v1/releases?limit=${Number(o.limit) || 20}`,
+    );
+    if (o.json) return out(JSON.stringify(list, null, 2));
+    for (const r of list) out(`${r.createdAt.slice(0, 19).replace("T", " ")}  ${describe(r)}`);
+  });
+
+  withCommon(
+    program
+      .command("logs")
+      .description("the last lines of each instance's log")
+      .option("--version <name>", "only this version's instances")
+      .option("--lines <n>", "lines per instance", "50"),
+  ).action(async (o: Common & { version?: string; lines: string }) => {
+    const q = new URLSearchParams({ lines: String(Number(o.lines) || 50) });
+    if (o.version) q.set("version", o.version);
+    const logs = await callApi<LogTail[]>(await findApi(o), "GET", `/v1/logs?${q}`);
+    if (o.json) return out(JSON.stringify(logs, null, 2));
+    for (const l of logs) {
+      out(`== ${l.version} ${l.instance} ==`);
+      for (const line of l.lines) out(line);
+    }
+  });
+
+  const audit = program.command("audit").description("the hash-chained audit log");
+  withCommon(
+    audit.command("verify").description("check that no event was changed, removed or reordered"),
+  ).action(async (o: Common) => {
+    const r = await callApi<{ rows: number; problems: { id: number; problem: string }[] }>(
+      await findApi(o),
+      "GET",
+      "/v1/audit/verify",
+    );
+    if (o.json) out(JSON.stringify(r, null, 2));
+    else if (r.problems.length === 0) out(`audit log: ${r.rows} events, chain verified`);
+    else {
+      out(`audit log: ${r.rows} events, ${r.problems.length} problem(s):`);
+      for (const p of r.problems) out(`  event ${p.id}: ${p.problem}`);
+    }
+    process.exitCode = r.problems.length === 0 ? 0 : 1;
+  });
+
+  withCommon(
+    program.command("down").description("stop the service's instances, its router and `baton up`"),
+  ).action(async (o: Common) => {
+    await callApi(await findApi(o), "POST", "/v1/down");
+    out("stopping: instances drain, then the router and the control plane exit");
+  });
+}
+
+/** Prints the release's progress (status, step, decisions) until it ends; returns it. */
+async function follow(api: ApiTarget, id: number): Promise<Release> {
+  let seen = 0;
+  let last = "";
+  for (;;) {
+    const { release, decisions } = await callApi<{ release: Release; decisions: DecisionRecord[] }>(
+      api,
+      "GET",
+      `/v1/releases/${id}`,
+    );
+    const now = `${release.status} step ${release.step + 1}`;
+    if (now !== last) {
+      out(
+        `  ${clock()}  ${release.status}${release.status === "progressing" ? `, step ${release.step + 1}` : ""}`,
+      );
+      last = now;
+    }
+    for (const d of decisions.slice(seen)) out(`  ${clock()}  ${decision(d)}`);
+    seen = decisions.length;
+    if (!["starting", "progressing", "rolling-back"].includes(release.status)) {
+      out(`release ${describe(release)}`);
+      return release;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+function describe(r: Release): string {
+  return `${r.id}: ${r.version} (${r.strategy}${r.previousVersion ? ` from ${r.previousVersion}` : ""}) ${r.status}${r.reason ? `: ${r.reason}` : ""}`;
+}
+
+function decision(d: DecisionRecord): string {
+  return `step ${d.step + 1} analysis ${d.decision}: ${d.reason}`;
+}
+
+function actor(): string {
+  return process.env.BATON_ACTOR ?? process.env.USER ?? "cli";
+}
+
+const clock = () => new Date().toISOString().slice(11, 19);

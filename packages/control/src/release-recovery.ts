@@ -1,0 +1,106 @@
+import { createHash } from "node:crypto";
+import { canonicalJson } from "./audit/canonical-json.js";
+import { fileDigests } from "./audit/file-digests.js";
+import type { InstanceRecord, LocalInstance } from "./providers/local-instance.js";
+import type { LocalProvider } from "./providers/local-provider.js";
+import type { NextVersion } from "./release/release-steps.js";
+import type { ServiceFile } from "./service-file.js";
+import type { Release, ReleaseStore } from "./state/release-store.js";
+
+export interface VersionSet {
+  version: string;
+  instances: LocalInstance[];
+}
+
+export interface Recovered {
+  serving?: VersionSet;
+  /** The previous version a blue-green release keeps warm, with when its warm period ends. */
+  warm?: VersionSet & { until: number; source: { dir: string | null; env: Record<string, string> } };
+  /** A release a killed control plane left in flight: what to resume it with. */
+  inFlight?: { stable: VersionSet; next: NextVersion };
+}
+
+const IN_FLIGHT = new Set(["starting", "progressing", "rolling-back"]);
+
+/**
+ * Reconstructs, from the stored releases, what runs: the serving version's instances (adopted by
+ * pid; any that died while no control plane watched are started again on their port), the warm
+ * previous version of a blue-green release, and the release in flight. Reads only; safe to re-run.
+ */
+export async function findServing(
+  store: ReleaseStore,
+  provider: LocalProvider,
+  file: ServiceFile,
+): Promise<Recovered> {
+  const recent = await store.history(file.service, 100);
+  const adopt = (version: string, records: InstanceRecord[], restart: boolean, exclude?: number) => {
+    const source = sourceOf(recent, version, exclude);
+    return {
+      set: {
+        version,
+        instances: provider.adopt(
+          {
+            service: file.service,
+            version,
+            run: file.run,
+            cwd: source.dir ?? ".",
+            count: records.length,
+            readinessPath: file.health.readiness,
+            startTimeout: file.health.startTimeout,
+            env: source.env,
+          },
+          records,
+          { restart: restart && source.dir !== null },
+        ),
+      },
+      source,
+    };
+  };
+
+  const active = recent.find((r) => IN_FLIGHT.has(r.status));
+  if (active) {
+    const stable = active.previousVersion
+      ? adopt(active.previousVersion, active.previousInstances, true, active.id).set
+      : { version: "", instances: [] };
+    return {
+      ...(stable.instances.length > 0 ? { serving: stable } : {}),
+      inFlight: { stable, next: { version: active.version, cwd: active.dir ?? ".", env: active.env } },
+    };
+  }
+
+  const settled = recent.filter((r) => !IN_FLIGHT.has(r.status));
+  const good = settled.findIndex((r) => r.status === "succeeded");
+  if (good < 0) return {};
+  const lastGood = settled[good]!;
+  // A later release that failed or was rolled back knows best which instances serve (a rolling
+  // release restores the old version with fresh instances).
+  const restored = settled.slice(0, good).find((r) => r.previousInstances.length > 0);
+  const serving = adopt(lastGood.version, restored?.previousInstances ?? lastGood.instances, true).set;
+  let warm: Recovered["warm"];
+  if (good === 0 && lastGood.strategy === "blue-green" && lastGood.previousVersion) {
+    const prev = adopt(lastGood.previousVersion, lastGood.previousInstances, false, lastGood.id);
+    if (prev.set.instances.length > 0)
+      warm = {
+        ...prev.set,
+        source: prev.source,
+        until: Date.parse(lastGood.updatedAt) + file.blueGreen.keepOldFor,
+      };
+  }
+  return { serving, ...(warm ? { warm } : {}) };
+}
+
+/** Where `version` was last released from (its directory and environment). */
+function sourceOf(
+  recent: Release[],
+  version: string,
+  exclude?: number,
+): { dir: string | null; env: Record<string, string> } {
+  const r = recent.find((x) => x.version === version && x.dir !== null && x.id !== exclude);
+  return { dir: r?.dir ?? null, env: r?.env ?? {} };
+}
+
+/** A version name for a directory: the first 12 hex digits of the SHA-256 over its files. */
+export async function versionOf(dir: string): Promise<string> {
+  const digests = await fileDigests(dir);
+  return createHash("sha256").update(canonicalJson(digests)).digest("hex").slice(0, 12);
+}
