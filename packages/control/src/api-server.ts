@@ -64,6 +64,7 @@ export async function startApi(
         dir?: unknown;
         strategy?: unknown;
         env?: unknown;
+        instances?: unknown;
         actor?: unknown;
       };
       if (
@@ -74,6 +75,12 @@ export async function startApi(
       if (body.dir !== undefined && (typeof body.dir !== "string" || !isAbsolute(body.dir)))
         throw bad("dir must be the absolute path of the release's directory");
       if (body.version === undefined && body.dir === undefined) throw bad("give a version, a dir, or both");
+      if (
+        body.instances !== undefined &&
+        (!Array.isArray(body.instances) ||
+          body.instances.some((a) => typeof a !== "string" || !/^[^\s:/]+:\d{1,5}$/.test(a)))
+      )
+        throw bad("instances must be a list of host:port addresses");
       if (body.strategy !== undefined && !["rolling", "blue-green", "canary"].includes(String(body.strategy)))
         throw bad("strategy must be rolling, blue-green or canary");
       if (
@@ -93,6 +100,7 @@ export async function startApi(
         ...(typeof body.dir === "string" ? { cwd: body.dir } : {}),
         ...(body.strategy ? { strategy: body.strategy as "canary" } : {}),
         env: (body.env as Record<string, string>) ?? {},
+        ...(Array.isArray(body.instances) ? { instances: body.instances as string[] } : {}),
         actor: typeof body.actor === "string" ? body.actor : "api",
       });
       return json(res, 202, release);

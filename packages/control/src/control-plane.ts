@@ -2,6 +2,8 @@ import { AuditLog } from "./audit/audit-log.js";
 import { BatonControlError, ReleaseInProgressError } from "./errors.js";
 import { ProcessState } from "./providers/instance-process-state.js";
 import { LocalProvider } from "./providers/local-provider.js";
+import type { Provider } from "./providers/provider.js";
+import { StaticProvider } from "./providers/static-provider.js";
 import { retirePrevious, runBlueGreenRelease } from "./release/blue-green-release.js";
 import { runCanaryRelease } from "./release/canary-release.js";
 import { runInitialRelease } from "./release/initial-release.js";
@@ -37,6 +39,8 @@ export interface DeployRequest {
   /** The release's directory; defaults to where this version was last released from. */
   cwd?: string;
   env?: Record<string, string>;
+  /** Static provider: the new version's instance addresses (default: the version's last ones). */
+  instances?: string[];
   strategy?: ServiceFile["strategy"];
   actor: string;
 }
@@ -73,7 +77,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class ControlPlane {
   readonly store: ReleaseStore;
   readonly audit: AuditLog;
-  private readonly provider: LocalProvider;
+  private readonly provider: Provider;
   private serving: VersionSet | undefined;
   private warm: Warm | undefined;
   private running: { id: number; done: Promise<ReleaseOutcome>; state: RunState } | undefined;
@@ -83,7 +87,7 @@ export class ControlPlane {
   constructor(private readonly opts: ControlPlaneOptions) {
     this.store = new ReleaseStore(opts.db);
     this.audit = new AuditLog(opts.db);
-    this.provider = new LocalProvider(opts.dataDir);
+    this.provider = opts.file.provider === "static" ? new StaticProvider() : new LocalProvider(opts.dataDir);
   }
 
   get service(): string {
@@ -229,6 +233,7 @@ export class ControlPlane {
   }
 
   private async resolve(req: DeployRequest): Promise<NextVersion> {
+    if (this.opts.file.provider === "static") return this.resolveStatic(req);
     if (req.cwd) {
       const version = req.version ?? (await versionOf(req.cwd));
       return { version, cwd: req.cwd, env: req.env ?? {} };
@@ -248,6 +253,21 @@ export class ControlPlane {
     if (!this.running)
       throw new BatonControlError("BATON_NO_RELEASE_RUNNING", `no release of ${this.service} is running`);
     return this.running.state;
+  }
+
+  private async resolveStatic(req: DeployRequest): Promise<NextVersion> {
+    if (!req.version)
+      throw new BatonControlError("BATON_BAD_REQUEST", "a release of static instances needs a version name");
+    const known = await this.store.latestOf(this.service, req.version);
+    const instances = req.instances?.length
+      ? req.instances
+      : known?.instances.map((r) => r.address ?? `127.0.0.1:${r.port}`);
+    if (!instances?.length)
+      throw new BatonControlError(
+        "BATON_UNKNOWN_VERSION",
+        `unknown version ${req.version} of ${this.service}: give its instances' addresses (--instances host:port,...)`,
+      );
+    return { version: req.version, cwd: req.cwd ?? "", env: req.env ?? {}, instances };
   }
 
   private refuseWhileRunning(): void {

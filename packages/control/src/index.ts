@@ -15,9 +15,18 @@ export { canonicalJson } from "./audit/canonical-json.js";
 export { ControlPlane, type ControlPlaneOptions, type DeployRequest, type Status } from "./control-plane.js";
 export { BatonControlError, DatabaseUnavailableError, ReleaseInProgressError } from "./errors.js";
 export { ProcessState } from "./providers/instance-process-state.js";
-export { type InstanceRecord, LocalInstance, type LocalInstanceSpec } from "./providers/local-instance.js";
-export { InstancesNotReadyError, LocalProvider, type VersionSpec } from "./providers/local-provider.js";
+export { LocalInstance, type LocalInstanceSpec } from "./providers/local-instance.js";
+export { LocalProvider } from "./providers/local-provider.js";
 export { groupAlive, processAlive } from "./providers/process-alive.js";
+export {
+  type Instance,
+  type InstanceRecord,
+  InstancesNotReadyError,
+  type Provider,
+  type VersionSpec,
+} from "./providers/provider.js";
+export { StaticInstance } from "./providers/static-instance.js";
+export { StaticProvider } from "./providers/static-provider.js";
 export { retirePrevious, runBlueGreenRelease } from "./release/blue-green-release.js";
 export { resumeCanaryRelease, runCanaryRelease } from "./release/canary-release.js";
 export { resumeInitialRelease, runInitialRelease } from "./release/initial-release.js";

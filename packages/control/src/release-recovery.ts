@@ -1,15 +1,15 @@
 import { createHash } from "node:crypto";
 import { canonicalJson } from "./audit/canonical-json.js";
 import { fileDigests } from "./audit/file-digests.js";
-import type { InstanceRecord, LocalInstance } from "./providers/local-instance.js";
-import type { LocalProvider } from "./providers/local-provider.js";
-import type { NextVersion } from "./release/release-steps.js";
+import type { Instance, InstanceRecord, Provider } from "./providers/provider.js";
+
+import { type NextVersion, versionSpec } from "./release/release-steps.js";
 import type { ServiceFile } from "./service-file.js";
 import type { Release, ReleaseStore } from "./state/release-store.js";
 
 export interface VersionSet {
   version: string;
-  instances: LocalInstance[];
+  instances: Instance[];
 }
 
 export interface Recovered {
@@ -29,7 +29,7 @@ const IN_FLIGHT = new Set(["starting", "progressing", "rolling-back"]);
  */
 export async function findServing(
   store: ReleaseStore,
-  provider: LocalProvider,
+  provider: Provider,
   file: ServiceFile,
 ): Promise<Recovered> {
   const recent = await store.history(file.service, 100);
@@ -39,16 +39,7 @@ export async function findServing(
       set: {
         version,
         instances: provider.adopt(
-          {
-            service: file.service,
-            version,
-            run: file.run,
-            cwd: source.dir ?? ".",
-            count: records.length,
-            readinessPath: file.health.readiness,
-            startTimeout: file.health.startTimeout,
-            env: source.env,
-          },
+          versionSpec(file, version, { cwd: source.dir ?? ".", env: source.env }, records.length),
           records,
           { restart: restart && source.dir !== null },
         ),

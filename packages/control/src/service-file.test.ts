@@ -62,6 +62,13 @@ describe("baton.yaml", () => {
     expect(Object.keys(schema.properties)).toEqual(
       expect.arrayContaining(["service", "strategy", "canary", "analysis"]),
     );
-    expect(schema.required).toEqual(expect.arrayContaining(["service", "listen", "run"]));
+    expect(schema.required).toEqual(expect.arrayContaining(["service", "listen"]));
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(["provider", "run", "regions"]));
+  });
+
+  it("needs run with the local provider only", () => {
+    const noRun = SEED.replace(/^run: .*$/m, "");
+    expect(refusal(noRun).message).toMatch(/run: run is required with the local provider/);
+    expect(() => parseServiceFile(`${noRun}\nprovider: static\n`)).not.toThrow();
   });
 });

@@ -20,8 +20,13 @@ export const serviceFileSchema = z
     /** The router's public port for this service. */
     listen: z.number().int().min(1).max(65_535),
     instances: z.number().int().min(1).max(256).default(2),
+    /**
+     * Where instances come from: `local` runs `run` itself; `static` takes the addresses of
+     * instances something else runs, given at each deploy (`--instances`).
+     */
+    provider: z.enum(["local", "static"]).default("local"),
     /** Command started per instance with PORT and BATON_VERSION set; cwd is the release's directory. */
-    run: z.string().min(1),
+    run: z.string().min(1).optional(),
     health: z
       .strictObject({
         readiness: z
@@ -103,6 +108,12 @@ export const serviceFileSchema = z
       .default([]),
   })
   .superRefine((f, ctx) => {
+    if (f.provider === "local" && !f.run)
+      ctx.addIssue({
+        code: "custom",
+        path: ["run"],
+        message: "run is required with the local provider (the command that starts one instance)",
+      });
     const names = new Set<string>();
     f.regions.forEach((r, i) => {
       if (names.has(r.name))

@@ -28,10 +28,18 @@ export function registerClientCommands(program: Command): void {
       .option("--dir <path>", "the release's directory (default: where --version was last released from)")
       .option("--strategy <name>", "rolling, blue-green or canary (default: baton.yaml's)")
       .option("--env <KEY=VALUE...>", "environment for the new instances")
+      .option("--instances <host:port,...>", "static provider: the new version's instances")
       .option("--wait", "follow the release until it ends"),
   ).action(
     async (
-      o: Common & { version?: string; dir?: string; strategy?: string; env?: string[]; wait?: boolean },
+      o: Common & {
+        version?: string;
+        dir?: string;
+        strategy?: string;
+        env?: string[];
+        wait?: boolean;
+        instances?: string;
+      },
     ) => {
       const api = await findApi(o);
       const env = Object.fromEntries(
@@ -41,11 +49,17 @@ export function registerClientCommands(program: Command): void {
           return [kv.slice(0, i), kv.slice(i + 1)];
         }),
       );
-      if (!o.version && !o.dir) o.dir = ".";
+      const instances = o.instances
+        ?.split(",")
+        .map((a) => a.trim())
+        .filter(Boolean);
+      // A local release defaults to the current directory; a static one is named by its version.
+      if (!o.version && !o.dir && !instances) o.dir = ".";
       const release = await callApi<Release>(api, "POST", "/v1/deploy", {
         ...(o.version ? { version: o.version } : {}),
         ...(o.dir ? { dir: resolve(o.dir) } : {}),
         ...(o.strategy ? { strategy: o.strategy } : {}),
+        ...(instances ? { instances } : {}),
         env,
         actor: actor(),
       });

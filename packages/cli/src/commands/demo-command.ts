@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   AuditLog,
-  type LocalInstance,
+  type Instance,
   LocalProvider,
   parseServiceFile,
   pgClient,
@@ -30,7 +30,7 @@ const say = (line: string) => process.stdout.write(`${clock()}  ${line}\n`);
 export async function runDemo(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), "baton-demo-"));
   await chmod(work, 0o755); // the embedded PostgreSQL runs as `postgres` when we are root
-  const everything: LocalInstance[] = [];
+  const everything: Instance[] = [];
   let router: Router | undefined;
   let traffic: DemoTraffic | undefined;
   let stopDb: (() => Promise<void>) | undefined;
@@ -54,7 +54,7 @@ export async function runDemo(): Promise<void> {
     const v1 = await provider.startVersion({
       service: file.service,
       version: "v1",
-      run: file.run,
+      run: file.run ?? "",
       cwd: EXAMPLE,
       count: file.instances,
       readinessPath: file.health.readiness,

@@ -3,6 +3,8 @@ import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { ProcessState } from "./instance-process-state.js";
 import { groupAlive, processAlive } from "./process-alive.js";
+import type { InstanceRecord } from "./provider.js";
+import { WatchedInstance } from "./watched-instance.js";
 
 export interface LocalInstanceSpec {
   /** Shell command, e.g. `node server.js`; started with PORT and BATON_VERSION set. */
@@ -16,12 +18,7 @@ export interface LocalInstanceSpec {
   env?: Record<string, string>;
 }
 
-/** What is kept in the database to adopt a running instance after a control-plane restart. */
-export interface InstanceRecord {
-  pid: number;
-  port: number;
-  version: string;
-}
+export type { InstanceRecord };
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
@@ -31,17 +28,13 @@ const BACKOFF_MAX_MS = 30_000;
  * file): killing the control plane leaves it serving. Restarted on the same port when it crashes,
  * with a doubling back-off.
  */
-export class LocalInstance {
-  state: ProcessState = ProcessState.Starting;
-  pid = 0;
-  restarts = 0;
-  lastHealth = "";
+export class LocalInstance extends WatchedInstance {
   private child: ChildProcess | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
-  private watchTimer: NodeJS.Timeout | undefined;
-  private readonly listeners = new Set<(s: ProcessState) => void>();
 
-  constructor(readonly spec: LocalInstanceSpec) {}
+  constructor(readonly spec: LocalInstanceSpec) {
+    super(spec.version, spec.readinessPath);
+  }
 
   get address(): string {
     return `127.0.0.1:${this.spec.port}`;
@@ -49,17 +42,6 @@ export class LocalInstance {
 
   get record(): InstanceRecord {
     return { pid: this.pid, port: this.spec.port, version: this.spec.version };
-  }
-
-  onState(fn: (s: ProcessState) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
-  }
-
-  private transition(to: ProcessState): void {
-    if (this.state === to) return;
-    this.state = to;
-    for (const fn of this.listeners) fn(to);
   }
 
   /** Spawns the process and starts watching its health. */
@@ -98,35 +80,6 @@ export class LocalInstance {
     return true;
   }
 
-  /** Resolves when ready; rejects when the instance fails, stops, or `timeoutMs` passes. */
-  waitReady(timeoutMs: number): Promise<void> {
-    if (this.state === ProcessState.Ready) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        off();
-        if (this.state !== ProcessState.Ready) this.transition(ProcessState.Failed);
-        reject(
-          new Error(
-            `instance ${this.address} (${this.spec.version}) not ready after ${timeoutMs}ms: ${this.lastHealth || "no answer"}`,
-          ),
-        );
-      }, timeoutMs);
-      const off = this.onState((s) => {
-        if (s === ProcessState.Ready) {
-          clearTimeout(timer);
-          off();
-          resolve();
-        } else if (s === ProcessState.Stopped || s === ProcessState.Failed) {
-          clearTimeout(timer);
-          off();
-          reject(
-            new Error(`instance ${this.address} (${this.spec.version}) ${s}: ${this.lastHealth || "exited"}`),
-          );
-        }
-      });
-    });
-  }
-
   /** SIGTERM to the process group, SIGKILL after `graceMs`. Resolves when it is gone. */
   async stop(graceMs: number): Promise<void> {
     clearTimeout(this.restartTimer);
@@ -152,33 +105,18 @@ export class LocalInstance {
     this.restartTimer.unref();
   }
 
-  /** Polls readiness (and, for adopted processes, liveness) every 200 ms. */
-  private watch(): void {
-    const tick = async () => {
-      if (
-        this.state === ProcessState.Stopping ||
-        this.state === ProcessState.Stopped ||
-        this.state === ProcessState.Restarting
-      ) {
-        return;
-      }
-      if (!this.child && !alive(this.pid)) return this.exited(); // adopted and gone
-      try {
-        const res = await fetch(`http://${this.address}${this.spec.readinessPath}`, {
-          signal: AbortSignal.timeout(1000),
-        });
-        await res.arrayBuffer();
-        this.lastHealth = `HTTP ${res.status} from ${this.spec.readinessPath}`;
-        if (res.ok && this.state === ProcessState.Starting) this.transition(ProcessState.Ready);
-      } catch (err) {
-        this.lastHealth = `${(err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message}`;
-      }
-      if ((this.state as ProcessState) !== ProcessState.Stopped) {
-        this.watchTimer = setTimeout(() => void tick(), 200);
-        this.watchTimer.unref();
-      }
-    };
-    void tick();
+  restart(): void {
+    if (this.state !== ProcessState.Stopped && this.state !== ProcessState.Failed) return;
+    this.restarts = 0;
+    this.start();
+  }
+
+  protected gone(): boolean {
+    return !this.child && !alive(this.pid); // adopted, and exited unseen
+  }
+
+  protected lost(): void {
+    this.exited();
   }
 }
 

@@ -1,38 +1,17 @@
 import { join } from "node:path";
 import { freePort } from "./free-port.js";
 import { type InstanceRecord, LocalInstance } from "./local-instance.js";
+import { InstancesNotReadyError, type Provider, type VersionSpec } from "./provider.js";
 
-export class InstancesNotReadyError extends Error {
-  readonly code = "BATON_INSTANCES_NOT_READY";
-  constructor(
-    readonly version: string,
-    readonly reasons: string[],
-    /** The processes that were started and stopped again. */
-    readonly pids: number[],
-  ) {
-    super(
-      `version ${version} did not become ready; it got no traffic and was stopped:\n  ${reasons.join("\n  ")}`,
-    );
-  }
-}
-
-export interface VersionSpec {
-  service: string;
-  version: string;
-  run: string;
-  cwd: string;
-  count: number;
-  readinessPath: string;
-  /** How long each instance has to pass its readiness check. */
-  startTimeout: number;
-  env?: Record<string, string>;
-}
+export { InstancesNotReadyError, type VersionSpec };
 
 /**
  * Runs a version as N local processes. A version is handed back only when every instance is ready;
  * otherwise every instance it started is stopped again and nothing else is touched.
  */
-export class LocalProvider {
+export class LocalProvider implements Provider {
+  readonly kind = "local";
+
   constructor(private readonly dataDir: string) {}
 
   private instance(spec: VersionSpec, port: number, index: number): LocalInstance {

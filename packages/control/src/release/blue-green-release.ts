@@ -1,6 +1,6 @@
 import { TRACK_OVERRIDE_HEADER } from "@baton/router";
 import { request } from "undici";
-import type { LocalInstance } from "../providers/local-instance.js";
+import type { Instance } from "../providers/provider.js";
 import {
   beginRelease,
   type NextVersion,
@@ -11,6 +11,7 @@ import {
   sleep,
   startInstances,
   succeed,
+  versionSize,
   waitDrained,
 } from "./release-steps.js";
 
@@ -26,7 +27,7 @@ export async function runBlueGreenRelease(ctx: ReleaseContext, next: NextVersion
   const old = ctx.stable;
   const oldAddresses = old.instances.map((i) => i.address);
   let release = await beginRelease(ctx, next, "blue-green");
-  const fresh = await startInstances(ctx, release, next, file.instances);
+  const fresh = await startInstances(ctx, release, next, versionSize(ctx, next));
   if (!Array.isArray(fresh)) return fresh;
   const freshAddresses = fresh.map((i) => i.address);
   release = await store.update(release.id, {
@@ -76,8 +77,8 @@ export async function runBlueGreenRelease(ctx: ReleaseContext, next: NextVersion
  */
 export async function retirePrevious(
   ctx: ReleaseContext,
-  serving: { version: string; instances: LocalInstance[] },
-  previous: { version: string; instances: LocalInstance[] },
+  serving: { version: string; instances: Instance[] },
+  previous: { version: string; instances: Instance[] },
 ): Promise<{ stopped: Promise<void> }> {
   await ctx.router.putService(
     routerService(ctx.file, {

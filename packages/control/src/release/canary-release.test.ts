@@ -1,7 +1,7 @@
 import type { Router } from "@baton/router";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLoad } from "../../../router/src/test-support/load.js";
-import type { LocalInstance } from "../providers/local-instance.js";
+import type { Instance } from "../providers/provider.js";
 import { parseServiceFile } from "../service-file.js";
 import { ECHO_SERVER, type ReleaseFixture, releaseFixture } from "../test-support/release-fixture.js";
 import { runCanaryRelease } from "./canary-release.js";
@@ -23,7 +23,7 @@ let fx: ReleaseFixture;
 let ctx: ReleaseContext;
 let router: Router;
 let dir: string;
-const everything: LocalInstance[] = [];
+const everything: Instance[] = [];
 
 beforeAll(async () => {
   fx = await releaseFixture("release", file, 2);

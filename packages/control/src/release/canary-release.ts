@@ -1,5 +1,5 @@
 import { analyzeCanary, type Verdict } from "../analysis/canary-analysis.js";
-import type { LocalInstance } from "../providers/local-instance.js";
+import type { Instance } from "../providers/provider.js";
 import type { Release } from "../state/release-store.js";
 import {
   beginRelease,
@@ -12,6 +12,8 @@ import {
   sleep,
   startInstances,
   succeed,
+  versionSize,
+  versionSpec,
   waitDrained,
 } from "./release-steps.js";
 
@@ -22,7 +24,7 @@ import {
  */
 export async function runCanaryRelease(ctx: ReleaseContext, next: NextVersion): Promise<ReleaseOutcome> {
   let release = await beginRelease(ctx, next, "canary");
-  const fresh = await startInstances(ctx, release, next, ctx.file.instances);
+  const fresh = await startInstances(ctx, release, next, versionSize(ctx, next));
   if (!Array.isArray(fresh)) return fresh;
   release = await ctx.store.update(release.id, {
     status: "progressing",
@@ -45,18 +47,8 @@ export async function resumeCanaryRelease(
   release: Release,
   next: NextVersion,
 ): Promise<ReleaseOutcome> {
-  const spec = (version: string, count: number, cwd: string, env: Record<string, string>) => ({
-    service: ctx.file.service,
-    version,
-    run: ctx.file.run,
-    cwd,
-    count,
-    readinessPath: ctx.file.health.readiness,
-    startTimeout: ctx.file.health.startTimeout,
-    env,
-  });
   const fresh = ctx.provider.adopt(
-    spec(release.version, release.instances.length, next.cwd, next.env ?? {}),
+    versionSpec(ctx.file, release.version, next, release.instances.length),
     release.instances,
   );
   ctx.log?.(
@@ -78,7 +70,7 @@ export async function resumeCanaryRelease(
 async function progress(
   ctx: ReleaseContext,
   initial: Release,
-  fresh: LocalInstance[],
+  fresh: Instance[],
   fromStep: number,
   fromStepStartedAt: number,
 ): Promise<ReleaseOutcome> {

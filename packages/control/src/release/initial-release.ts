@@ -7,6 +7,8 @@ import {
   routerService,
   startInstances,
   succeed,
+  versionSize,
+  versionSpec,
 } from "./release-steps.js";
 
 /**
@@ -15,7 +17,7 @@ import {
  */
 export async function runInitialRelease(ctx: ReleaseContext, next: NextVersion): Promise<ReleaseOutcome> {
   let release = await beginRelease(ctx, next, "initial");
-  const fresh = await startInstances(ctx, release, next, ctx.file.instances);
+  const fresh = await startInstances(ctx, release, next, versionSize(ctx, next));
   if (!Array.isArray(fresh)) return fresh;
   release = await ctx.store.update(release.id, {
     status: "progressing",
@@ -42,19 +44,10 @@ export async function resumeInitialRelease(
 ): Promise<ReleaseOutcome> {
   const { file, store } = ctx;
   const fresh = ctx.provider.adopt(
-    {
-      service: file.service,
-      version: release.version,
-      run: file.run,
-      cwd: next.cwd,
-      count: release.instances.length,
-      readinessPath: file.health.readiness,
-      startTimeout: file.health.startTimeout,
-      env: next.env ?? {},
-    },
+    versionSpec(file, release.version, next, release.instances.length),
     release.instances,
   );
-  const complete = release.instances.length === file.instances && fresh.length === file.instances;
+  const complete = release.instances.length > 0 && fresh.length === release.instances.length;
   const ready = complete
     ? await Promise.all(fresh.map((i) => i.waitReady(file.health.startTimeout))).then(
         () => true,

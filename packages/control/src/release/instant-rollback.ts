@@ -1,4 +1,4 @@
-import type { LocalInstance } from "../providers/local-instance.js";
+import type { Instance } from "../providers/provider.js";
 import {
   type ReleaseContext,
   type ReleaseOutcome,
@@ -14,7 +14,7 @@ import {
  */
 export async function runInstantRollback(
   ctx: ReleaseContext,
-  warm: { version: string; instances: LocalInstance[] },
+  warm: { version: string; instances: Instance[] },
   source: { dir: string | null; env: Record<string, string> },
 ): Promise<ReleaseOutcome> {
   const { file, router, store } = ctx;

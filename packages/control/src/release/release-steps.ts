@@ -2,8 +2,7 @@ import type { ServiceConfigInput, StatsView } from "@baton/router";
 import type { Sample } from "../analysis/canary-analysis.js";
 import type { AuditLog } from "../audit/audit-log.js";
 import { fileDigests } from "../audit/file-digests.js";
-import type { LocalInstance } from "../providers/local-instance.js";
-import type { LocalProvider } from "../providers/local-provider.js";
+import type { Instance, Provider, VersionSpec } from "../providers/provider.js";
 import type { RouterAdmin } from "../router-admin.js";
 import type { ServiceFile } from "../service-file.js";
 import type { Release, ReleaseStore } from "../state/release-store.js";
@@ -14,12 +13,12 @@ export interface ReleaseContext {
   router: RouterAdmin;
   /** The router's public URL, for preview checks sent through it. */
   routerUrl?: string;
-  provider: LocalProvider;
+  provider: Provider;
   store: ReleaseStore;
   audit: AuditLog;
   actor: string;
   /** The version serving now. */
-  stable: { version: string; instances: LocalInstance[] };
+  stable: { version: string; instances: Instance[] };
   /** How often the analysis looks, ms (default 1000). */
   pollMs?: number;
   /** Whether `baton promote` was asked for (a step without a pause waits for it). */
@@ -33,14 +32,40 @@ export interface NextVersion {
   version: string;
   cwd: string;
   env?: Record<string, string>;
+  /** Static provider: the new version's instance addresses. */
+  instances?: string[];
+}
+
+/** The provider's view of a version of the service, from baton.yaml. */
+export function versionSpec(
+  file: ServiceFile,
+  version: string,
+  from: { cwd: string; env?: Record<string, string> },
+  count: number,
+): VersionSpec {
+  return {
+    service: file.service,
+    version,
+    run: file.run ?? "",
+    cwd: from.cwd,
+    count,
+    readinessPath: file.health.readiness,
+    startTimeout: file.health.startTimeout,
+    env: from.env ?? {},
+  };
+}
+
+/** How many instances a version has: the addresses given (static provider), or baton.yaml's count. */
+export function versionSize(ctx: ReleaseContext, next: NextVersion): number {
+  return next.instances?.length ?? ctx.file.instances;
 }
 
 export interface ReleaseOutcome {
   release: Release;
   /** The instances serving after the release (the new ones, or the old ones after a rollback). */
-  serving: { version: string; instances: LocalInstance[] };
+  serving: { version: string; instances: Instance[] };
   /** The previous version, still running and warm (blue-green keeps it for `keepOldFor`). */
-  previous?: { version: string; instances: LocalInstance[] };
+  previous?: { version: string; instances: Instance[] };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -83,7 +108,9 @@ export async function beginRelease(
     from: ctx.stable.version,
     releaseId: release.id,
     dir: next.cwd,
-    files: await fileDigests(next.cwd),
+    // Local releases: every file, by SHA-256. Static ones: the addresses Baton was given.
+    ...(next.cwd ? { files: await fileDigests(next.cwd) } : {}),
+    ...(next.instances ? { instances: next.instances } : {}),
   });
   return release;
 }
@@ -97,18 +124,14 @@ export async function startInstances(
   release: Release,
   next: NextVersion,
   count: number,
-): Promise<LocalInstance[] | ReleaseOutcome> {
+  /** Static provider: where in `next.instances` this batch starts. */
+  offset = 0,
+): Promise<Instance[] | ReleaseOutcome> {
   try {
     ctx.log?.(`starting ${count} instance${count === 1 ? "" : "s"} of ${next.version}`);
     return await ctx.provider.startVersion({
-      service: ctx.file.service,
-      version: next.version,
-      run: ctx.file.run,
-      cwd: next.cwd,
-      count,
-      readinessPath: ctx.file.health.readiness,
-      startTimeout: ctx.file.health.startTimeout,
-      env: next.env ?? {},
+      ...versionSpec(ctx.file, next.version, next, count),
+      ...(next.instances ? { addresses: next.instances.slice(offset, offset + count) } : {}),
     });
   } catch (err) {
     const failed = await ctx.store.update(release.id, { status: "failed", reason: (err as Error).message });
@@ -137,7 +160,7 @@ export async function succeed(ctx: ReleaseContext, release: Release, step?: numb
 export async function rollBack(
   ctx: ReleaseContext,
   release: Release,
-  fresh: LocalInstance[],
+  fresh: Instance[],
   reason: string,
 ): Promise<ReleaseOutcome> {
   const { file, router, store } = ctx;

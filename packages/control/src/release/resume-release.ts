@@ -1,7 +1,13 @@
 import type { Release } from "../state/release-store.js";
 import { resumeCanaryRelease } from "./canary-release.js";
 import { resumeInitialRelease } from "./initial-release.js";
-import { type NextVersion, type ReleaseContext, type ReleaseOutcome, rollBack } from "./release-steps.js";
+import {
+  type NextVersion,
+  type ReleaseContext,
+  type ReleaseOutcome,
+  rollBack,
+  versionSpec,
+} from "./release-steps.js";
 
 /**
  * Takes over a release that a killed control plane left in flight. `ctx.stable` holds the previous
@@ -17,16 +23,7 @@ export async function resumeRelease(
   if (release.strategy === "canary") return resumeCanaryRelease(ctx, release, next);
   if (release.strategy === "initial") return resumeInitialRelease(ctx, release, next);
   const fresh = ctx.provider.adopt(
-    {
-      service: ctx.file.service,
-      version: release.version,
-      run: ctx.file.run,
-      cwd: next.cwd,
-      count: release.instances.length,
-      readinessPath: ctx.file.health.readiness,
-      startTimeout: ctx.file.health.startTimeout,
-      env: next.env ?? {},
-    },
+    versionSpec(ctx.file, release.version, next, release.instances.length),
     release.instances,
   );
   ctx.log?.(

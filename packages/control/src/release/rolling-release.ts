@@ -1,5 +1,5 @@
 import { ProcessState } from "../providers/instance-process-state.js";
-import type { LocalInstance } from "../providers/local-instance.js";
+import type { Instance } from "../providers/provider.js";
 import {
   beginRelease,
   type NextVersion,
@@ -9,6 +9,7 @@ import {
   sleep,
   startInstances,
   succeed,
+  versionSize,
   waitDrained,
 } from "./release-steps.js";
 
@@ -23,10 +24,12 @@ export async function runRollingRelease(ctx: ReleaseContext, next: NextVersion):
   const { file, router, store } = ctx;
   const say = ctx.log ?? (() => {});
   const { maxSurge, maxUnavailable, minReady } = file.rolling;
-  const total = file.instances;
+  const total = versionSize(ctx, next);
   const oldVersion = ctx.stable.version;
   let old = [...ctx.stable.instances];
-  const fresh: LocalInstance[] = [];
+  const fresh: Instance[] = [];
+  /** Old instances already taken out, kept to bring back if the release fails. */
+  const retired: Instance[] = [];
   let release = await beginRelease(ctx, next, "rolling");
   release = await store.update(release.id, { status: "progressing", step: 0, stepStarted: true });
 
@@ -57,7 +60,7 @@ export async function runRollingRelease(ctx: ReleaseContext, next: NextVersion):
     // With no surge allowed, room is made first by taking old instances out (maxUnavailable).
     if (surge === 0) await retire(Math.min(maxUnavailable, old.length));
     const count = surge > 0 ? surge : Math.min(maxUnavailable, total - fresh.length);
-    const batch = await startInstances(ctx, release, next, count);
+    const batch = await startInstances(ctx, release, next, count, fresh.length);
     if (!Array.isArray(batch)) return restoreOld(batch);
     await sleep(minReady);
     const flapped = batch.find((i) => i.state !== ProcessState.Ready || i.restarts > 0);
@@ -88,6 +91,7 @@ export async function runRollingRelease(ctx: ReleaseContext, next: NextVersion):
     if (n <= 0) return;
     const leaving = old.slice(0, n);
     old = old.slice(n);
+    retired.push(...leaving);
     await publish();
     await waitDrained(ctx, file.drain.timeout);
     await Promise.all(leaving.map((i) => i.stop(file.drain.timeout)));
@@ -95,21 +99,11 @@ export async function runRollingRelease(ctx: ReleaseContext, next: NextVersion):
 
   /** A batch failed: bring the old version back to full strength and take the new one out. */
   async function restoreOld(outcome: ReleaseOutcome): Promise<ReleaseOutcome> {
-    const missing = total - old.length;
-    if (missing > 0 && ctx.stable.instances[0]) {
-      const spec = ctx.stable.instances[0].spec;
-      const again = await ctx.provider.startVersion({
-        service: file.service,
-        version: oldVersion,
-        run: spec.run,
-        cwd: spec.cwd,
-        count: missing,
-        readinessPath: spec.readinessPath,
-        startTimeout: file.health.startTimeout,
-        env: spec.env ?? {},
-      });
-      old.push(...again);
-    }
+    // The old instances taken out come back on their own addresses, health-gated.
+    const back = retired.splice(0);
+    for (const i of back) i.restart();
+    const ready = await Promise.allSettled(back.map((i) => i.waitReady(file.health.startTimeout)));
+    old.push(...back.filter((_, k) => ready[k]!.status === "fulfilled"));
     const leaving = fresh.splice(0);
     await publish();
     // What serves now, for a control plane that has to adopt it after a restart.

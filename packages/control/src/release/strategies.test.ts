@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { startLoad } from "../../../router/src/test-support/load.js";
-import type { LocalInstance } from "../providers/local-instance.js";
+import type { Instance } from "../providers/provider.js";
 import { parseServiceFile } from "../service-file.js";
 import { ECHO_SERVER, type ReleaseFixture, releaseFixture } from "../test-support/release-fixture.js";
 import { retirePrevious, runBlueGreenRelease } from "./blue-green-release.js";
@@ -26,7 +26,7 @@ drain: { timeout: 2s }
 
 let fx: ReleaseFixture;
 let ctx: ReleaseContext;
-const everything: LocalInstance[] = [];
+const everything: Instance[] = [];
 
 beforeAll(async () => {
   fx = await releaseFixture("strategies", file, 3);

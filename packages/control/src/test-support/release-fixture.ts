@@ -6,6 +6,7 @@ import { createRouter, type Router, silentLogger } from "@baton/router";
 import { AuditLog } from "../audit/audit-log.js";
 import type { LocalInstance } from "../providers/local-instance.js";
 import { LocalProvider } from "../providers/local-provider.js";
+import type { Instance } from "../providers/provider.js";
 import { type ReleaseContext, routerService } from "../release/release-steps.js";
 import { RouterAdmin } from "../router-admin.js";
 import type { ServiceFile } from "../service-file.js";
@@ -29,7 +30,7 @@ export interface ReleaseFixture {
   /** v1's instances, serving through the router (empty when started with none). */
   v1: LocalInstance[];
   /** Every instance to stop at the end; tests add the ones their releases start. */
-  everything: LocalInstance[];
+  everything: Instance[];
   /** A release context on this fixture, with v1 as stable. */
   context(over?: Partial<ReleaseContext>): ReleaseContext;
   close(): Promise<void>;
@@ -53,7 +54,7 @@ export async function releaseFixture(
       ? await provider.startVersion({
           service: file.service,
           version: "v1",
-          run: file.run,
+          run: file.run ?? "",
           cwd: dir,
           count: v1Count,
           readinessPath: file.health.readiness,

@@ -1,0 +1,64 @@
+import type { ProcessState } from "./instance-process-state.js";
+
+/** What is kept in the database to adopt a running instance after a control-plane restart. */
+export interface InstanceRecord {
+  /** 0 for an instance Baton does not run (static provider). */
+  pid: number;
+  port: number;
+  version: string;
+  /** host:port, when the instance is not on this machine's loopback. */
+  address?: string;
+}
+
+/** One instance of one version, as a release sees it, whoever runs it. */
+export interface Instance {
+  readonly address: string;
+  readonly record: InstanceRecord;
+  readonly state: ProcessState;
+  readonly pid: number;
+  readonly restarts: number;
+  /** Resolves when ready; rejects when the instance fails, stops, or `timeoutMs` passes. */
+  waitReady(timeoutMs: number): Promise<void>;
+  /** Takes the instance out of service (for a local one: SIGTERM, then SIGKILL after `graceMs`). */
+  stop(graceMs: number): Promise<void>;
+  /** Brings a stopped instance back on the same address (a rolling release restoring the old version). */
+  restart(): void;
+}
+
+export interface VersionSpec {
+  service: string;
+  version: string;
+  /** Local provider: the command and directory. */
+  run: string;
+  cwd: string;
+  count: number;
+  readinessPath: string;
+  /** How long each instance has to pass its readiness check. */
+  startTimeout: number;
+  env?: Record<string, string>;
+  /** Static provider: the instances' addresses (run by something else). */
+  addresses?: string[];
+}
+
+/** Where a version's instances come from: processes Baton runs, or addresses it is given. */
+export interface Provider {
+  readonly kind: "local" | "static";
+  /** Starts (or takes) `spec.count` instances; resolves only when every one is ready. */
+  startVersion(spec: VersionSpec): Promise<Instance[]>;
+  /** Re-attaches to instances an earlier control plane recorded; returns those still there. */
+  adopt(spec: VersionSpec, records: InstanceRecord[], opts?: { restart?: boolean }): Instance[];
+}
+
+export class InstancesNotReadyError extends Error {
+  readonly code = "BATON_INSTANCES_NOT_READY";
+  constructor(
+    readonly version: string,
+    readonly reasons: string[],
+    /** The processes that were started and stopped again (none for static instances). */
+    readonly pids: number[],
+  ) {
+    super(
+      `version ${version} did not become ready; it got no traffic${pids.length ? " and was stopped" : ""}:\n  ${reasons.join("\n  ")}`,
+    );
+  }
+}
