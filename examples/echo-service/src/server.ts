@@ -6,6 +6,7 @@
  *   HOST             address to bind (default 127.0.0.1)
  *   BATON_VERSION    version it reports (default "dev")
  *   FAIL_RATE        fraction of ordinary requests answered with 500 (default 0)
+ *   FAIL_REGION      apply FAIL_RATE only when BATON_REGION is this region
  *   DELAY_MS         added latency per ordinary request (default 0)
  *   READY_DELAY_MS   readiness fails until this long after start (default 0)
  *   NEVER_READY      "1": readiness always fails
@@ -17,7 +18,11 @@ import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
 
 const version = process.env.BATON_VERSION ?? "dev";
-const failRate = Number(process.env.FAIL_RATE ?? 0);
+// FAIL_REGION limits FAIL_RATE to the instances of one region (BATON_REGION), for release-wave tests.
+const failRate =
+  !process.env.FAIL_REGION || process.env.FAIL_REGION === process.env.BATON_REGION
+    ? Number(process.env.FAIL_RATE ?? 0)
+    : 0;
 const delayMs = Number(process.env.DELAY_MS ?? 0);
 const readyAt = Date.now() + Number(process.env.READY_DELAY_MS ?? 0);
 const neverReady = process.env.NEVER_READY === "1";

@@ -14,6 +14,12 @@ export interface ApiOptions {
   onDown?: () => void;
 }
 
+/** What the API drives: one control plane, or release waves over regions. */
+export type ReleaseControl = Pick<
+  ControlPlane,
+  "deploy" | "wait" | "promote" | "abort" | "rollback" | "history" | "logs" | "store" | "audit"
+> & { status(): Promise<unknown> };
+
 export function hashToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");
 }
@@ -34,7 +40,7 @@ const STATUS: Record<string, number> = {
  * loopback by default; anywhere else it refuses to start without a token.
  */
 export async function startApi(
-  plane: ControlPlane,
+  plane: ReleaseControl,
   opts: ApiOptions,
 ): Promise<{ server: Server; url: string }> {
   if (!LOOPBACK.has(opts.host) && !opts.tokenSha256) {

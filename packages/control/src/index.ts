@@ -9,7 +9,7 @@ export {
 } from "./analysis/canary-analysis.js";
 export { csRadius, tauFor } from "./analysis/confidence-sequence.js";
 export { type Buckets, mannWhitney, quantile } from "./analysis/histogram.js";
-export { type ApiOptions, hashToken, startApi } from "./api-server.js";
+export { type ApiOptions, hashToken, type ReleaseControl, startApi } from "./api-server.js";
 export { type AuditEvent, AuditLog, type AuditProblem, type AuditRecord } from "./audit/audit-log.js";
 export { canonicalJson } from "./audit/canonical-json.js";
 export { ControlPlane, type ControlPlaneOptions, type DeployRequest, type Status } from "./control-plane.js";
@@ -27,6 +27,12 @@ export {
 } from "./providers/provider.js";
 export { StaticInstance } from "./providers/static-instance.js";
 export { StaticProvider } from "./providers/static-provider.js";
+export {
+  RegionalControlPlane,
+  type RegionalOptions,
+  type RegionalStatus,
+  type RegionTarget,
+} from "./regional-control-plane.js";
 export { retirePrevious, runBlueGreenRelease } from "./release/blue-green-release.js";
 export { resumeCanaryRelease, runCanaryRelease } from "./release/canary-release.js";
 export { resumeInitialRelease, runInitialRelease } from "./release/initial-release.js";

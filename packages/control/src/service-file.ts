@@ -100,8 +100,14 @@ export const serviceFileSchema = z
     regions: z
       .array(
         z.strictObject({
-          name: z.string().min(1),
+          name: z
+            .string()
+            .regex(/^[A-Za-z0-9_-]{1,32}$/, "region names are 1-32 letters, digits, '_' or '-'"),
+          /** That region's router admin API. */
           router: z.string().url("router must be the URL of that region's router admin API"),
+          /** That region's public router URL (blue-green preview checks go through it). */
+          url: z.string().url("url must be the public URL of that region's router").optional(),
+          /** How long the new version serves the region, under analysis, before the next region. */
           bake: durationSchema("60s"),
         }),
       )

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import type { DecisionRecord, LogTail, Release, Status } from "@baton/control";
+import type { DecisionRecord, LogTail, RegionalStatus, Release, Status } from "@baton/control";
 import type { Command } from "commander";
 import { type ApiTarget, callApi, findApi } from "../up/api-client.js";
 
@@ -77,14 +77,17 @@ export function registerClientCommands(program: Command): void {
   withCommon(
     program.command("status").description("what serves, and the latest release with its decisions"),
   ).action(async (o: Common) => {
-    const s = await callApi<Status>(await findApi(o), "GET", "/v1/status");
+    const s = await callApi<Status | RegionalStatus>(await findApi(o), "GET", "/v1/status");
     if (o.json) return out(JSON.stringify(s, null, 2));
-    if (!s.serving) out(`${s.service}: nothing serving`);
-    else {
-      out(`${s.service}: serving ${s.serving.version} on ${s.serving.instances.length} instances`);
-      for (const i of s.serving.instances) out(`  ${i.address}  ${i.state}  pid ${i.pid}`);
+    for (const one of "regions" in s ? s.regions : [s]) {
+      if (!one.serving) out(`${one.service}: nothing serving`);
+      else {
+        out(`${one.service}: serving ${one.serving.version} on ${one.serving.instances.length} instances`);
+        for (const i of one.serving.instances) out(`  ${i.address}  ${i.state}  pid ${i.pid}`);
+      }
+      if (one.warm)
+        out(`  ${one.warm.version} kept warm until ${one.warm.until} (baton rollback is one switch)`);
     }
-    if (s.warm) out(`  ${s.warm.version} kept warm until ${s.warm.until} (baton rollback is one switch)`);
     if (s.release) {
       out(`latest release ${describe(s.release)}`);
       for (const d of s.decisions) out(`  ${decision(d)}`);

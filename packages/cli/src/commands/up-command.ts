@@ -6,6 +6,7 @@ import {
   parseServiceFile,
   pgClient,
   processAlive,
+  RegionalControlPlane,
   RouterAdmin,
   type SqlClient,
   startApi,
@@ -59,7 +60,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
 
   let shuttingDown = false;
   let router: Awaited<ReturnType<typeof ensureRouter>> | undefined;
-  let plane: ControlPlane | undefined;
+  let plane: ControlPlane | RegionalControlPlane | undefined;
   let api: Awaited<ReturnType<typeof startApi>> | undefined;
   const shutdown = async (everything: boolean) => {
     if (shuttingDown) return;
@@ -89,18 +90,35 @@ export async function runUp(opts: UpOptions): Promise<void> {
     await db.query("SELECT 1"); // first, so that a database that is down changes nothing
     if (process.env.DATABASE_URL && process.env.BATON_DB_SCHEMA)
       await db.query(`CREATE SCHEMA IF NOT EXISTS "${process.env.BATON_DB_SCHEMA.replaceAll('"', '""')}"`);
-    router = await ensureRouter({ dataDir, listenHost: opts.listenHost, port: file.listen });
-    say(
-      `router ${router.reused ? "already running" : "started"} (pid ${router.pid}) on ${router.url}, admin ${router.adminUrl}`,
-    );
-    plane = new ControlPlane({
-      file,
-      db,
-      router: new RouterAdmin(router.adminUrl, router.adminToken),
-      routerUrl: router.url,
-      dataDir,
-      log: (line) => say(line),
-    });
+    if (file.regions.length > 0) {
+      // Release waves: each region has its own router, run where that region is.
+      plane = new RegionalControlPlane({
+        file,
+        db,
+        dataDir,
+        regions: file.regions.map((r) => ({
+          name: r.name,
+          router: new RouterAdmin(r.router, process.env.BATON_ROUTER_TOKEN || undefined),
+          ...(r.url ? { routerUrl: r.url } : {}),
+          bake: r.bake,
+        })),
+        log: (line) => say(line),
+      });
+      say(`release waves over ${file.regions.map((r) => `${r.name} (${r.router})`).join(", ")}`);
+    } else {
+      router = await ensureRouter({ dataDir, listenHost: opts.listenHost, port: file.listen });
+      say(
+        `router ${router.reused ? "already running" : "started"} (pid ${router.pid}) on ${router.url}, admin ${router.adminUrl}`,
+      );
+      plane = new ControlPlane({
+        file,
+        db,
+        router: new RouterAdmin(router.adminUrl, router.adminToken),
+        routerUrl: router.url,
+        dataDir,
+        log: (line) => say(line),
+      });
+    }
     await plane.init();
     await plane.recover("baton up");
     api = await startApi(plane, {
@@ -111,7 +129,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
     });
     await writeFile(
       join(dataDir, API_FILE),
-      `${JSON.stringify({ url: api.url, pid: process.pid, service: file.service, routerUrl: router.url }, null, 2)}\n`,
+      `${JSON.stringify({ url: api.url, pid: process.pid, service: file.service, routerUrl: router?.url ?? null }, null, 2)}\n`,
       { mode: 0o600 },
     );
   } catch (err) {
@@ -121,11 +139,12 @@ export async function runUp(opts: UpOptions): Promise<void> {
     throw err;
   }
   const status = await plane.status();
-  say(
-    `${file.service}: ${status.serving ? `serving ${status.serving.version} on ${status.serving.instances.length} instances` : "nothing deployed yet (baton deploy --dir PATH)"}`,
-  );
+  for (const s of "regions" in status ? status.regions : [status])
+    say(
+      `${s.service}: ${s.serving ? `serving ${s.serving.version} on ${s.serving.instances.length} instances` : "nothing deployed yet (baton deploy --dir PATH)"}`,
+    );
   process.stdout.write(
-    `${JSON.stringify({ event: "baton-up", service: file.service, api: api.url, router: router.url })}\n`,
+    `${JSON.stringify({ event: "baton-up", service: file.service, api: api.url, router: router?.url ?? null })}\n`,
   );
 }
 

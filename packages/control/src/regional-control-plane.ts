@@ -1,0 +1,328 @@
+import { analyzeCanary } from "./analysis/canary-analysis.js";
+import { AuditLog } from "./audit/audit-log.js";
+import { ControlPlane, type DeployRequest, type Status } from "./control-plane.js";
+import { BatonControlError, ReleaseInProgressError } from "./errors.js";
+import { sampleOf, sleep } from "./release/release-steps.js";
+import type { LogTail } from "./release-logs.js";
+import { versionOf } from "./release-recovery.js";
+import type { RouterAdmin } from "./router-admin.js";
+import type { ServiceFile } from "./service-file.js";
+import { type Release, ReleaseStore } from "./state/release-store.js";
+import type { SqlClient } from "./state/sql-client.js";
+
+export interface RegionTarget {
+  name: string;
+  router: RouterAdmin;
+  /** The region router's public URL, for blue-green preview checks. */
+  routerUrl?: string;
+  /** How long the new version serves the region, under analysis, before the next one. */
+  bake: number;
+}
+
+export interface RegionalOptions {
+  file: ServiceFile;
+  db: SqlClient;
+  regions: RegionTarget[];
+  dataDir: string;
+  log?: (line: string) => void;
+}
+
+export interface RegionalStatus {
+  service: string;
+  /** The latest wave: a release of the version across every region. */
+  release: Release | null;
+  decisions: Awaited<ReturnType<ReleaseStore["decisions"]>>;
+  regions: (Status & { region: string })[];
+}
+
+interface Wave {
+  id: number;
+  done: Promise<Release>;
+  aborted?: string;
+  region?: ControlPlane;
+}
+
+/**
+ * Release waves: a version goes region by region, each with its own router and instances and
+ * the service's strategy. After a region's release succeeds it bakes: the new version there is
+ * compared with the old one still serving the next region. A failure anywhere stops the wave and
+ * rolls back the regions already done, newest first. The wave is a release row of its own
+ * (strategy `waves`); each region's release is recorded under `<service>.<region>`.
+ */
+export class RegionalControlPlane {
+  readonly store: ReleaseStore;
+  readonly audit: AuditLog;
+  private readonly planes: { target: RegionTarget; plane: ControlPlane }[];
+  private wave: Wave | undefined;
+
+  constructor(private readonly opts: RegionalOptions) {
+    this.store = new ReleaseStore(opts.db);
+    this.audit = new AuditLog(opts.db);
+    this.planes = opts.regions.map((target) => ({
+      target,
+      plane: new ControlPlane({
+        file: { ...opts.file, service: `${opts.file.service}.${target.name}` },
+        db: opts.db,
+        router: target.router,
+        routerUrl: target.routerUrl ?? "",
+        dataDir: opts.dataDir,
+        log: (line) => opts.log?.(`[${target.name}] ${line}`),
+      }),
+    }));
+  }
+
+  get service(): string {
+    return this.opts.file.service;
+  }
+
+  async init(): Promise<void> {
+    await this.store.migrate();
+    await this.audit.migrate();
+  }
+
+  /**
+   * Each region adopts what serves it and takes over its own release in flight. A wave a killed
+   * control plane left in flight is not continued: the regions it had done are rolled back (the
+   * version was not yet proven everywhere), and the wave is marked rolled back with that reason.
+   */
+  async recover(actor = "control-plane"): Promise<void> {
+    for (const { plane } of this.planes) await plane.recover(actor);
+    const active = await this.store.active(this.service);
+    if (!active) return;
+    const reason = "the control plane restarted during the wave; the regions it had done were rolled back";
+    this.opts.log?.(
+      `wave ${active.id} of ${active.version} was in flight: rolling back the regions it had done`,
+    );
+    this.track(active, async () => {
+      await this.rollBackRegions(active, this.planes.length - 1, actor);
+      return this.finish(active, "rolled-back", reason, actor);
+    });
+  }
+
+  async deploy(req: DeployRequest): Promise<Release> {
+    if (this.wave) throw new ReleaseInProgressError(this.service, `wave ${this.wave.id} is still running`);
+    if (!req.version && !req.cwd)
+      throw new BatonControlError("BATON_BAD_REQUEST", "give the release's directory, a version, or both");
+    const version = req.version ?? (await versionOf(req.cwd!));
+    const previous = (await this.store.history(this.service, 20)).find((r) => r.status === "succeeded");
+    const wave = await this.store.create({
+      service: this.service,
+      version,
+      previousVersion: previous?.version ?? null,
+      strategy: "waves",
+      previousInstances: [],
+      ...(req.cwd ? { dir: req.cwd } : {}),
+      env: req.env ?? {},
+    });
+    await this.audit.append({
+      actor: req.actor,
+      action: "release.started",
+      service: this.service,
+      version: wave.version,
+      strategy: "waves",
+      details: { releaseId: wave.id, regions: this.planes.map((p) => p.target.name) },
+    });
+    const progressing = await this.store.update(wave.id, { status: "progressing", stepStarted: true });
+    this.track(progressing, () => this.run(progressing, { ...req, version }));
+    return progressing;
+  }
+
+  private async run(wave: Release, req: DeployRequest): Promise<Release> {
+    const say = this.opts.log ?? (() => {});
+    for (let i = 0; i < this.planes.length; i++) {
+      const { target, plane } = this.planes[i]!;
+      const current = this.wave!;
+      if (current.aborted) return this.stop(wave, i - 1, current.aborted, req.actor);
+      await this.store.update(wave.id, { step: i, stepStarted: true });
+      say(`wave ${wave.id}: region ${target.name} (${i + 1}/${this.planes.length})`);
+      current.region = plane;
+      const started = await plane.deploy({ ...req, env: { ...req.env, BATON_REGION: target.name } });
+      const ended = await plane.wait(started.id);
+      current.region = undefined;
+      if (ended.status !== "succeeded") {
+        const reason = `region ${target.name}: ${ended.status}: ${ended.reason ?? "no reason recorded"}`;
+        return this.stop(wave, i - 1, reason, req.actor);
+      }
+      const problem = await this.bake(wave, i, ended.version);
+      if (problem) return this.stop(wave, i, `region ${target.name} bake: ${problem}`, req.actor);
+    }
+    return this.finish(wave, "succeeded", null, req.actor);
+  }
+
+  /**
+   * The region serves the new version for `bake`; it is compared with the old version still
+   * serving the next region over the same window. The last region has none to compare with: it
+   * bakes by time only (its release was analysed against stable in its own region).
+   */
+  private async bake(wave: Release, index: number, version: string): Promise<string | undefined> {
+    const { target } = this.planes[index]!;
+    const next = this.planes[index + 1];
+    const started = Date.now();
+    let last = "";
+    while (Date.now() - started < target.bake) {
+      await sleep(Math.min(1000, target.bake));
+      const aborted = this.wave?.aborted;
+      if (aborted) return aborted;
+      if (!next || !(await next.plane.status()).serving) continue; // nothing to compare with yet
+      const window = Math.min(300, (Date.now() - started) / 1000 + 1);
+      const [here, there] = await Promise.all([
+        target.router.stats(`${this.service}.${target.name}`, window),
+        next.target.router.stats(`${this.service}.${next.target.name}`, window),
+      ]);
+      const baseline = there.tracks.find((t) => t.track === "stable");
+      if (!baseline) continue;
+      const verdict = analyzeCanary(
+        sampleOf(here, "stable", version),
+        sampleOf(there, "stable", baseline.version),
+        this.opts.file.analysis,
+      );
+      if (verdict.decision !== last) {
+        await this.store.addDecision({
+          releaseId: wave.id,
+          step: index,
+          decision: verdict.decision,
+          reason: `bake in ${target.name} against ${next.target.name}: ${verdict.reason}`,
+          numbers: { errorRate: verdict.errorRate, latency: verdict.latency, requests: verdict.requests },
+        });
+        last = verdict.decision;
+      }
+      if (verdict.decision === "fail") return verdict.reason;
+    }
+    return undefined;
+  }
+
+  /** Stops the wave: regions 0..`lastDone` roll back, newest first. */
+  private async stop(wave: Release, lastDone: number, reason: string, actor: string): Promise<Release> {
+    this.opts.log?.(`wave ${wave.id} stopped: ${reason}`);
+    await this.store.update(wave.id, { status: "rolling-back", reason });
+    await this.rollBackRegions(wave, lastDone, actor);
+    return this.finish(wave, "rolled-back", reason, actor);
+  }
+
+  private async rollBackRegions(wave: Release, lastDone: number, actor: string): Promise<void> {
+    for (let i = lastDone; i >= 0; i--) {
+      const { target, plane } = this.planes[i]!;
+      const status = await plane.status();
+      if (!status.serving || status.serving.version !== wave.version) continue;
+      this.opts.log?.(`wave ${wave.id}: rolling back region ${target.name}`);
+      try {
+        const r = await plane.rollback(actor);
+        await plane.wait(r.id);
+      } catch (err) {
+        this.opts.log?.(`region ${target.name}: rollback failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private async finish(
+    wave: Release,
+    status: "succeeded" | "rolled-back" | "failed",
+    reason: string | null,
+    actor: string,
+  ) {
+    const done = await this.store.update(wave.id, { status, ...(reason ? { reason } : {}) });
+    await this.audit.append({
+      actor,
+      action: `release.${status}`,
+      service: this.service,
+      version: wave.version,
+      strategy: "waves",
+      details: { releaseId: wave.id, ...(reason ? { reason } : {}) },
+    });
+    return done;
+  }
+
+  private track(wave: Release, run: () => Promise<Release>): Promise<Release> {
+    const state: Wave = { id: wave.id, done: Promise.resolve(wave) };
+    this.wave = state;
+    // An unexpected error (a region's router unreachable, say) must not leave the wave in flight
+    // for ever: the done regions are rolled back where possible and the wave is marked failed.
+    state.done = run()
+      .catch(async (err: unknown) => {
+        const reason = `wave stopped by an error: ${(err as Error).message}`;
+        this.opts.log?.(`wave ${wave.id}: ${reason}`);
+        await this.rollBackRegions(wave, this.planes.length - 1, "control-plane").catch(() => {});
+        return this.finish(wave, "failed", reason, "control-plane");
+      })
+      .finally(() => {
+        if (this.wave === state) this.wave = undefined;
+      });
+    return state.done;
+  }
+
+  async wait(id: number): Promise<Release> {
+    if (this.wave?.id === id) await this.wave.done.catch(() => {});
+    const r = await this.store.get(id);
+    if (!r) throw new BatonControlError("BATON_UNKNOWN_RELEASE", `no release ${id}`);
+    return r;
+  }
+
+  promote(): void {
+    const region = this.wave?.region;
+    if (!region)
+      throw new BatonControlError("BATON_NO_RELEASE_RUNNING", `no release of ${this.service} is running`);
+    region.promote();
+  }
+
+  abort(actor: string): void {
+    if (!this.wave)
+      throw new BatonControlError("BATON_NO_RELEASE_RUNNING", `no release of ${this.service} is running`);
+    this.wave.aborted = `aborted by ${actor}`;
+    this.wave.region?.abort(actor);
+  }
+
+  /** Every region back to its previous release, the last region first. */
+  async rollback(actor: string): Promise<Release> {
+    if (this.wave) throw new ReleaseInProgressError(this.service, `wave ${this.wave.id} is still running`);
+    const [latest] = await this.store.history(this.service, 1);
+    if (!latest || latest.status !== "succeeded")
+      throw new BatonControlError(
+        "BATON_NOTHING_TO_ROLL_BACK",
+        `the last wave of ${this.service} did not succeed`,
+      );
+    const wave = await this.store.create({
+      service: this.service,
+      version: latest.previousVersion ?? "(previous)",
+      previousVersion: latest.version,
+      strategy: "waves",
+      previousInstances: [],
+      env: {},
+    });
+    const progressing = await this.store.update(wave.id, { status: "progressing", stepStarted: true });
+    this.track(progressing, async () => {
+      await this.rollBackRegions(latest, this.planes.length - 1, actor);
+      return this.finish(progressing, "succeeded", null, actor);
+    });
+    return progressing;
+  }
+
+  async status(): Promise<RegionalStatus> {
+    const [latest] = await this.store.history(this.service, 1);
+    return {
+      service: this.service,
+      release: latest ?? null,
+      decisions: latest ? await this.store.decisions(latest.id) : [],
+      regions: await Promise.all(
+        this.planes.map(async ({ target, plane }) => ({ region: target.name, ...(await plane.status()) })),
+      ),
+    };
+  }
+
+  history(limit = 20): Promise<Release[]> {
+    return this.store.history(this.service, limit);
+  }
+
+  async logs(version?: string, lines = 50): Promise<LogTail[]> {
+    return (await Promise.all(this.planes.map(({ plane }) => plane.logs(version, lines)))).flat();
+  }
+
+  async stopAll(): Promise<void> {
+    if (this.wave) this.wave.aborted ??= "the control plane is shutting down";
+    await this.wave?.done.catch(() => {});
+    for (const { plane } of this.planes) await plane.stopAll();
+  }
+
+  detach(): void {
+    for (const { plane } of this.planes) plane.detach();
+  }
+}
