@@ -275,7 +275,7 @@ export class RegionalControlPlane {
   async rollback(actor: string): Promise<Release> {
     if (this.wave) throw new ReleaseInProgressError(this.service, `wave ${this.wave.id} is still running`);
     const [latest] = await this.store.history(this.service, 1);
-    if (!latest || latest.status !== "succeeded")
+    if (latest?.status !== "succeeded")
       throw new BatonControlError(
         "BATON_NOTHING_TO_ROLL_BACK",
         `the last wave of ${this.service} did not succeed`,

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProcessState } from "./instance-process-state.js";
 import type { LocalInstance } from "./local-instance.js";
 import { InstancesNotReadyError, LocalProvider, type VersionSpec } from "./local-provider.js";
+import { groupAlive, processAlive } from "./process-alive.js";
 
 const ECHO = fileURLToPath(new URL("../../../../examples/echo-service/dist/server.js", import.meta.url));
 let dir: string;
@@ -24,15 +25,8 @@ const spec = (over: Partial<VersionSpec> = {}): VersionSpec => ({
   ...over,
 });
 
-/** Whether any process of the instance's group still runs. */
-const alive = (pid: number) => {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** Whether any process of the instance's group still runs (a zombie awaiting its reaper does not). */
+const alive = (pid: number) => processAlive(pid) || groupAlive(pid);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "baton-local-"));

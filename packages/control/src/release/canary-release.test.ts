@@ -39,7 +39,7 @@ describe("canary release", () => {
   it("promotes a healthy version step by step with no failed request, then rolls back a bad one by itself", async () => {
     const load = startLoad({
       url: `http://127.0.0.1:${router.address.port}/`,
-      rate: 400,
+      rate: 500,
       concurrency: 16,
       headers: (n) => ({ "x-user-id": `u${n % 3000}` }),
     });
@@ -54,16 +54,17 @@ describe("canary release", () => {
     const passes = await ctx.store.decisions(good.release.id);
     expect(passes.some((d) => d.decision === "pass")).toBe(true);
 
-    // v3 fails 30% of its requests: the analysis stops it within seconds.
+    // v3 fails 5% of its requests (+5 points over v2's 0%): the analysis stops it on its own.
     ctx = { ...ctx, stable: good.serving };
     const started = Date.now();
-    const bad = await runCanaryRelease(ctx, { version: "v3", cwd: dir, env: { FAIL_RATE: "0.3" } });
+    const bad = await runCanaryRelease(ctx, { version: "v3", cwd: dir, env: { FAIL_RATE: "0.05" } });
     everything.push(...bad.serving.instances);
     const r = await load.stop();
     expect(bad.release.status).toBe("rolled-back");
     expect(bad.release.reason).toMatch(/^error rate 0\.\d+ > 0(\.\d+)? \+ 0\.02/);
-    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(Date.now() - started).toBeLessThan(40_000);
     expect(bad.serving.version).toBe("v2");
+    expect(r.failed).toBeGreaterThan(0);
     expect(r.failed / r.sent).toBeLessThan(0.01);
     const decisions = await ctx.store.decisions(bad.release.id);
     expect(decisions.at(-1)).toMatchObject({ decision: "fail" });
