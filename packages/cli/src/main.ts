@@ -12,7 +12,12 @@ export async function main(argv: string[]): Promise<void> {
     .description("Zero-downtime releases: router, releases, online migrations.")
     .version("0.1.0")
     // `baton deploy --version v2` names a release; only `baton --version` is Baton's own.
-    .enablePositionalOptions();
+    .enablePositionalOptions()
+    // Usage mistakes exit 2, like every "could not do it"; 1 means a release was rolled back.
+    .exitOverride((err) => {
+      if (err.exitCode === 0) process.exit(0);
+      process.exit(2);
+    });
   program
     .command("router")
     .description("run the data plane (the traffic router) alone")

@@ -63,7 +63,8 @@ async function status(): Promise<{
 }> {
   // Straight to the API (what `baton status --json` prints), to poll without a process per look.
   const { url } = JSON.parse(await readFile(join(dir, ".baton", "api.json"), "utf8")) as { url: string };
-  const res = await fetch(`${url}/v1/status`);
+  const token = (await readFile(join(dir, ".baton", "api.token"), "utf8")).trim();
+  const res = await fetch(`${url}/v1/status`, { headers: { authorization: `Bearer ${token}` } });
   expect(res.status).toBe(200);
   return (await res.json()) as never;
 }

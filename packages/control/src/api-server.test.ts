@@ -126,6 +126,16 @@ describe("control plane API", () => {
     expect((await call("POST", "/v1/deploy", { dir: "/nonexistent/x" })).body.error.message).toMatch(
       /is not a directory/,
     );
+    // A web page's "simple" cross-origin POST (text/plain, no preflight) is refused.
+    const simple = await request(`${api.url}/v1/deploy`, {
+      method: "POST",
+      headers: { "content-type": "text/plain", authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ version: "v4", dir: ECHO_DIR }),
+    });
+    expect(simple.statusCode).toBe(415);
+    await simple.body.dump();
+    const traversal = await call("GET", "/v1/logs?version=../../etc");
+    expect(traversal.status).toBe(400);
     const before = await call("GET", "/v1/releases");
     const promote = await call("POST", "/v1/promote");
     expect(promote.status).toBe(409);

@@ -64,6 +64,11 @@ export async function startApi(
       return json(res, 401, {
         error: { code: "BATON_UNAUTHORIZED", message: "missing or wrong bearer token" },
       });
+    // A web page can send a "simple" cross-origin POST (text/plain, no preflight); JSON only.
+    if (m === "POST" && !/^application\/json\b/i.test(req.headers["content-type"] ?? ""))
+      return json(res, 415, {
+        error: { code: "BATON_BAD_REQUEST", message: "POST bodies must be sent as application/json" },
+      });
     if (m === "POST" && p === "/v1/deploy") {
       const body = (await readJson(req)) as {
         version?: unknown;
@@ -135,6 +140,8 @@ export async function startApi(
     }
     if (m === "GET" && p === "/v1/logs") {
       const version = url.searchParams.get("version") ?? undefined;
+      if (version !== undefined && !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/.test(version))
+        throw bad("version must be 1-64 letters, digits, '.', '_' or '-'");
       const lines = Math.min(10_000, Math.max(1, Number(url.searchParams.get("lines") ?? 50) || 50));
       return json(res, 200, await plane.logs(version, lines));
     }

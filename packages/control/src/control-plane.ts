@@ -1,6 +1,5 @@
 import { AuditLog } from "./audit/audit-log.js";
 import { BatonControlError, ReleaseInProgressError } from "./errors.js";
-import { ProcessState } from "./providers/instance-process-state.js";
 import { LocalProvider } from "./providers/local-provider.js";
 import type { Provider } from "./providers/provider.js";
 import { StaticProvider } from "./providers/static-provider.js";
@@ -81,6 +80,8 @@ export class ControlPlane {
   private serving: VersionSet | undefined;
   private warm: Warm | undefined;
   private running: { id: number; done: Promise<ReleaseOutcome>; state: RunState } | undefined;
+  /** A deploy or rollback is being prepared (not yet tracked). */
+  private reserved = false;
   /** The warm version stopping in the background, if it is. */
   private retiring: Promise<void> | undefined;
 
@@ -106,13 +107,15 @@ export class ControlPlane {
   async recover(actor = "control-plane"): Promise<void> {
     const found = await findServing(this.store, this.provider, this.opts.file);
     this.serving = found.serving;
-    if (found.warm) this.keepWarm(found.warm, found.warm.until);
     const active = await this.store.active(this.service);
     if (!active || !found.inFlight) {
-      // The router may have restarted without its state: put back what serves (an equal table is a no-op).
+      // The router may have restarted without its state: put back what serves (an equal table is a
+      // no-op). Before the warm period is re-armed, so an expired one cannot be put back after it.
       if (found.serving) await this.opts.router.putService(this.table(found.serving, found.warm));
+      if (found.warm) this.keepWarm(found.warm, found.warm.until);
       return;
     }
+    if (found.warm) this.keepWarm(found.warm, found.warm.until);
     this.log(`taking over release ${active.id} of ${active.version} (${active.strategy}, ${active.status})`);
     const { stable, next } = found.inFlight;
     const state: RunState = { promoted: false, finished: false };
@@ -127,6 +130,15 @@ export class ControlPlane {
    */
   async deploy(req: DeployRequest): Promise<Release> {
     this.refuseWhileRunning();
+    this.reserved = true; // until the release is tracked: a second call meanwhile is refused
+    try {
+      return await this.deployReserved(req);
+    } finally {
+      this.reserved = false;
+    }
+  }
+
+  private async deployReserved(req: DeployRequest): Promise<Release> {
     const next = await this.resolve(req);
     const strategy = req.strategy ?? this.opts.file.strategy;
     const state: RunState = { promoted: false, finished: false };
@@ -146,11 +158,25 @@ export class ControlPlane {
    */
   async rollback(actor: string): Promise<Release> {
     this.refuseWhileRunning();
+    this.reserved = true;
+    try {
+      return await this.rollbackReserved(actor);
+    } finally {
+      this.reserved = false;
+    }
+  }
+
+  private async rollbackReserved(actor: string): Promise<Release> {
     const serving = this.serving;
     if (!serving)
       throw new BatonControlError("BATON_NOTHING_TO_ROLL_BACK", `${this.service} serves nothing yet`);
     const warm = this.warm;
-    if (warm?.instances.every((i) => i.state === ProcessState.Ready)) {
+    // One switch only if the router itself sees every warm instance ready (the previous track).
+    const view = warm ? await this.opts.router.service(this.service).catch(() => undefined) : undefined;
+    const readyInRouter = view?.tracks.find(
+      (t) => t.name === "previous" && t.version === warm?.version,
+    )?.ready;
+    if (warm && readyInRouter === warm.instances.length) {
       clearTimeout(warm.timer);
       this.warm = undefined;
       const state: RunState = { promoted: false, finished: false };
@@ -167,7 +193,12 @@ export class ControlPlane {
         "BATON_NOTHING_TO_ROLL_BACK",
         `no earlier version of ${this.service} to roll back to (serving ${serving.version})`,
       );
-    return this.deploy({ version: previous, actor });
+    return this.deployReserved({ version: previous, actor });
+  }
+
+  /** Resolves when no release is in flight here (one taken over at recovery included). */
+  async settled(): Promise<void> {
+    await this.running?.done.catch(() => {});
   }
 
   /** Waits for the release in flight (if it is `id`) to end, and returns it as stored. */
@@ -227,9 +258,13 @@ export class ControlPlane {
     await Promise.all(all.map((i) => i.stop(this.opts.file.drain.timeout)));
   }
 
-  /** Stops the timers of this control plane and leaves every instance running (`baton up` exiting). */
-  detach(): void {
+  /**
+   * Stops the timers of this control plane and leaves every instance running (`baton up` exiting);
+   * resolves once a warm version already retiring has stopped, so none is left behind unrecorded.
+   */
+  async detach(): Promise<void> {
     if (this.warm) clearTimeout(this.warm.timer);
+    await this.retiring;
   }
 
   private async resolve(req: DeployRequest): Promise<NextVersion> {
@@ -271,8 +306,11 @@ export class ControlPlane {
   }
 
   private refuseWhileRunning(): void {
-    if (this.running)
-      throw new ReleaseInProgressError(this.service, `release ${this.running.id} is still running`);
+    if (this.running || this.reserved)
+      throw new ReleaseInProgressError(
+        this.service,
+        this.running ? `release ${this.running.id} is still running` : "another deploy is starting",
+      );
   }
 
   private context(actor: string, state: RunState, stable: VersionSet): ReleaseContext {
@@ -322,6 +360,7 @@ export class ControlPlane {
         }
         return out;
       })
+      .catch((err: unknown) => this.reconcile(err as Error, state))
       .finally(() => {
         state.finished = true;
         if (this.running?.state === state) this.running = undefined;
@@ -331,6 +370,32 @@ export class ControlPlane {
     return done;
   }
 
+  /**
+   * A release stopped by an error (the router or the database unreachable a moment, say) must not
+   * stay in flight for ever: it is taken over as after a restart, rolling back (a canary resumes);
+   * if that fails too it is marked failed, so that the next deploy is not refused. The next
+   * `baton up` reconciles what the instances and the router really are.
+   */
+  private async reconcile(err: Error, state: RunState): Promise<ReleaseOutcome> {
+    this.log(`release stopped by an error: ${err.message}; reconciling from the stored state`);
+    const active = await this.store.active(this.service);
+    if (!active) throw err;
+    const reason = `stopped by an error: ${err.message}`;
+    try {
+      const found = await findServing(this.store, this.provider, this.opts.file);
+      if (!found.inFlight) throw err;
+      const rolling = await this.store.update(active.id, { status: "rolling-back", reason });
+      const ctx = this.context("control-plane", state, found.inFlight.stable);
+      return await resumeRelease(ctx, rolling, found.inFlight.next);
+    } catch (again) {
+      const failed = await this.store.update(active.id, {
+        status: "failed",
+        reason: `${reason}; the rollback failed too (${(again as Error).message}); restart baton up to reconcile`,
+      });
+      return { release: failed, serving: this.serving ?? { version: "", instances: [] } };
+    }
+  }
+
   private keepWarm(set: VersionSet & { source: Warm["source"] }, until: number): void {
     const arm = (): NodeJS.Timeout =>
       setTimeout(
@@ -338,6 +403,7 @@ export class ControlPlane {
           if (this.warm?.timer !== timer) return;
           if (Date.now() < until) {
             timer = arm();
+            timer.unref();
             this.warm.timer = timer;
             return;
           }

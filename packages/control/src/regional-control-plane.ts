@@ -94,8 +94,10 @@ export class RegionalControlPlane {
       `wave ${active.id} of ${active.version} was in flight: rolling back the regions it had done`,
     );
     this.track(active, async () => {
-      await this.rollBackRegions(active, this.planes.length - 1, actor);
-      return this.finish(active, "rolled-back", reason, actor);
+      // A region's own release, taken over above, ends first (it resumes or rolls back itself).
+      for (const { plane } of this.planes) await plane.settled();
+      const failed = await this.rollBackRegions(active, this.planes.length - 1, actor);
+      return this.finish(active, failed ? "failed" : "rolled-back", failed ?? reason, actor);
     });
   }
 
@@ -169,11 +171,13 @@ export class RegionalControlPlane {
         target.router.stats(`${this.service}.${target.name}`, window),
         next.target.router.stats(`${this.service}.${next.target.name}`, window),
       ]);
-      const baseline = there.tracks.find((t) => t.track === "stable");
-      if (!baseline) continue;
+      // Tracks by version, not by name: a rolling release leaves its version on the `next` track.
+      const baseline = there.tracks.find((t) => t.version !== version && t.requests > 0);
+      const mine = here.tracks.find((t) => t.version === version);
+      if (!baseline || !mine) continue;
       const verdict = analyzeCanary(
-        sampleOf(here, "stable", version),
-        sampleOf(there, "stable", baseline.version),
+        sampleOf(here, mine.track, version),
+        sampleOf(there, baseline.track, baseline.version),
         this.opts.file.analysis,
       );
       if (verdict.decision !== last) {
@@ -195,11 +199,15 @@ export class RegionalControlPlane {
   private async stop(wave: Release, lastDone: number, reason: string, actor: string): Promise<Release> {
     this.opts.log?.(`wave ${wave.id} stopped: ${reason}`);
     await this.store.update(wave.id, { status: "rolling-back", reason });
-    await this.rollBackRegions(wave, lastDone, actor);
-    return this.finish(wave, "rolled-back", reason, actor);
+    const failed = await this.rollBackRegions(wave, lastDone, actor);
+    return failed
+      ? this.finish(wave, "failed", `${reason}; ${failed}`, actor)
+      : this.finish(wave, "rolled-back", reason, actor);
   }
 
-  private async rollBackRegions(wave: Release, lastDone: number, actor: string): Promise<void> {
+  /** Rolls regions `lastDone`..0 back; returns what failed, if anything did. */
+  private async rollBackRegions(wave: Release, lastDone: number, actor: string): Promise<string | undefined> {
+    const problems: string[] = [];
     for (let i = lastDone; i >= 0; i--) {
       const { target, plane } = this.planes[i]!;
       const status = await plane.status();
@@ -207,11 +215,15 @@ export class RegionalControlPlane {
       this.opts.log?.(`wave ${wave.id}: rolling back region ${target.name}`);
       try {
         const r = await plane.rollback(actor);
-        await plane.wait(r.id);
+        const ended = await plane.wait(r.id);
+        if (ended.status !== "succeeded")
+          problems.push(`region ${target.name} rollback ${ended.status}: ${ended.reason}`);
       } catch (err) {
-        this.opts.log?.(`region ${target.name}: rollback failed: ${(err as Error).message}`);
+        problems.push(`region ${target.name} rollback failed: ${(err as Error).message}`);
       }
     }
+    for (const p of problems) this.opts.log?.(p);
+    return problems.length ? problems.join("; ") : undefined;
   }
 
   private async finish(
@@ -268,7 +280,11 @@ export class RegionalControlPlane {
     if (!this.wave)
       throw new BatonControlError("BATON_NO_RELEASE_RUNNING", `no release of ${this.service} is running`);
     this.wave.aborted = `aborted by ${actor}`;
-    this.wave.region?.abort(actor);
+    try {
+      this.wave.region?.abort(actor);
+    } catch {
+      // Between two regions: the wave itself stops at its next step.
+    }
   }
 
   /** Every region back to its previous release, the last region first. */
@@ -290,8 +306,8 @@ export class RegionalControlPlane {
     });
     const progressing = await this.store.update(wave.id, { status: "progressing", stepStarted: true });
     this.track(progressing, async () => {
-      await this.rollBackRegions(latest, this.planes.length - 1, actor);
-      return this.finish(progressing, "succeeded", null, actor);
+      const failed = await this.rollBackRegions(latest, this.planes.length - 1, actor);
+      return this.finish(progressing, failed ? "failed" : "succeeded", failed ?? null, actor);
     });
     return progressing;
   }

@@ -86,7 +86,8 @@ function sourceOf(
   version: string,
   exclude?: number,
 ): { dir: string | null; env: Record<string, string> } {
-  const r = recent.find((x) => x.version === version && x.dir !== null && x.id !== exclude);
+  const candidates = recent.filter((x) => x.version === version && x.dir !== null && x.id !== exclude);
+  const r = candidates.find((x) => x.status === "succeeded") ?? candidates[0];
   return { dir: r?.dir ?? null, env: r?.env ?? {} };
 }
 

@@ -176,8 +176,20 @@ export function registerClientCommands(program: Command): void {
   withCommon(
     program.command("down").description("stop the service's instances, its router and `baton up`"),
   ).action(async (o: Common) => {
-    await callApi(await findApi(o), "POST", "/v1/down");
+    const api = await findApi(o);
+    await callApi(api, "POST", "/v1/down");
     out("stopping: instances drain, then the router and the control plane exit");
+    // Done when the control plane no longer answers (bounded: drains take their timeout).
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      const up = await fetch(`${api.url}/v1/status`, { signal: AbortSignal.timeout(1000) }).then(
+        () => true,
+        () => false,
+      );
+      if (!up) return out("stopped");
+    }
+    throw new Error(`the control plane at ${api.url} still answers after 120s`);
   });
 }
 

@@ -1,4 +1,5 @@
-import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import {
   ControlPlane,
@@ -12,7 +13,7 @@ import {
   startApi,
   startEmbeddedDatabase,
 } from "@baton/control";
-import { API_FILE } from "../up/api-client.js";
+import { API_FILE, TOKEN_FILE } from "../up/api-client.js";
 import { ensureRouter, stopRouter } from "../up/router-process.js";
 
 export interface UpOptions {
@@ -41,9 +42,8 @@ export async function runUp(opts: UpOptions): Promise<void> {
   const dataDir = resolve(opts.dataDir ?? join(dirname(filePath), ".baton"));
   await mkdir(dataDir, { recursive: true });
   await chmod(dataDir, 0o755); // as root, the embedded PostgreSQL runs as `postgres` below it
-  await refuseSecondUp(dataDir);
-
-  const token = process.env.BATON_API_TOKEN || undefined;
+  await lockDataDir(dataDir);
+  const token = process.env.BATON_API_TOKEN || (await localToken(dataDir));
   let db: SqlClient;
   let stopDb = async () => {};
   if (process.env.DATABASE_URL) {
@@ -72,10 +72,11 @@ export async function runUp(opts: UpOptions): Promise<void> {
         await plane?.stopAll();
         if (router) await stopRouter(dataDir, router, file.drain.timeout + 5_000);
       } else {
-        plane?.detach();
+        await plane?.detach();
         say("control plane stopped; the router and the instances keep serving");
       }
       await rm(join(dataDir, API_FILE), { force: true });
+      await rm(join(dataDir, LOCK_FILE), { force: true });
       await db.close();
       await stopDb();
     } finally {
@@ -124,15 +125,19 @@ export async function runUp(opts: UpOptions): Promise<void> {
     api = await startApi(plane, {
       host: opts.apiHost,
       port: opts.apiPort,
-      ...(token ? { tokenSha256: hashToken(token) } : {}),
+      tokenSha256: hashToken(token),
       onDown: () => void shutdown(true),
     });
+    // Written whole, then renamed: a reader never sees half a file.
+    const apiFile = join(dataDir, API_FILE);
     await writeFile(
-      join(dataDir, API_FILE),
+      `${apiFile}.tmp`,
       `${JSON.stringify({ url: api.url, pid: process.pid, service: file.service, routerUrl: router?.url ?? null }, null, 2)}\n`,
       { mode: 0o600 },
     );
+    await rename(`${apiFile}.tmp`, apiFile);
   } catch (err) {
+    await rm(join(dataDir, LOCK_FILE), { force: true });
     api?.server.close();
     await db.close().catch(() => {});
     await stopDb().catch(() => {});
@@ -148,11 +153,40 @@ export async function runUp(opts: UpOptions): Promise<void> {
   );
 }
 
-/** One `baton up` per data directory: a second would fight the first over the same instances. */
-async function refuseSecondUp(dataDir: string): Promise<void> {
-  const text = await readFile(join(dataDir, API_FILE), "utf8").catch(() => undefined);
-  if (!text) return;
-  const { pid, url } = JSON.parse(text) as { pid: number; url: string };
-  if (!processAlive(pid)) return; // left behind by one that was killed
-  throw new Error(`baton up is already running for ${dataDir} (pid ${pid}, API ${url})`);
+const LOCK_FILE = "up.lock";
+
+/**
+ * One `baton up` per data directory: a second would fight the first over the same instances. The
+ * lock file is created exclusively (O_EXCL); one left by a `baton up` that was killed is taken over.
+ */
+async function lockDataDir(dataDir: string): Promise<void> {
+  const lock = join(dataDir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await open(lock, "wx", 0o600);
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const pid = Number((await readFile(lock, "utf8").catch(() => "")).trim());
+    if (pid > 0 && pid !== process.pid && processAlive(pid))
+      throw new Error(`baton up is already running for ${dataDir} (pid ${pid})`);
+    await rm(lock, { force: true }); // left behind by one that was killed
+  }
+  throw new Error(`cannot lock ${lock}: another baton up is starting`);
+}
+
+/**
+ * The API always needs a token. Without BATON_API_TOKEN, `baton up` makes one and keeps it in
+ * `<data dir>/api.token` (mode 0600), where the CLI on this machine, as this user, finds it.
+ */
+async function localToken(dataDir: string): Promise<string> {
+  const file = join(dataDir, TOKEN_FILE);
+  const existing = (await readFile(file, "utf8").catch(() => "")).trim();
+  if (existing.length >= 16) return existing;
+  const token = randomBytes(24).toString("hex");
+  await writeFile(file, `${token}\n`, { mode: 0o600 });
+  return token;
 }

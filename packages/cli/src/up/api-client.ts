@@ -18,6 +18,8 @@ export interface ApiTarget {
 
 /** Where `baton up` wrote its address: `<data dir>/api.json`. */
 export const API_FILE = "api.json";
+/** The API token `baton up` made when none was given (mode 0600: readable by its user only). */
+export const TOKEN_FILE = "api.token";
 
 /**
  * Finds the control plane's API: `--api` / `BATON_API`, else the `api.json` that `baton up` wrote
@@ -36,7 +38,8 @@ export async function findApi(opts: { api?: string; dataDir?: string }): Promise
       `no control plane found: ${file} does not exist. Run \`baton up\` in the service's directory, or give --api URL`,
     );
   const { url } = JSON.parse(text) as { url: string };
-  return { url, ...(token ? { token } : {}) };
+  const local = token ?? (await readFile(join(dataDir, TOKEN_FILE), "utf8").catch(() => "")).trim();
+  return { url, ...(local ? { token: local } : {}) };
 }
 
 export async function callApi<T>(

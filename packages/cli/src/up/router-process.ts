@@ -87,7 +87,13 @@ export async function stopRouter(dataDir: string, proc: RouterProcess, graceMs: 
   }
   const deadline = Date.now() + graceMs;
   while (alive(proc.pid) && Date.now() < deadline) await sleep(50);
-  if (alive(proc.pid)) process.kill(proc.pid, "SIGKILL");
+  if (alive(proc.pid)) {
+    try {
+      process.kill(proc.pid, "SIGKILL");
+    } catch {
+      /* exited meanwhile */
+    }
+  }
   await rm(join(dataDir, "router.json"), { force: true });
 }
 

@@ -58,6 +58,8 @@ export async function runBlueGreenRelease(ctx: ReleaseContext, next: NextVersion
     });
     if (problem) return rollBack(ctx, release, fresh, problem);
   }
+  const aborted = ctx.aborted?.();
+  if (aborted) return rollBack(ctx, release, fresh, aborted);
 
   await router.putService(
     routerService(file, {

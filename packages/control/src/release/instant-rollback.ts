@@ -1,9 +1,13 @@
 import type { Instance } from "../providers/provider.js";
+import type { Release } from "../state/release-store.js";
 import {
+  beginRelease,
+  type NextVersion,
   type ReleaseContext,
   type ReleaseOutcome,
   routerService,
   succeed,
+  versionSpec,
   waitDrained,
 } from "./release-steps.js";
 
@@ -17,29 +21,52 @@ export async function runInstantRollback(
   warm: { version: string; instances: Instance[] },
   source: { dir: string | null; env: Record<string, string> },
 ): Promise<ReleaseOutcome> {
-  const { file, router, store } = ctx;
-  let release = await store.create({
-    service: file.service,
-    version: warm.version,
-    previousVersion: ctx.stable.version,
-    strategy: "rollback",
-    previousInstances: ctx.stable.instances.map((i) => i.record),
-    dir: source.dir,
-    env: source.env,
-  });
-  await ctx.audit.append({
-    actor: ctx.actor,
-    action: "release.started",
-    service: file.service,
-    version: warm.version,
-    strategy: "rollback",
-    details: { releaseId: release.id, from: ctx.stable.version },
-  });
+  const { store } = ctx;
+  let release = await beginRelease(
+    ctx,
+    { version: warm.version, cwd: source.dir ?? "", env: source.env },
+    "rollback",
+  );
+  // The warm set is recorded before the switch: a restart in between finishes the switch.
   release = await store.update(release.id, {
     status: "progressing",
     instances: warm.instances.map((i) => i.record),
     stepStarted: true,
   });
+  return switchTo(ctx, release, warm);
+}
+
+/**
+ * An instant rollback a killed control plane left in flight: the switch is made (again) if the
+ * warm set is still there; otherwise nothing changed and the rollback is marked failed.
+ */
+export async function resumeInstantRollback(
+  ctx: ReleaseContext,
+  release: Release,
+  next: NextVersion,
+): Promise<ReleaseOutcome> {
+  const warm = ctx.provider.adopt(
+    versionSpec(ctx.file, release.version, next, release.instances.length),
+    release.instances,
+  );
+  if (release.instances.length > 0 && warm.length === release.instances.length) {
+    await Promise.all(warm.map((i) => i.waitReady(ctx.file.health.startTimeout)));
+    return switchTo(ctx, release, { version: release.version, instances: warm });
+  }
+  const failed = await ctx.store.update(release.id, {
+    status: "failed",
+    reason: "the control plane restarted before the rollback's switch, and the warm version is gone",
+  });
+  return { release: failed, serving: ctx.stable };
+}
+
+async function switchTo(
+  ctx: ReleaseContext,
+  initial: Release,
+  warm: { version: string; instances: Instance[] },
+): Promise<ReleaseOutcome> {
+  const { file, router } = ctx;
+  let release = initial;
   await router.putService(
     routerService(file, {
       stable: { version: warm.version, weight: 10_000, instances: warm.instances.map((i) => i.address) },

@@ -104,7 +104,7 @@ export async function beginRelease(
     env: next.env ?? {},
   });
   // What exactly is being released: every file of its directory, by SHA-256.
-  await audit(ctx, "release.started", next.version, strategy, {
+  await recordEvent(ctx, "release.started", next.version, strategy, {
     from: ctx.stable.version,
     releaseId: release.id,
     dir: next.cwd,
@@ -135,7 +135,7 @@ export async function startInstances(
     });
   } catch (err) {
     const failed = await ctx.store.update(release.id, { status: "failed", reason: (err as Error).message });
-    await audit(ctx, "release.failed", next.version, release.strategy, {
+    await recordEvent(ctx, "release.failed", next.version, release.strategy, {
       releaseId: release.id,
       reason: failed.reason,
     });
@@ -149,7 +149,7 @@ export async function succeed(ctx: ReleaseContext, release: Release, step?: numb
     status: "succeeded",
     ...(step !== undefined ? { step } : {}),
   });
-  await audit(ctx, "release.succeeded", release.version, release.strategy, { releaseId: release.id });
+  await recordEvent(ctx, "release.succeeded", release.version, release.strategy, { releaseId: release.id });
   return done;
 }
 
@@ -178,7 +178,7 @@ export async function rollBack(
   await waitDrained(ctx, file.drain.timeout);
   await Promise.all(fresh.map((i) => i.stop(file.drain.timeout)));
   const r = await store.update(release.id, { status: "rolled-back" });
-  await audit(ctx, "release.rolled-back", release.version, release.strategy, {
+  await recordEvent(ctx, "release.rolled-back", release.version, release.strategy, {
     releaseId: release.id,
     reason,
   });
@@ -195,7 +195,8 @@ export async function waitDrained(ctx: ReleaseContext, timeoutMs: number): Promi
   }
 }
 
-function audit(
+/** Appends one event of the release to the audit log. */
+export function recordEvent(
   ctx: ReleaseContext,
   action: string,
   version: string,

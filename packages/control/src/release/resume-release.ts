@@ -1,6 +1,7 @@
 import type { Release } from "../state/release-store.js";
 import { resumeCanaryRelease } from "./canary-release.js";
 import { resumeInitialRelease } from "./initial-release.js";
+import { resumeInstantRollback } from "./instant-rollback.js";
 import {
   type NextVersion,
   type ReleaseContext,
@@ -22,6 +23,7 @@ export async function resumeRelease(
 ): Promise<ReleaseOutcome> {
   if (release.strategy === "canary") return resumeCanaryRelease(ctx, release, next);
   if (release.strategy === "initial") return resumeInitialRelease(ctx, release, next);
+  if (release.strategy === "rollback") return resumeInstantRollback(ctx, release, next);
   const fresh = ctx.provider.adopt(
     versionSpec(ctx.file, release.version, next, release.instances.length),
     release.instances,

@@ -5,6 +5,7 @@ import {
   type NextVersion,
   type ReleaseContext,
   type ReleaseOutcome,
+  recordEvent,
   routerService,
   sleep,
   startInstances,
@@ -56,6 +57,17 @@ export async function runRollingRelease(ctx: ReleaseContext, next: NextVersion):
 
   let step = 0;
   while (fresh.length < total) {
+    const aborted = ctx.aborted?.();
+    if (aborted) {
+      const rolling = await store.update(release.id, { status: "rolling-back", reason: aborted });
+      const out = await restoreOld({ release: rolling, serving: ctx.stable });
+      const done = await store.update(release.id, { status: "rolled-back" });
+      await recordEvent(ctx, "release.rolled-back", next.version, "rolling", {
+        releaseId: release.id,
+        reason: aborted,
+      });
+      return { ...out, release: done };
+    }
     const surge = Math.min(Math.max(maxSurge, 0), total - fresh.length);
     // With no surge allowed, room is made first by taking old instances out (maxUnavailable).
     if (surge === 0) await retire(Math.min(maxUnavailable, old.length));

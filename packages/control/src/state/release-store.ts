@@ -159,10 +159,14 @@ export class ReleaseStore {
     return toRelease(rows[0]!);
   }
 
-  /** The newest release of `version`: where its files are and what it ran with, to deploy it again. */
+  /**
+   * The newest release of `version` (a successful one if there is any): where its files are and
+   * what it ran with, to deploy it again.
+   */
   async latestOf(service: string, version: string): Promise<Release | undefined> {
     const { rows } = await this.db.query<Row>(
-      "SELECT * FROM baton_releases WHERE service = $1 AND version = $2 AND strategy <> 'rollback' ORDER BY id DESC LIMIT 1",
+      `SELECT * FROM baton_releases WHERE service = $1 AND version = $2 AND strategy <> 'rollback'
+       ORDER BY (status = 'succeeded') DESC, id DESC LIMIT 1`,
       [service, version],
     );
     return rows[0] ? toRelease(rows[0]) : undefined;
