@@ -155,6 +155,8 @@ describe("the router process", () => {
     proc = await startRouterProcess(file);
     expect(await version()).toBe("v1");
     expect(proc.output()).toContain("config file changed since the saved state");
+    await proc.stop(); // the next test starts its own: none may outlive the suite
+    proc = undefined;
   });
 
   it("on SIGHUP applies a good file and refuses a bad one, keeping what it runs", async () => {
