@@ -2,6 +2,7 @@ import { serviceFileJsonSchema } from "@baton/control";
 import { Command } from "commander";
 import { registerClientCommands } from "./commands/client-commands.js";
 import { runDemo } from "./commands/demo-command.js";
+import { registerMigrateCommands } from "./commands/migrate-commands.js";
 import { runRouter } from "./commands/router-command.js";
 import { runUp } from "./commands/up-command.js";
 
@@ -46,6 +47,7 @@ export async function main(argv: string[]): Promise<void> {
       }),
     );
   registerClientCommands(program);
+  registerMigrateCommands(program);
   program
     .command("demo")
     .description("start example instances behind a router, move traffic under load, and report")

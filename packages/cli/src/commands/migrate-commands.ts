@@ -1,0 +1,89 @@
+import {
+  checkSqlExpressions,
+  loadMigrationFile,
+  type MigrationRecord,
+  Migrator,
+  pgPool,
+  type SqlPool,
+} from "@baton/migrate";
+import type { Command } from "commander";
+
+interface Common {
+  databaseUrl?: string;
+  schema: string;
+  lockTimeout: string;
+  json?: boolean;
+}
+
+const out = (line = ""): void => {
+  process.stdout.write(`${line}\n`);
+};
+const clock = () => new Date().toISOString().slice(11, 19);
+
+/** `baton migrate start|complete|rollback|status`: online PostgreSQL migrations. */
+export function registerMigrateCommands(program: Command): void {
+  const migrate = program
+    .command("migrate")
+    .description("online PostgreSQL migrations: expand/contract with versioned schemas");
+  const common = (cmd: Command) =>
+    cmd
+      .option("--database-url <url>", "the database (default: DATABASE_URL)")
+      .option("--schema <name>", "the schema of the tables", "public")
+      .option("--lock-timeout <ms>", "how long one DDL statement may wait for its lock", "500")
+      .option("--json", "print the result as JSON");
+
+  common(
+    migrate
+      .command("start")
+      .description("make the additive changes and present the new version as a schema of views")
+      .argument("<file>", "migration file (pgroll format, YAML or JSON)"),
+  ).action((file: string, o: Common) =>
+    withMigrator(o, async (m) => {
+      const migration = await loadMigrationFile(file);
+      await checkSqlExpressions(migration);
+      print(o, await m.start(migration), "started");
+    }),
+  );
+  common(migrate.command("complete").description("remove what the old version needed; final names")).action(
+    (o: Common) => withMigrator(o, async (m) => print(o, await m.complete(), "completed")),
+  );
+  common(migrate.command("rollback").description("undo the migration in progress (before complete)")).action(
+    (o: Common) => withMigrator(o, async (m) => print(o, await m.rollback(), "rolled back")),
+  );
+  common(migrate.command("status").description("the migration in progress and the history")).action(
+    (o: Common) =>
+      withMigrator(o, async (m) => {
+        const s = await m.status();
+        if (o.json) return out(JSON.stringify(s, null, 2));
+        out(
+          `schema ${s.schema}: ${s.active ? `migration ${s.active.name} in progress` : "no migration in progress"}`,
+        );
+        if (s.latestVersionSchema)
+          out(`newest version schema: ${s.latestVersionSchema} (search_path for new code)`);
+        for (const r of s.history)
+          out(`  ${r.startedAt.slice(0, 19).replace("T", " ")}  ${r.name}  ${r.status.replace("_", " ")}`);
+      }),
+  );
+}
+
+async function withMigrator(o: Common, fn: (m: Migrator) => Promise<void>): Promise<void> {
+  const url = o.databaseUrl ?? process.env.DATABASE_URL;
+  if (!url) throw new Error("no database: give --database-url or set DATABASE_URL");
+  const pool: SqlPool = pgPool(url);
+  try {
+    await fn(
+      new Migrator(pool, {
+        schema: o.schema,
+        ddl: { lockTimeoutMs: Number(o.lockTimeout) || 500 },
+        log: (line) => process.stderr.write(`${clock()}  ${line}\n`),
+      }),
+    );
+  } finally {
+    await pool.close();
+  }
+}
+
+function print(o: Common, r: MigrationRecord, what: string): void {
+  if (o.json) return out(JSON.stringify(r, null, 2));
+  out(`${what} ${r.name} on ${r.schema}; version schema ${r.versionSchema}`);
+}

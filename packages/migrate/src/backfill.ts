@@ -1,0 +1,104 @@
+import type { OperationContext } from "./operations/operation.js";
+import { ident, type SqlSession } from "./sql-client.js";
+
+export interface BackfillOptions {
+  /** Rows per batch; each batch is its own short transaction. */
+  batchSize: number;
+  /** Pause between batches, ms. */
+  delayMs: number;
+  /** Replication lag above which batches wait for the replicas, ms. */
+  maxReplicaLagMs: number;
+}
+
+export const DEFAULT_BACKFILL: BackfillOptions = { batchSize: 5000, delayMs: 0, maxReplicaLagMs: 1000 };
+
+/**
+ * Touches every existing row once, in primary-key order and in short batches, so that the
+ * migration's triggers compute the new columns for rows written before it started. The cursor is
+ * saved after each batch: a killed migration resumes where it stopped.
+ */
+export async function backfill(
+  ctx: OperationContext,
+  table: string,
+  pk: string[],
+  opts: BackfillOptions = DEFAULT_BACKFILL,
+): Promise<number> {
+  const t = `${ident(ctx.schema)}.${ident(table)}`;
+  const key = pk.map(ident).join(", ");
+  const params = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${i + from}`).join(", ");
+  const total = await estimateRows(ctx.session, ctx.schema, table);
+  let cursor = ctx.progress.load<unknown[]>();
+  let done = 0;
+  let lastReport = Date.now();
+  const started = Date.now();
+  for (;;) {
+    const where = cursor ? `WHERE (${key}) > (${params(pk.length)})` : "";
+    const batch = await ctx.pool.withSession(async (s) => {
+      // One statement: it picks the batch and touches it in one short transaction.
+      const { rows } = await s.query<Record<string, unknown>>(
+        `WITH batch AS (SELECT ${key} FROM ${t} ${where} ORDER BY ${key} LIMIT ${opts.batchSize})
+         UPDATE ${t} AS x SET ${ident(pk[0]!)} = x.${ident(pk[0]!)} FROM batch
+          WHERE ${pk.map((c) => `x.${ident(c)} = batch.${ident(c)}`).join(" AND ")}
+         RETURNING ${pk.map((c) => `x.${ident(c)}`).join(", ")}`,
+        cursor ?? [],
+      );
+      return rows;
+    });
+    if (batch.length === 0) break;
+    done += batch.length;
+    cursor = maxKey(batch, pk);
+    await ctx.progress.save(cursor);
+    if (Date.now() - lastReport > 1000) {
+      lastReport = Date.now();
+      const rate = Math.round(done / ((Date.now() - started) / 1000));
+      ctx.log(
+        `backfill ${table}: ${done}${total ? `/${total} (~${Math.min(100, Math.round((100 * done) / total))}%)` : ""} rows, ${rate} rows/s`,
+      );
+    }
+    if (batch.length < opts.batchSize) break;
+    await waitForReplicas(ctx.session, opts.maxReplicaLagMs);
+    if (opts.delayMs > 0) await new Promise((r) => setTimeout(r, opts.delayMs));
+  }
+  return done;
+}
+
+/** The largest key of a batch (rows come back in no particular order). */
+function maxKey(rows: Record<string, unknown>[], pk: string[]): unknown[] {
+  let best = rows[0]!;
+  for (const r of rows) if (compare(r, best, pk) > 0) best = r;
+  return pk.map((c) => best[c]);
+}
+
+function compare(a: Record<string, unknown>, b: Record<string, unknown>, pk: string[]): number {
+  for (const c of pk) {
+    const x = a[c] as string | number | bigint;
+    const y = b[c] as string | number | bigint;
+    // node-postgres gives bigint and numeric as strings: compare numerically when both look numeric.
+    const nx = typeof x === "string" && /^-?\d+$/.test(x) ? BigInt(x) : x;
+    const ny = typeof y === "string" && /^-?\d+$/.test(y) ? BigInt(y) : y;
+    if (nx < ny) return -1;
+    if (nx > ny) return 1;
+  }
+  return 0;
+}
+
+async function estimateRows(session: SqlSession, schema: string, table: string): Promise<number> {
+  const { rows } = await session.query<{ n: string }>(
+    `SELECT GREATEST(c.reltuples, 0)::bigint AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2`,
+    [schema, table],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** Slows the backfill down while a replica lags more than `maxLagMs` behind (bounded wait). */
+async function waitForReplicas(session: SqlSession, maxLagMs: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const { rows } = await session.query<{ lag: number | null }>(
+      "SELECT max(EXTRACT(EPOCH FROM replay_lag)) * 1000 AS lag FROM pg_stat_replication",
+    );
+    const lag = Number(rows[0]?.lag ?? 0);
+    if (!(lag > maxLagMs)) return;
+    await new Promise((r) => setTimeout(r, Math.min(1000, lag)));
+  }
+}

@@ -1,0 +1,22 @@
+import { addColumn } from "./add-column.js";
+import { createIndex } from "./create-index.js";
+import { createTable } from "./create-table.js";
+import { dropColumn } from "./drop-column.js";
+import { dropIndex } from "./drop-index.js";
+import { dropTable } from "./drop-table.js";
+import { rawSql } from "./raw-sql.js";
+import { renameColumn } from "./rename-column.js";
+import { renameTable } from "./rename-table.js";
+
+/** Every operation this version of Baton carries out, by its name in the migration file. */
+export const OPERATIONS = {
+  create_table: createTable,
+  drop_table: dropTable,
+  rename_table: renameTable,
+  add_column: addColumn,
+  drop_column: dropColumn,
+  rename_column: renameColumn,
+  create_index: createIndex,
+  drop_index: dropIndex,
+  sql: rawSql,
+};
