@@ -123,6 +123,61 @@ describe("migrator", () => {
     );
   });
 
+  it("changes a column's type behind a second column: each version writes its own type, both stay in step", async () => {
+    db = await migrateSchema("mig_type");
+    const s = db.schema;
+    await db.query(`CREATE TABLE ${s}.reviews (id int PRIMARY KEY, rating text NOT NULL)`);
+    await db.query(`INSERT INTO ${s}.reviews SELECT g, (g % 5)::text FROM generate_series(1, 3000) g`);
+    const migrator = new Migrator(db.pool, { schema: s });
+    const v2 = `${s}_18_rating`;
+    await lifecycle(
+      migrator,
+      `operations:
+  - alter_column:
+      table: reviews
+      column: rating
+      type: integer
+      up: CAST(rating AS integer)
+      down: CAST(rating AS text)
+`,
+      "18_rating",
+      {
+        afterStart: async () => {
+          // The old version writes text, the new one integers; each reads what the other wrote.
+          await db!.query(`INSERT INTO ${s}.reviews VALUES (9001, '4')`);
+          await db!.query(`SET search_path = ${v2}`);
+          await db!.query("INSERT INTO reviews (id, rating) VALUES (9002, 3)");
+          const typed = await db!.query(
+            "SELECT id, rating FROM reviews WHERE id IN (7, 9001, 9002) ORDER BY id",
+          );
+          await db!.query("RESET search_path");
+          expect(typed).toEqual([
+            { id: 7, rating: 2 },
+            { id: 9001, rating: 4 },
+            { id: 9002, rating: 3 },
+          ]);
+          const old = await db!.query(
+            `SELECT id, rating FROM ${s}.reviews WHERE id IN (7, 9001, 9002) ORDER BY id`,
+          );
+          expect(old).toEqual([
+            { id: 7, rating: "2" },
+            { id: 9001, rating: "4" },
+            { id: 9002, rating: "3" },
+          ]);
+          await db!.query(`DELETE FROM ${s}.reviews WHERE id > 9000`);
+        },
+        afterComplete: async () => {
+          const [col] = await db!.query(
+            "SELECT data_type, is_nullable FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'reviews' AND column_name = 'rating'",
+            [s],
+          );
+          expect(col).toEqual({ data_type: "integer", is_nullable: "NO" });
+          expect(await db!.query(`SELECT sum(rating)::int AS n FROM ${s}.reviews`)).toEqual([{ n: 6000 }]);
+        },
+      },
+    );
+  });
+
   it("refuses a file with a bad operation before changing anything", async () => {
     db = await migrateSchema("mig_bad");
     const s = db.schema;

@@ -1,4 +1,5 @@
 import { addColumn } from "./add-column.js";
+import { alterColumn } from "./alter-column.js";
 import { createIndex } from "./create-index.js";
 import { createTable } from "./create-table.js";
 import { dropColumn } from "./drop-column.js";
@@ -16,6 +17,7 @@ export const OPERATIONS = {
   add_column: addColumn,
   drop_column: dropColumn,
   rename_column: renameColumn,
+  alter_column: alterColumn,
   create_index: createIndex,
   drop_index: dropIndex,
   sql: rawSql,
