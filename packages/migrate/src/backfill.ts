@@ -21,13 +21,15 @@ export async function backfill(
   ctx: OperationContext,
   table: string,
   pk: string[],
+  /** Names this backfill's cursor among the operation's progress (one per column backfilled). */
+  cursorName: string,
   opts: BackfillOptions = DEFAULT_BACKFILL,
 ): Promise<number> {
   const t = `${ident(ctx.schema)}.${ident(table)}`;
   const key = pk.map(ident).join(", ");
   const params = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${i + from}`).join(", ");
   const total = await estimateRows(ctx.session, ctx.schema, table);
-  let cursor = ctx.progress.load<unknown[]>();
+  let cursor = ctx.progress.load<unknown[]>(`backfill:${cursorName}`);
   let done = 0;
   let lastReport = Date.now();
   const started = Date.now();
@@ -47,7 +49,7 @@ export async function backfill(
     if (batch.length === 0) break;
     done += batch.length;
     cursor = maxKey(batch, pk);
-    await ctx.progress.save(cursor);
+    await ctx.progress.save(`backfill:${cursorName}`, cursor);
     if (Date.now() - lastReport > 1000) {
       lastReport = Date.now();
       const rate = Math.round(done / ((Date.now() - started) / 1000));

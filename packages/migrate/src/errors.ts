@@ -73,7 +73,8 @@ export class MigrationError extends Error {
 /** `file:line: operation 2 (add_column): column.type: required` */
 export function formatIssue(file: string, issue: MigrationIssue): string {
   let out = issue.line !== undefined ? `${file}:${issue.line}` : file;
-  if (issue.operation) out += `: operation ${issue.operation.index} (${issue.operation.name})`;
+  // Counted from 1, as people count (the engine's messages say "operation 2" for the second).
+  if (issue.operation) out += `: operation ${issue.operation.index + 1} (${issue.operation.name})`;
   if (issue.path) out += `: ${issue.path}`;
   return `${out}: ${issue.reason}`;
 }

@@ -343,7 +343,7 @@ describe("refusals", () => {
     ]);
     const err = refusal(() => parseMigrationFile(text, "migrations/03_add_column.yaml"));
     expect(err.message).toBe(
-      "migrations/03_add_column.yaml:9: operation 1 (add_column): column.type: required",
+      "migrations/03_add_column.yaml:9: operation 2 (add_column): column.type: required",
     );
     expect(err.code).toBe("BATON_MIGRATION_INVALID");
     expect(err.file).toBe("migrations/03_add_column.yaml");
@@ -360,7 +360,7 @@ describe("refusals", () => {
     );
     expect(err.operation).toEqual({ index: 0, name: "add_colum" });
     expect(err.line).toBe(2);
-    expect(err.message).toContain('m.yaml:2: operation 0 (add_colum): unknown operation "add_colum"');
+    expect(err.message).toContain('m.yaml:2: operation 1 (add_colum): unknown operation "add_colum"');
     expect(err.message).toContain('did you mean "add_column"?');
     expect(err.message).toContain(
       "valid operations: create_table, drop_table, rename_table, add_column, drop_column, rename_column, " +
@@ -383,7 +383,7 @@ describe("refusals", () => {
     expect(err.path).toBe("column.nullabel");
     expect(err.line).toBe(7);
     expect(err.message).toBe(
-      'm.yaml:7: operation 0 (add_column): column.nullabel: unknown field "nullabel" ' +
+      'm.yaml:7: operation 1 (add_column): column.nullabel: unknown field "nullabel" ' +
         "(expected: name, type, pk, nullable, unique, default, check, references, comment, generated)",
     );
   });
@@ -415,7 +415,7 @@ describe("refusals", () => {
   it("an operation with no fields", () => {
     const err = refusal(() => parseMigrationFile(yaml(["operations:", "  - drop_table:"]), "m.yaml"));
     expect(err.message).toBe(
-      "m.yaml:2: operation 0 (drop_table): expected the operation's fields (a mapping), got nothing",
+      "m.yaml:2: operation 1 (drop_table): expected the operation's fields (a mapping), got nothing",
     );
   });
 
@@ -473,7 +473,7 @@ describe("refusals", () => {
       "          type: text",
     ]);
     const err = refusal(() => parseMigrationFile(text, "m.yaml"));
-    expect(err.message).toBe('m.yaml:7: operation 0 (create_table): columns[1].name: duplicate column "id"');
+    expect(err.message).toBe('m.yaml:7: operation 1 (create_table): columns[1].name: duplicate column "id"');
   });
 
   it("a table constraint on a column the table does not have, or a primary key set twice", () => {
@@ -541,7 +541,7 @@ describe("refusals", () => {
       operations: [{ create_index: { name: "i", table: "t", columns: ["a"], method: "bitmap" } }],
     });
     expect(refusal(() => parseMigrationFile(text, "m.json")).message).toBe(
-      'm.json:1: operation 0 (create_index): method: must be one of "btree", "hash", "gist", "spgist", "gin", "brin", got "bitmap"',
+      'm.json:1: operation 1 (create_index): method: must be one of "btree", "hash", "gist", "spgist", "gin", "brin", got "bitmap"',
     );
   });
 
@@ -620,7 +620,7 @@ describe("refusals", () => {
     const op = (identity: object) =>
       JSON.stringify({ operations: [{ set_replica_identity: { table: "t", identity } }] });
     expect(refusal(() => parseMigrationFile(op({ type: "index" }), "m.json")).message).toBe(
-      "m.json:1: operation 0 (set_replica_identity): identity.index: required when type is index (the index to use)",
+      "m.json:1: operation 1 (set_replica_identity): identity.index: required when type is index (the index to use)",
     );
     expect(refusal(() => parseMigrationFile(op({ type: "full", index: "i" }), "m.json")).reason).toBe(
       "only applies when type is index (type is full)",
@@ -652,9 +652,9 @@ describe("refusals", () => {
     ]);
     const err = refusal(() => parseMigrationFile(text, "m.yaml"));
     expect(err.message.split("\n")).toEqual([
-      "m.yaml:2: operation 0 (drop_table): name: required",
-      "m.yaml:3: operation 1 (rename_table): to: required",
-      'm.yaml:4: operation 2 (drop_index): concurrently: unknown field "concurrently" (expected: name)',
+      "m.yaml:2: operation 1 (drop_table): name: required",
+      "m.yaml:3: operation 2 (rename_table): to: required",
+      'm.yaml:4: operation 3 (drop_index): concurrently: unknown field "concurrently" (expected: name)',
     ]);
   });
 });
@@ -687,7 +687,7 @@ describe("checkSqlExpressions", () => {
     expect(err.path).toBe("up");
     expect(err.line).toBe(6);
     expect(err.message).toBe(
-      'm.yaml:6: operation 1 (add_column): up: SQL expression does not parse: syntax error at the end of "UPPER(name" (is something missing?)',
+      'm.yaml:6: operation 2 (add_column): up: SQL expression does not parse: syntax error at the end of "UPPER(name" (is something missing?)',
     );
     const mid = await asyncRefusal(checkSqlExpressions(addColumnWithUp("length(name) > > 3")));
     expect(mid.reason).toBe(
@@ -743,7 +743,7 @@ describe("checkSqlExpressions", () => {
       "m.yaml",
     );
     const sqlErr = await asyncRefusal(checkSqlExpressions(rawSql));
-    expect(sqlErr.message).toMatch(/^m\.yaml:3: operation 0 \(sql\): up: SQL does not parse: syntax error/);
+    expect(sqlErr.message).toMatch(/^m\.yaml:3: operation 1 \(sql\): up: SQL does not parse: syntax error/);
     const multi = parseMigrationFile(
       yaml(["operations:", "  - sql:", "      up: CREATE TABLE a (id int); CREATE TABLE b (id int);"]),
       "m.yaml",
@@ -761,7 +761,7 @@ describe("checkSqlExpressions", () => {
       );
       const err = await asyncRefusal(loadMigrationFile(path));
       expect(err.message).toContain(
-        `${path}:5: operation 0 (drop_column): down: SQL expression does not parse`,
+        `${path}:5: operation 1 (drop_column): down: SQL expression does not parse`,
       );
       const missing = await asyncRefusal(loadMigrationFile(join(dir, "nope.yaml")));
       expect(missing.code).toBe("BATON_MIGRATION_UNREADABLE");

@@ -145,10 +145,10 @@ export class Migrator {
 
   /** The model before each operation, and after the last (validating every operation on the way). */
   private plan(file: MigrationFile, before: SchemaModel): SchemaModel[] {
-    if (file.operations.some((o) => o.op === "sql") && !this.isRawSqlOnly(file))
+    if (file.operations.some((o) => o.op === "sql" && !o.onComplete) && !this.isRawSqlOnly(file))
       throw new EngineError(
         "BATON_MIGRATION_INVALID",
-        `${file.source}: a migration with a sql operation may hold only sql operations (Baton cannot see what the SQL changes)`,
+        `${file.source}: a sql operation that runs at start must be alone in its migration (Baton cannot see what the SQL changes)`,
       );
     const models = [cloneModel(before)];
     file.operations.forEach((spec, i) => {
@@ -194,10 +194,15 @@ export class Migrator {
       ddl: (sql) => runDdl(session, sql, this.ddlOptions),
       ddlOptions: this.ddlOptions,
       progress: {
-        load: <T>() => record.progress[key] as T | undefined,
-        save: async (value) => {
-          record.progress[key] = value;
-          await state.saveProgress(record.id, key, value);
+        load: <T>(sub: string) =>
+          (record.progress[key] as Record<string, unknown> | undefined)?.[sub] as T | undefined,
+        save: async (sub, value) => {
+          const mine = {
+            ...((record.progress[key] as Record<string, unknown> | undefined) ?? {}),
+            [sub]: value,
+          };
+          record.progress[key] = mine;
+          await state.saveProgress(record.id, key, mine);
         },
       },
       log: (line) => this.opts.log?.(line),

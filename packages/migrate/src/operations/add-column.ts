@@ -62,6 +62,7 @@ export const addColumn = {
         ctx,
         table.physical,
         table.columns.filter((x) => x.pk).map((x) => x.physical),
+        c.name,
       );
       ctx.log(`backfilled ${n} rows of ${table.name}.${c.name}`);
     }

@@ -1,10 +1,20 @@
 import { backfill } from "../backfill.js";
 import { EngineError } from "../engine-error.js";
 import type { AlterColumnSpec } from "../migration-file.js";
-import { type ColumnModel, findColumn, findTable, type TableModel } from "../schema/schema-model.js";
+import {
+  type ColumnModel,
+  findColumn,
+  findTable,
+  renameColumnInModel,
+  type TableModel,
+} from "../schema/schema-model.js";
 import { ident, literal } from "../sql-client.js";
 import { createSyncTrigger, dropSyncTrigger } from "../triggers.js";
+import { type Carried, captureCarried, restoreCarried } from "./carried-objects.js";
 import { type Operation, type OperationContext, qualified } from "./operation.js";
+
+/** Constraints a drop_constraint removes through this change: not to be recreated. */
+export const DROPPING = new WeakMap<AlterColumnSpec, string[]>();
 
 /** Whether the change needs a second physical column (the old version keeps the first). */
 const duplicates = (s: AlterColumnSpec) =>
@@ -57,7 +67,7 @@ export const alterColumn = {
       if (spec.nullable !== undefined) column.nullable = spec.nullable;
     } else if (spec.nullable === true) column.nullable = true;
     if (spec.default !== undefined) column.default = spec.default;
-    if (spec.name !== undefined) column.name = spec.name;
+    if (spec.name !== undefined) renameColumnInModel(table, spec.column, spec.name);
   },
 
   async start(spec, ctx) {
@@ -104,10 +114,19 @@ export const alterColumn = {
       expression: spec.down ?? ident(spec.name ?? spec.column),
       columns: newVersionColumns,
     });
+    // What dropping the old column at complete would take with it, to recreate on the new one.
+    const carried = ctx.progress.load<Record<string, Carried>>("carried") ?? {};
+    if (!carried[spec.column]) {
+      carried[spec.column] = await captureCarried(ctx, table.physical, old.physical, [
+        ...(DROPPING.get(spec) ?? []),
+      ]);
+      await ctx.progress.save("carried", carried);
+    }
     const n = await backfill(
       ctx,
       table.physical,
       table.columns.filter((c) => c.pk).map((c) => c.physical),
+      spec.column,
     );
     ctx.log(`backfilled ${n} rows of ${table.name}.${spec.column}`);
     if (spec.unique)
@@ -135,6 +154,8 @@ export const alterColumn = {
         await ctx.ddl(
           `ALTER TABLE ${t} ADD CONSTRAINT ${ident(spec.unique.name)} UNIQUE USING INDEX ${ident(uniqueIndex(ctx, spec))}`,
         );
+      const carried = ctx.progress.load<Record<string, Carried>>("carried")?.[spec.column];
+      if (carried && finalName === spec.column) await restoreCarried(ctx, table.physical, carried);
       if (spec.check) {
         // Added under its final column name: NOT VALID (no long lock), then validated (no write lock).
         await ctx.ddl(

@@ -19,7 +19,7 @@ export interface OperationContext {
   ddl(sql: string): Promise<void>;
   ddlOptions: DdlOptions;
   /** Saves and reads this operation's progress, so an interrupted migration resumes. */
-  progress: { load<T>(): T | undefined; save(value: unknown): Promise<void> };
+  progress: { load<T>(key: string): T | undefined; save(key: string, value: unknown): Promise<void> };
   log(line: string): void;
   /** "file: operation 2 (add_column)", for messages. */
   where: string;

@@ -1,13 +1,17 @@
 import { addColumn } from "./add-column.js";
 import { alterColumn } from "./alter-column.js";
+import { createConstraint } from "./create-constraint.js";
 import { createIndex } from "./create-index.js";
 import { createTable } from "./create-table.js";
 import { dropColumn } from "./drop-column.js";
+import { dropConstraint, dropMultiColumnConstraint } from "./drop-constraint.js";
 import { dropIndex } from "./drop-index.js";
 import { dropTable } from "./drop-table.js";
 import { rawSql } from "./raw-sql.js";
 import { renameColumn } from "./rename-column.js";
+import { renameConstraint } from "./rename-constraint.js";
 import { renameTable } from "./rename-table.js";
+import { setReplicaIdentity } from "./set-replica-identity.js";
 
 /** Every operation this version of Baton carries out, by its name in the migration file. */
 export const OPERATIONS = {
@@ -20,5 +24,10 @@ export const OPERATIONS = {
   alter_column: alterColumn,
   create_index: createIndex,
   drop_index: dropIndex,
+  create_constraint: createConstraint,
+  drop_constraint: dropConstraint,
+  drop_multicolumn_constraint: dropMultiColumnConstraint,
+  rename_constraint: renameConstraint,
+  set_replica_identity: setReplicaIdentity,
   sql: rawSql,
 };

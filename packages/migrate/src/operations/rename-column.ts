@@ -1,6 +1,6 @@
 import { EngineError } from "../engine-error.js";
 import type { RenameColumnSpec } from "../migration-file.js";
-import { findColumn, findTable } from "../schema/schema-model.js";
+import { findColumn, findTable, renameColumnInModel } from "../schema/schema-model.js";
 import { ident } from "../sql-client.js";
 import { type Operation, qualified } from "./operation.js";
 
@@ -11,13 +11,13 @@ import { type Operation, qualified } from "./operation.js";
 export const renameColumn = {
   validate(spec, model, where) {
     const table = findTable(model, spec.table, where);
-    const column = findColumn(table, spec.from, where);
+    findColumn(table, spec.from, where);
     if (table.columns.some((c) => c.name === spec.to))
       throw new EngineError(
         "BATON_MIGRATION_INVALID",
         `${where}: table "${spec.table}" already has a column "${spec.to}"`,
       );
-    column.name = spec.to;
+    renameColumnInModel(table, spec.from, spec.to);
   },
   async start() {},
   async complete(spec, ctx) {

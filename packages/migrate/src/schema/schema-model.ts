@@ -15,10 +15,19 @@ export interface ColumnModel {
   pk: boolean;
 }
 
+export interface ConstraintModel {
+  name: string;
+  /** PostgreSQL's contype: c(heck), f(oreign key), u(nique), p(rimary key), x (exclusion). */
+  type: string;
+  /** The columns it covers, by the names this version knows. */
+  columns: string[];
+}
+
 export interface TableModel {
   name: string;
   physical: string;
   columns: ColumnModel[];
+  constraints: ConstraintModel[];
 }
 
 /** One version of the schema as applications see it, and where each name lives physically. */
@@ -53,7 +62,7 @@ export async function readSchemaModel(session: SqlSession, schema: string): Prom
     if (r.table.startsWith(INTERNAL_PREFIX) || r.column.startsWith(INTERNAL_PREFIX)) continue;
     let t = tables.get(r.table);
     if (!t) {
-      t = { name: r.table, physical: r.table, columns: [] };
+      t = { name: r.table, physical: r.table, columns: [], constraints: [] };
       tables.set(r.table, t);
     }
     t.columns.push({
@@ -65,7 +74,36 @@ export async function readSchemaModel(session: SqlSession, schema: string): Prom
       pk: r.pk,
     });
   }
+  const cons = await session.query<{ table: string; name: string; type: string; columns: string[] | null }>(
+    `SELECT c.relname AS table, k.conname AS name, k.contype::text AS type,
+            (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
+              WHERE a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)) AS columns
+       FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND k.contype IN ('c', 'f', 'u', 'p', 'x')
+      ORDER BY c.relname, k.conname`,
+    [schema],
+  );
+  for (const k of cons.rows) {
+    if (k.name.startsWith(INTERNAL_PREFIX)) continue;
+    tables.get(k.table)?.constraints.push({ name: k.name, type: k.type, columns: k.columns ?? [] });
+  }
   return { tables: [...tables.values()] };
+}
+
+/** A column's new name, in the column list and in the constraints that cover it. */
+export function renameColumnInModel(table: TableModel, from: string, to: string): void {
+  for (const c of table.columns) if (c.name === from) c.name = to;
+  for (const k of table.constraints) k.columns = k.columns.map((c) => (c === from ? to : c));
+}
+
+export function findConstraint(table: TableModel, name: string, where: string): ConstraintModel {
+  const k = table.constraints.find((x) => x.name === name);
+  if (!k)
+    throw new EngineError(
+      "BATON_MIGRATION_UNKNOWN_CONSTRAINT",
+      `${where}: table "${table.name}" has no constraint "${name}" (constraints: ${table.constraints.map((x) => x.name).join(", ") || "none"})`,
+    );
+  return k;
 }
 
 export function cloneModel(model: SchemaModel): SchemaModel {
