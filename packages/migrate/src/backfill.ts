@@ -23,8 +23,8 @@ export async function backfill(
   pk: string[],
   /** Names this backfill's cursor among the operation's progress (one per column backfilled). */
   cursorName: string,
-  opts: BackfillOptions = DEFAULT_BACKFILL,
 ): Promise<number> {
+  const opts = ctx.backfillOptions;
   const t = `${ident(ctx.schema)}.${ident(table)}`;
   const key = pk.map(ident).join(", ");
   const params = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${i + from}`).join(", ");

@@ -2,6 +2,14 @@ export { type BackfillOptions, DEFAULT_BACKFILL } from "./backfill.js";
 export { type DdlOptions, DEFAULT_DDL, runDdl } from "./ddl.js";
 export { EngineError } from "./engine-error.js";
 export { MigrationError } from "./errors.js";
+export { formatFindings, lintExitCode } from "./lint/format-findings.js";
+export { LintError, LintFileUnreadableError, LintUnsupportedFileError } from "./lint/lint-error.js";
+export { type LintFilesOptions, lintFiles, type SqlSnippet } from "./lint/lint-files.js";
+export type { LintFinding, LintReport, LintSeverity } from "./lint/lint-finding.js";
+export type { LintRule, RuleContext, RuleHit } from "./lint/lint-rule.js";
+export { DEFAULT_PG_VERSION, type LintOptions, lintSql, lintSqlSnippet } from "./lint/lint-sql.js";
+export type { TransactionMode } from "./lint/lint-state.js";
+export { LINT_RULES } from "./lint/rules/all-rules.js";
 export {
   checkSqlExpressions,
   loadMigrationFile,

@@ -1,3 +1,4 @@
+import { type BackfillOptions, DEFAULT_BACKFILL } from "./backfill.js";
 import { type DdlOptions, DEFAULT_DDL, runDdl } from "./ddl.js";
 import { EngineError } from "./engine-error.js";
 import type { MigrationFile, OperationSpec } from "./migration-file.js";
@@ -12,6 +13,8 @@ export interface MigratorOptions {
   /** The schema of the real tables (default `public`). */
   schema?: string;
   ddl?: Partial<DdlOptions>;
+  /** Backfill batch size, pause between batches and the replica lag it waits for. */
+  backfill?: Partial<BackfillOptions>;
   log?: (line: string) => void;
 }
 
@@ -40,10 +43,15 @@ export class Migrator {
     this.ddlOptions = { ...DEFAULT_DDL, ...opts.ddl, ...(opts.log ? { log: opts.log } : {}) };
   }
 
-  /** Starts `file`: validated whole first (nothing changes if any operation is wrong). */
+  /**
+   * Starts `file`: validated whole first (nothing changes if any operation is wrong). Started
+   * again after its process was killed, it resumes: operations already started are skipped and a
+   * backfill continues from its saved cursor.
+   */
   async start(file: MigrationFile): Promise<MigrationRecord> {
     return this.locked(async (session, state) => {
       const active = await state.active(this.schema);
+      if (active && active.name === file.name) return this.resume(active, session, state);
       if (active)
         throw new EngineError(
           "BATON_MIGRATION_IN_PROGRESS",
@@ -88,6 +96,23 @@ export class Migrator {
         throw err;
       }
     });
+  }
+
+  private async resume(
+    record: MigrationRecord,
+    session: SqlSession,
+    state: MigrationState,
+  ): Promise<MigrationRecord> {
+    const file = record.migration as MigrationFile;
+    const models = this.plan(file, record.before);
+    this.opts.log?.(`resuming ${file.name}, interrupted while starting`);
+    for (let i = 0; i < file.operations.length; i++) {
+      if ((record.progress[String(i)] as { started?: boolean } | undefined)?.started) continue;
+      await this.run("start", file, i, models[i]!, session, state, record);
+    }
+    const shown = this.isRawSqlOnly(file) ? await readSchemaModel(session, this.schema) : record.after;
+    await createVersionSchema(session, this.schema, record.versionSchema, shown);
+    return record;
   }
 
   /** Ends the active migration: the previous version's schema and what only it needed go. */
@@ -193,6 +218,7 @@ export class Migrator {
       model,
       ddl: (sql) => runDdl(session, sql, this.ddlOptions),
       ddlOptions: this.ddlOptions,
+      backfillOptions: { ...DEFAULT_BACKFILL, ...this.opts.backfill },
       progress: {
         load: <T>(sub: string) =>
           (record.progress[key] as Record<string, unknown> | undefined)?.[sub] as T | undefined,
@@ -209,6 +235,8 @@ export class Migrator {
       where: where(file, index),
     };
     await this.operation(spec)[phase](spec, ctx);
+    // A start that finished is not run again when an interrupted migration resumes.
+    if (phase === "start") await ctx.progress.save("started", true);
   }
 
   private async requireActive(state: MigrationState): Promise<MigrationRecord> {

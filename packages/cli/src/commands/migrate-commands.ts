@@ -1,10 +1,15 @@
 import {
   checkSqlExpressions,
+  formatFindings,
+  lintExitCode,
+  lintFiles,
   loadMigrationFile,
   type MigrationRecord,
   Migrator,
+  parseMigrationFile,
   pgPool,
   type SqlPool,
+  type SqlSnippet,
 } from "@baton/migrate";
 import type { Command } from "commander";
 
@@ -50,6 +55,21 @@ export function registerMigrateCommands(program: Command): void {
   common(migrate.command("rollback").description("undo the migration in progress (before complete)")).action(
     (o: Common) => withMigrator(o, async (m) => print(o, await m.rollback(), "rolled back")),
   );
+  migrate
+    .command("lint")
+    .description("check SQL migrations (and migration files' sql operations) for locks and breaking changes")
+    .argument("<paths...>", ".sql files, migration files (.yaml/.yml/.json) or directories of them")
+    .option("--squawk", "also run squawk's rules")
+    .option("--pg-version <n>", "the PostgreSQL major version the migrations run on", "15")
+    .action(async (paths: string[], o: { squawk?: boolean; pgVersion: string }) => {
+      const report = await lintFiles(paths, {
+        squawk: o.squawk === true,
+        pgVersion: Number(o.pgVersion) || 15,
+        extractSql: sqlOperations,
+      });
+      out(formatFindings(report.findings, report.notes));
+      process.exitCode = lintExitCode(report.findings);
+    });
   common(migrate.command("status").description("the migration in progress and the history")).action(
     (o: Common) =>
       withMigrator(o, async (m) => {
@@ -63,6 +83,16 @@ export function registerMigrateCommands(program: Command): void {
         for (const r of s.history)
           out(`  ${r.startedAt.slice(0, 19).replace("T", " ")}  ${r.name}  ${r.status.replace("_", " ")}`);
       }),
+  );
+}
+
+/** The raw SQL of a migration file's sql operations, for the lint. */
+function sqlOperations(file: string, text: string): SqlSnippet[] {
+  const migration = parseMigrationFile(text, file);
+  return migration.operations.flatMap((op, i) =>
+    op.op === "sql"
+      ? [{ sql: op.up, where: `operation ${i + 1} (sql.up)` }] // `down` only ever undoes `up`
+      : [],
   );
 }
 

@@ -5,7 +5,7 @@ import { findTable } from "../schema/schema-model.js";
 import { ident } from "../sql-client.js";
 import { createSyncTrigger, dropSyncTrigger } from "../triggers.js";
 import { columnDdl, columnModel } from "./column-ddl.js";
-import { type Operation, qualified } from "./operation.js";
+import { addConstraintOnce, type Operation, qualified } from "./operation.js";
 
 const notNullCheck = (ctx: { migration: string }, column: string) =>
   `_baton_${ctx.migration}_${column}_nn`.slice(0, 63);
@@ -42,11 +42,14 @@ export const addColumn = {
     // NOT NULL is enforced at complete (after the backfill); until then a NOT VALID check guards new rows.
     const physicalSpec = { ...c, nullable: true, pk: false };
     await ctx.ddl(
-      `ALTER TABLE ${qualified(ctx.schema, table)} ADD COLUMN ${columnDdl(ctx.schema, physicalSpec)}`,
+      `ALTER TABLE ${qualified(ctx.schema, table)} ADD COLUMN IF NOT EXISTS ${columnDdl(ctx.schema, physicalSpec)}`,
     );
     if (!c.nullable)
-      await ctx.ddl(
-        `ALTER TABLE ${qualified(ctx.schema, table)} ADD CONSTRAINT ${ident(notNullCheck(ctx, c.name))} CHECK (${ident(c.name)} IS NOT NULL) NOT VALID`,
+      await addConstraintOnce(
+        ctx,
+        table,
+        notNullCheck(ctx, c.name),
+        `CHECK (${ident(c.name)} IS NOT NULL) NOT VALID`,
       );
     if (spec.up) {
       await createSyncTrigger(ctx, {

@@ -11,7 +11,7 @@ import {
 import { ident, literal } from "../sql-client.js";
 import { createSyncTrigger, dropSyncTrigger } from "../triggers.js";
 import { type Carried, captureCarried, restoreCarried } from "./carried-objects.js";
-import { type Operation, type OperationContext, qualified } from "./operation.js";
+import { addConstraintOnce, type Operation, type OperationContext, qualified } from "./operation.js";
 
 /** Constraints a drop_constraint removes through this change: not to be recreated. */
 export const DROPPING = new WeakMap<AlterColumnSpec, string[]>();
@@ -79,17 +79,23 @@ export const alterColumn = {
     const type = spec.type ?? old.type;
     const dflt = spec.default !== undefined ? spec.default : old.default;
     await ctx.ddl(
-      `ALTER TABLE ${t} ADD COLUMN ${ident(dup)} ${type}${dflt !== null ? ` DEFAULT ${dflt}` : ""}`,
+      `ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS ${ident(dup)} ${type}${dflt !== null ? ` DEFAULT ${dflt}` : ""}`,
     );
     const notNull = spec.nullable === false || (spec.nullable === undefined && !old.nullable);
     if (notNull)
-      await ctx.ddl(
-        `ALTER TABLE ${t} ADD CONSTRAINT ${ident(notNullCheck(ctx, spec))} CHECK (${ident(dup)} IS NOT NULL) NOT VALID`,
+      await addConstraintOnce(
+        ctx,
+        table,
+        notNullCheck(ctx, spec),
+        `CHECK (${ident(dup)} IS NOT NULL) NOT VALID`,
       );
     if (spec.references) {
       const r = spec.references;
-      await ctx.ddl(
-        `ALTER TABLE ${t} ADD CONSTRAINT ${ident(r.name)} FOREIGN KEY (${ident(dup)}) REFERENCES ${ident(ctx.schema)}.${ident(r.table)} (${ident(r.column)}) ON DELETE ${r.onDelete} ON UPDATE ${r.onUpdate} NOT VALID`,
+      await addConstraintOnce(
+        ctx,
+        table,
+        r.name,
+        `FOREIGN KEY (${ident(dup)}) REFERENCES ${ident(ctx.schema)}.${ident(r.table)} (${ident(r.column)}) ON DELETE ${r.onDelete} ON UPDATE ${r.onUpdate} NOT VALID`,
       );
     }
     // Old version: writes compute the new column with `up`; new version: writes compute the old with `down`.

@@ -1,3 +1,4 @@
+import type { BackfillOptions } from "../backfill.js";
 import type { DdlOptions } from "../ddl.js";
 import type { SchemaModel, TableModel } from "../schema/schema-model.js";
 import type { SqlPool, SqlSession } from "../sql-client.js";
@@ -18,6 +19,7 @@ export interface OperationContext {
   /** Runs one DDL statement with a short lock_timeout, retried with back-off. */
   ddl(sql: string): Promise<void>;
   ddlOptions: DdlOptions;
+  backfillOptions: BackfillOptions;
   /** Saves and reads this operation's progress, so an interrupted migration resumes. */
   progress: { load<T>(key: string): T | undefined; save(key: string, value: unknown): Promise<void> };
   log(line: string): void;
@@ -43,4 +45,25 @@ export interface Operation<S> {
 export function qualified(schema: string, table: TableModel | string): string {
   const name = typeof table === "string" ? table : table.physical;
   return `"${schema.replaceAll('"', '""')}"."${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * ALTER TABLE ... ADD CONSTRAINT, unless the table already has it: a start resumed after a kill
+ * runs its statements again.
+ */
+export async function addConstraintOnce(
+  ctx: OperationContext,
+  table: TableModel,
+  name: string,
+  definition: string,
+): Promise<void> {
+  const { rows } = await ctx.session.query(
+    `SELECT 1 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2 AND k.conname = $3`,
+    [ctx.schema, table.physical, name],
+  );
+  if (rows.length === 0)
+    await ctx.ddl(
+      `ALTER TABLE ${qualified(ctx.schema, table)} ADD CONSTRAINT "${name.replaceAll('"', '""')}" ${definition}`,
+    );
 }
