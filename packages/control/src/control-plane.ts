@@ -7,6 +7,7 @@ import { retirePrevious, runBlueGreenRelease } from "./release/blue-green-releas
 import { runCanaryRelease } from "./release/canary-release.js";
 import { runInitialRelease } from "./release/initial-release.js";
 import { runInstantRollback } from "./release/instant-rollback.js";
+import { releaseMigration } from "./release/release-migration.js";
 import {
   type NextVersion,
   type ReleaseContext,
@@ -119,7 +120,7 @@ export class ControlPlane {
     this.log(`taking over release ${active.id} of ${active.version} (${active.strategy}, ${active.status})`);
     const { stable, next } = found.inFlight;
     const state: RunState = { promoted: false, finished: false };
-    const ctx = this.context(actor, state, stable);
+    const ctx = this.context(actor, state, stable, active.env);
     this.track(active.id, state, resumeRelease(ctx, active, next));
   }
 
@@ -143,12 +144,12 @@ export class ControlPlane {
     const strategy = req.strategy ?? this.opts.file.strategy;
     const state: RunState = { promoted: false, finished: false };
     if (!this.serving) {
-      const ctx = this.context(req.actor, state, { version: "", instances: [] });
+      const ctx = this.context(req.actor, state, { version: "", instances: [] }, next.env);
       return this.start(next.version, state, runInitialRelease(ctx, next));
     }
     // A new release replaces the warm version: it leaves the router now and stops after its drain.
     await this.retireWarm();
-    const ctx = this.context(req.actor, state, this.serving);
+    const ctx = this.context(req.actor, state, this.serving, next.env);
     return this.start(next.version, state, RUNNERS[strategy](ctx, next));
   }
 
@@ -183,7 +184,11 @@ export class ControlPlane {
       return this.start(
         warm.version,
         state,
-        runInstantRollback(this.context(actor, state, serving), warm, warm.source),
+        runInstantRollback(
+          this.context(actor, state, serving, await this.envOf(serving.version)),
+          warm,
+          warm.source,
+        ),
       );
     }
     const [current] = (await this.store.history(this.service, 50)).filter((r) => r.status === "succeeded");
@@ -313,8 +318,20 @@ export class ControlPlane {
       );
   }
 
-  private context(actor: string, state: RunState, stable: VersionSet): ReleaseContext {
+  /** The environment the serving version was released with (its migration's database, say). */
+  private async envOf(version: string): Promise<Record<string, string>> {
+    return (await this.store.latestOf(this.service, version).catch(() => undefined))?.env ?? {};
+  }
+
+  private context(
+    actor: string,
+    state: RunState,
+    stable: VersionSet,
+    env: Record<string, string> = {},
+  ): ReleaseContext {
+    const { migration } = this.opts.file;
     return {
+      ...(migration ? { migration: releaseMigration(migration, env, this.opts.log) } : {}),
       file: this.opts.file,
       router: this.opts.router,
       routerUrl: this.opts.routerUrl,
@@ -385,7 +402,7 @@ export class ControlPlane {
       const found = await findServing(this.store, this.provider, this.opts.file);
       if (!found.inFlight) throw err;
       const rolling = await this.store.update(active.id, { status: "rolling-back", reason });
-      const ctx = this.context("control-plane", state, found.inFlight.stable);
+      const ctx = this.context("control-plane", state, found.inFlight.stable, active.env);
       return await resumeRelease(ctx, rolling, found.inFlight.next);
     } catch (again) {
       const failed = await this.store.update(active.id, {
@@ -423,7 +440,12 @@ export class ControlPlane {
     if (!warm || !serving) return;
     clearTimeout(warm.timer);
     this.warm = undefined;
-    const ctx = this.context("control-plane", { promoted: false, finished: false }, serving);
+    const ctx = this.context(
+      "control-plane",
+      { promoted: false, finished: false },
+      serving,
+      await this.envOf(serving.version),
+    );
     try {
       const { stopped } = await retirePrevious(ctx, serving, warm);
       this.retiring = stopped.catch((err: unknown) =>

@@ -96,6 +96,19 @@ export const serviceFileSchema = z
       .prefault({}),
     stickiness: z.strictObject({ header: z.string().optional(), cookie: z.string().optional() }).prefault({}),
     drain: z.strictObject({ timeout: durationSchema("30s"), preStop: durationSchema("2s") }).prefault({}),
+    /**
+     * The database migration a release needs (pgroll format, path in the release's directory):
+     * started before the new instances, completed once the old version has drained, rolled back
+     * with the release.
+     */
+    migration: z
+      .strictObject({
+        file: z.string().min(1),
+        schema: z.string().min(1).default("public"),
+        /** The environment variable holding the application's database URL. */
+        databaseEnv: z.string().min(1).default("DATABASE_URL"),
+      })
+      .optional(),
     /** Release waves: each region has its own router (admin API) and instances. */
     regions: z
       .array(

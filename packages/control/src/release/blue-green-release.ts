@@ -3,6 +3,7 @@ import { request } from "undici";
 import type { Instance } from "../providers/provider.js";
 import {
   beginRelease,
+  completeMigrationOf,
   type NextVersion,
   type ReleaseContext,
   type ReleaseOutcome,
@@ -68,7 +69,7 @@ export async function runBlueGreenRelease(ctx: ReleaseContext, next: NextVersion
     }),
   );
   say(`switched to ${next.version}; ${old.version} kept warm for ${file.blueGreen.keepOldFor}ms`);
-  release = await succeed(ctx, release, 0);
+  release = await succeed(ctx, release, 0, false);
   return { release, serving: { version: next.version, instances: fresh }, previous: old };
 }
 
@@ -94,6 +95,7 @@ export async function retirePrevious(
   const stopped = (async () => {
     await waitDrained(ctx, ctx.file.drain.timeout);
     await Promise.all(previous.instances.map((i) => i.stop(ctx.file.drain.timeout)));
+    await completeMigrationOf(ctx); // the old version is gone: the contract phase runs now
     ctx.log?.(`${previous.version} retired`);
   })();
   return { stopped };

@@ -75,6 +75,11 @@ async function switchTo(
   ctx.log?.(`rolled back to ${warm.version} in one switch; ${ctx.stable.version} drains`);
   await waitDrained(ctx, file.drain.timeout);
   await Promise.all(ctx.stable.instances.map((i) => i.stop(file.drain.timeout)));
+  // The version rolled away from kept its migration open (blue-green): it is undone now.
+  if (ctx.migration)
+    await ctx.migration
+      .rollback()
+      .catch((err: Error) => ctx.log?.(`migration rollback failed: ${err.message}`));
   release = await succeed(ctx, release, 0);
   return { release, serving: warm };
 }

@@ -6,6 +6,7 @@ import type { Instance, Provider, VersionSpec } from "../providers/provider.js";
 import type { RouterAdmin } from "../router-admin.js";
 import type { ServiceFile } from "../service-file.js";
 import type { Release, ReleaseStore } from "../state/release-store.js";
+import type { ReleaseMigrationHooks } from "./release-migration.js";
 
 /** What a release runs against: the service file, the router, the provider and the stores. */
 export interface ReleaseContext {
@@ -26,6 +27,8 @@ export interface ReleaseContext {
   /** Why the release was aborted (`baton abort`), if it was: it then rolls back at the next look. */
   aborted?: () => string | undefined;
   log?: (line: string) => void;
+  /** The database migration the release runs, when baton.yaml names one. */
+  migration?: ReleaseMigrationHooks;
 }
 
 export interface NextVersion {
@@ -127,13 +130,23 @@ export async function startInstances(
   /** Static provider: where in `next.instances` this batch starts. */
   offset = 0,
 ): Promise<Instance[] | ReleaseOutcome> {
+  let migrated = false;
   try {
+    // The schema change comes first: the new instances start against their version schema. The
+    // environment naming it is stored, so instances restarted after a control-plane restart get it.
+    if (offset === 0 && ctx.migration) {
+      next.env = { ...next.env, ...(await ctx.migration.start(next)) };
+      migrated = true;
+      await ctx.store.update(release.id, { env: next.env });
+    }
     ctx.log?.(`starting ${count} instance${count === 1 ? "" : "s"} of ${next.version}`);
     return await ctx.provider.startVersion({
       ...versionSpec(ctx.file, next.version, next, count),
       ...(next.instances ? { addresses: next.instances.slice(offset, offset + count) } : {}),
     });
   } catch (err) {
+    // The new version never served: its schema change is undone as well.
+    if (migrated) await ctx.migration!.rollback().catch(() => {});
     const failed = await ctx.store.update(release.id, { status: "failed", reason: (err as Error).message });
     await recordEvent(ctx, "release.failed", next.version, release.strategy, {
       releaseId: release.id,
@@ -144,7 +157,14 @@ export async function startInstances(
 }
 
 /** Marks the release succeeded in the store and the audit log. */
-export async function succeed(ctx: ReleaseContext, release: Release, step?: number): Promise<Release> {
+export async function succeed(
+  ctx: ReleaseContext,
+  release: Release,
+  step?: number,
+  /** Blue-green completes the migration later, when the warm old version retires. */
+  completeMigration = true,
+): Promise<Release> {
+  if (completeMigration) await completeMigrationOf(ctx);
   const done = await ctx.store.update(release.id, {
     status: "succeeded",
     ...(step !== undefined ? { step } : {}),
@@ -177,12 +197,31 @@ export async function rollBack(
   ctx.log?.(`rolling back ${release.version}: ${reason}`);
   await waitDrained(ctx, file.drain.timeout);
   await Promise.all(fresh.map((i) => i.stop(file.drain.timeout)));
+  if (ctx.migration)
+    await ctx.migration
+      .rollback()
+      .catch((err: Error) =>
+        ctx.log?.(`migration rollback failed: ${err.message}; run baton migrate rollback`),
+      );
   const r = await store.update(release.id, { status: "rolled-back" });
   await recordEvent(ctx, "release.rolled-back", release.version, release.strategy, {
     releaseId: release.id,
     reason,
   });
   return { release: r, serving: ctx.stable };
+}
+
+/**
+ * The old version has drained: the migration's contract phase runs. A failure leaves the
+ * migration in progress (both versions' schemas stay valid) for `baton migrate complete`.
+ */
+export async function completeMigrationOf(ctx: ReleaseContext): Promise<void> {
+  if (!ctx.migration) return;
+  await ctx.migration
+    .complete()
+    .catch((err: Error) =>
+      ctx.log?.(`migration complete failed: ${err.message}; run baton migrate complete`),
+    );
 }
 
 /** Waits until the router reports no draining instance for the service, or the drain timeout. */

@@ -132,7 +132,9 @@ export class ReleaseStore {
 
   async update(
     id: number,
-    patch: Partial<Pick<Release, "status" | "step" | "reason" | "instances" | "previousInstances">> & {
+    patch: Partial<
+      Pick<Release, "status" | "step" | "reason" | "instances" | "previousInstances" | "env">
+    > & {
       stepStarted?: boolean;
     },
   ): Promise<Release> {
@@ -144,6 +146,7 @@ export class ReleaseStore {
          instances = COALESCE($5, instances),
          step_started_at = CASE WHEN $6 THEN now() ELSE step_started_at END,
          previous_instances = COALESCE($7, previous_instances),
+         env = COALESCE($8, env),
          updated_at = now()
        WHERE id = $1 RETURNING *`,
       [
@@ -154,6 +157,7 @@ export class ReleaseStore {
         patch.instances ? JSON.stringify(patch.instances) : null,
         patch.stepStarted ?? false,
         patch.previousInstances ? JSON.stringify(patch.previousInstances) : null,
+        patch.env ? JSON.stringify(patch.env) : null,
       ],
     );
     return toRelease(rows[0]!);
