@@ -34,21 +34,26 @@ export async function backfill(
   let lastReport = Date.now();
   const started = Date.now();
   for (;;) {
-    const where = cursor ? `WHERE (${key}) > (${params(pk.length)})` : "";
-    const batch = await ctx.pool.withSession(async (s) => {
-      // One statement: it picks the batch and touches it in one short transaction.
-      const { rows } = await s.query<Record<string, unknown>>(
-        `WITH batch AS (SELECT ${key} FROM ${t} ${where} ORDER BY ${key} LIMIT ${opts.batchSize})
-         UPDATE ${t} AS x SET ${ident(pk[0]!)} = x.${ident(pk[0]!)} FROM batch
-          WHERE ${pk.map((c) => `x.${ident(c)} = batch.${ident(c)}`).join(" AND ")}
-         RETURNING ${pk.map((c) => `x.${ident(c)}`).join(", ")}`,
+    const after = cursor ? `(${key}) > (${params(pk.length)})` : "true";
+    const touched = await ctx.pool.withSession(async (s) => {
+      // The batch as a key range (an index range scan; a join on the batch's keys got a hash join
+      // and a sequential scan from the planner): first its last key, then one short UPDATE.
+      const { rows: upper } = await s.query<Record<string, unknown>>(
+        `SELECT ${key} FROM ${t} WHERE ${after} ORDER BY ${key} LIMIT 1 OFFSET ${opts.batchSize - 1}`,
         cursor ?? [],
       );
-      return rows;
+      const last = upper[0] ? pk.map((c) => upper[0]![c]) : undefined;
+      const until = last ? ` AND (${key}) <= (${params(pk.length, (cursor?.length ?? 0) + 1)})` : "";
+      const { rows } = await s.query<Record<string, unknown>>(
+        `UPDATE ${t} SET ${ident(pk[0]!)} = ${ident(pk[0]!)} WHERE ${after}${until}
+         RETURNING ${last ? "1 AS touched" : key}`,
+        [...(cursor ?? []), ...(last ?? [])],
+      );
+      return { count: rows.length, final: !last, last: last ?? (rows.length ? maxKey(rows, pk) : undefined) };
     });
-    if (batch.length === 0) break;
-    done += batch.length;
-    cursor = maxKey(batch, pk);
+    if (touched.count === 0 && touched.final) break;
+    done += touched.count;
+    cursor = touched.last!;
     await ctx.progress.save(`backfill:${cursorName}`, cursor);
     if (Date.now() - lastReport > 1000) {
       lastReport = Date.now();
@@ -57,7 +62,7 @@ export async function backfill(
         `backfill ${table}: ${done}${total ? `/${total} (~${Math.min(100, Math.round((100 * done) / total))}%)` : ""} rows, ${rate} rows/s`,
       );
     }
-    if (batch.length < opts.batchSize) break;
+    if (touched.final) break; // the last, partial range (rows deleted meanwhile do not end it early)
     await waitForReplicas(ctx.session, opts.maxReplicaLagMs);
     if (opts.delayMs > 0) await new Promise((r) => setTimeout(r, opts.delayMs));
   }

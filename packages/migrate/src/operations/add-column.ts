@@ -44,14 +44,9 @@ export const addColumn = {
     await ctx.ddl(
       `ALTER TABLE ${qualified(ctx.schema, table)} ADD COLUMN IF NOT EXISTS ${columnDdl(ctx.schema, physicalSpec)}`,
     );
-    if (!c.nullable)
-      await addConstraintOnce(
-        ctx,
-        table,
-        notNullCheck(ctx, c.name),
-        `CHECK (${ident(c.name)} IS NOT NULL) NOT VALID`,
-      );
-    if (spec.up) {
+    // The trigger first: a NOT VALID check still checks every write from now on, and an
+    // old-version write must not meet it before the trigger fills the column.
+    if (spec.up)
       await createSyncTrigger(ctx, {
         name: c.name,
         table,
@@ -61,12 +56,16 @@ export const addColumn = {
         expression: spec.up,
         columns: table.columns,
       });
-      const n = await backfill(
+    if (!c.nullable)
+      await addConstraintOnce(
         ctx,
-        table.physical,
-        table.columns.filter((x) => x.pk).map((x) => x.physical),
-        c.name,
+        table,
+        notNullCheck(ctx, c.name),
+        `CHECK (${ident(c.name)} IS NOT NULL) NOT VALID`,
       );
+    if (spec.up) {
+      const pk = table.columns.filter((x) => x.pk).map((x) => x.physical);
+      const n = await backfill(ctx, table.physical, pk, c.name);
       ctx.log(`backfilled ${n} rows of ${table.name}.${c.name}`);
     }
   },

@@ -81,23 +81,6 @@ export const alterColumn = {
     await ctx.ddl(
       `ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS ${ident(dup)} ${type}${dflt !== null ? ` DEFAULT ${dflt}` : ""}`,
     );
-    const notNull = spec.nullable === false || (spec.nullable === undefined && !old.nullable);
-    if (notNull)
-      await addConstraintOnce(
-        ctx,
-        table,
-        notNullCheck(ctx, spec),
-        `CHECK (${ident(dup)} IS NOT NULL) NOT VALID`,
-      );
-    if (spec.references) {
-      const r = spec.references;
-      await addConstraintOnce(
-        ctx,
-        table,
-        r.name,
-        `FOREIGN KEY (${ident(dup)}) REFERENCES ${ident(ctx.schema)}.${ident(r.table)} (${ident(r.column)}) ON DELETE ${r.onDelete} ON UPDATE ${r.onUpdate} NOT VALID`,
-      );
-    }
     // Old version: writes compute the new column with `up`; new version: writes compute the old with `down`.
     const newVersionColumns: ColumnModel[] = table.columns.map((c) =>
       c === old ? { ...c, name: spec.name ?? c.name, physical: dup } : c,
@@ -120,6 +103,25 @@ export const alterColumn = {
       expression: spec.down ?? ident(spec.name ?? spec.column),
       columns: newVersionColumns,
     });
+    // Constraints on the new column only after the triggers fill it: a NOT VALID constraint still
+    // checks every write from now on, and an old-version write must not meet it empty.
+    const notNull = spec.nullable === false || (spec.nullable === undefined && !old.nullable);
+    if (notNull)
+      await addConstraintOnce(
+        ctx,
+        table,
+        notNullCheck(ctx, spec),
+        `CHECK (${ident(dup)} IS NOT NULL) NOT VALID`,
+      );
+    if (spec.references) {
+      const r = spec.references;
+      await addConstraintOnce(
+        ctx,
+        table,
+        r.name,
+        `FOREIGN KEY (${ident(dup)}) REFERENCES ${ident(ctx.schema)}.${ident(r.table)} (${ident(r.column)}) ON DELETE ${r.onDelete} ON UPDATE ${r.onUpdate} NOT VALID`,
+      );
+    }
     // What dropping the old column at complete would take with it, to recreate on the new one.
     const carried = ctx.progress.load<Record<string, Carried>>("carried") ?? {};
     if (!carried[spec.column]) {
