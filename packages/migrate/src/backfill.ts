@@ -23,6 +23,11 @@ export async function backfill(
   pk: string[],
   /** Names this backfill's cursor among the operation's progress (one per column backfilled). */
   cursorName: string,
+  /**
+   * Set `column` to `expression` directly (the triggers stand aside for the backfill's own
+   * session); without it, rows are touched and the triggers compute them one by one.
+   */
+  assign?: { column: string; expression: string },
 ): Promise<number> {
   const opts = ctx.backfillOptions;
   const t = `${ident(ctx.schema)}.${ident(table)}`;
@@ -36,6 +41,17 @@ export async function backfill(
   for (;;) {
     const after = cursor ? `(${key}) > (${params(pk.length)})` : "true";
     const touched = await ctx.pool.withSession(async (s) => {
+      // Unqualified names in `up` mean the migration's schema, as for the applications' writes.
+      await s.query(`SET search_path TO ${ident(ctx.schema)}`);
+      if (assign) await s.query("SET baton.backfill = 'on'");
+      try {
+        return await batchOn(s);
+      } finally {
+        await s.query("RESET search_path");
+        if (assign) await s.query("RESET baton.backfill");
+      }
+    });
+    async function batchOn(s: SqlSession) {
       // The batch as a key range (an index range scan; a join on the batch's keys got a hash join
       // and a sequential scan from the planner): first its last key, then one short UPDATE.
       const { rows: upper } = await s.query<Record<string, unknown>>(
@@ -45,12 +61,12 @@ export async function backfill(
       const last = upper[0] ? pk.map((c) => upper[0]![c]) : undefined;
       const until = last ? ` AND (${key}) <= (${params(pk.length, (cursor?.length ?? 0) + 1)})` : "";
       const { rows } = await s.query<Record<string, unknown>>(
-        `UPDATE ${t} SET ${ident(pk[0]!)} = ${ident(pk[0]!)} WHERE ${after}${until}
+        `UPDATE ${t} SET ${assign ? `${ident(assign.column)} = (${assign.expression})` : `${ident(pk[0]!)} = ${ident(pk[0]!)}`} WHERE ${after}${until}
          RETURNING ${last ? "1 AS touched" : key}`,
         [...(cursor ?? []), ...(last ?? [])],
       );
       return { count: rows.length, final: !last, last: last ?? (rows.length ? maxKey(rows, pk) : undefined) };
-    });
+    }
     if (touched.count === 0 && touched.final) break;
     done += touched.count;
     cursor = touched.last!;

@@ -65,7 +65,14 @@ export const addColumn = {
       );
     if (spec.up) {
       const pk = table.columns.filter((x) => x.pk).map((x) => x.physical);
-      const n = await backfill(ctx, table.physical, pk, c.name);
+      const direct = table.columns.every((x) => x.name === x.physical); // `up` names the real columns
+      const n = await backfill(
+        ctx,
+        table.physical,
+        pk,
+        c.name,
+        direct ? { column: c.name, expression: spec.up } : undefined,
+      );
       ctx.log(`backfilled ${n} rows of ${table.name}.${c.name}`);
     }
   },

@@ -130,11 +130,13 @@ export const alterColumn = {
       ]);
       await ctx.progress.save("carried", carried);
     }
+    const direct = table.columns.every((c) => c.name === c.physical); // `up` names the real columns
     const n = await backfill(
       ctx,
       table.physical,
       table.columns.filter((c) => c.pk).map((c) => c.physical),
       spec.column,
+      direct ? { column: dup, expression: spec.up ?? ident(spec.column) } : undefined,
     );
     ctx.log(`backfilled ${n} rows of ${table.name}.${spec.column}`);
     if (spec.unique)
