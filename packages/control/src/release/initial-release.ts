@@ -4,6 +4,7 @@ import {
   type NextVersion,
   type ReleaseContext,
   type ReleaseOutcome,
+  recordEvent,
   routerService,
   startInstances,
   succeed,
@@ -66,13 +67,6 @@ export async function resumeInitialRelease(
   await Promise.all(fresh.map((i) => i.stop(file.drain.timeout)));
   const reason = "the control plane restarted before the first release was up; deploy it again";
   const failed = await store.update(release.id, { status: "failed", reason });
-  await ctx.audit.append({
-    actor: ctx.actor,
-    action: "release.failed",
-    service: file.service,
-    version: release.version,
-    strategy: "initial",
-    details: { releaseId: release.id, reason },
-  });
+  await recordEvent(ctx, "release.failed", release.version, "initial", { releaseId: release.id, reason });
   return { release: failed, serving: { version: "", instances: [] } };
 }
