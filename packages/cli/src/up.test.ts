@@ -1,6 +1,7 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,12 +25,12 @@ interface Run {
   stderr: string;
 }
 
-function baton(args: string[], env: Record<string, string> = {}): Promise<Run> {
+function baton(args: string[], env: Record<string, string> = {}, cwd = dir): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [BIN, ...args],
-      { cwd: dir, env: { ...process.env, ...env }, timeout: 60_000 },
+      { cwd, env: { ...process.env, ...env }, timeout: 60_000 },
       (err, stdout, stderr) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
     );
@@ -37,16 +38,21 @@ function baton(args: string[], env: Record<string, string> = {}): Promise<Run> {
 }
 
 /** Starts `baton up` in the service directory; resolves once it announced its API. */
-function startUp(): Promise<ChildProcess> {
+function startUp(
+  cwd = dir,
+  dbSchema = schema.schema,
+  onLine?: (text: string) => void,
+): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, "up", "--api-port", "0", "--listen-host", "127.0.0.1"], {
-      cwd: dir,
-      env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, BATON_DB_SCHEMA: schema.schema },
+      cwd,
+      env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, BATON_DB_SCHEMA: dbSchema },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let said = "";
     const onData = (d: Buffer) => {
       said += d.toString();
+      onLine?.(d.toString());
       if (process.env.BATON_TEST_VERBOSE) process.stdout.write(d);
       if (said.includes('"event":"baton-up"')) resolve(child);
     };
@@ -56,14 +62,20 @@ function startUp(): Promise<ChildProcess> {
   });
 }
 
-async function status(): Promise<{
+async function status(cwd = dir): Promise<{
   serving: { version: string; instances: { pid: number }[] } | null;
   warm: { version: string } | null;
   release: { id: number; version: string; status: string; strategy: string };
+  router?: {
+    pid: number;
+    state: string;
+    restarts: number;
+    lastRestart: { reason: string; previousPid: number; pid: number; downMs: number } | null;
+  };
 }> {
   // Straight to the API (what `baton status --json` prints), to poll without a process per look.
-  const { url } = JSON.parse(await readFile(join(dir, ".baton", "api.json"), "utf8")) as { url: string };
-  const token = (await readFile(join(dir, ".baton", "api.token"), "utf8")).trim();
+  const { url } = JSON.parse(await readFile(join(cwd, ".baton", "api.json"), "utf8")) as { url: string };
+  const token = (await readFile(join(cwd, ".baton", "api.token"), "utf8")).trim();
   const res = await fetch(`${url}/v1/status`, { headers: { authorization: `Bearer ${token}` } });
   expect(res.status).toBe(200);
   return (await res.json()) as never;
@@ -72,6 +84,27 @@ async function status(): Promise<{
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((r) => child.once("exit", () => r()));
+}
+
+/** Processes (other than this one) whose command line mentions `text`: what a data dir left running. */
+function processesMentioning(text: string): number[] {
+  const found: number[] = [];
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${e}/cmdline`, "utf8").includes(text)) found.push(Number(e));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return found.filter(processAlive);
+}
+
+/** A real server holding `port`, as another program would. */
+async function occupy(port: number, host = "127.0.0.1"): Promise<Server> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  return server;
 }
 
 async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
@@ -136,6 +169,49 @@ describe("baton up and the release commands", () => {
     const noPlane = await baton(["status", "--data-dir", join(dir, "nowhere")]);
     expect(noPlane.code).toBe(2);
     expect(noPlane.stderr).toMatch(/no control plane found.*Run `baton up`/);
+  });
+
+  it("refuses a port already in use before starting anything: exit 2, the port, its holder and the option", async () => {
+    // The API port: without DATABASE_URL, so that an embedded PostgreSQL would have started too.
+    const apiPort = await freePort();
+    const holder = await occupy(apiPort);
+    const state = join(dir, "clash-state");
+    try {
+      const r = await baton(["up", "--data-dir", state, "--api-port", String(apiPort)], { DATABASE_URL: "" });
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr).toContain("[BATON_PORT_IN_USE]");
+      expect(r.stderr).toContain(`the control plane's API: port ${apiPort} on 127.0.0.1 is already in use`);
+      expect(r.stderr).toContain(`by pid ${process.pid} (`);
+      expect(r.stderr).toContain("--api-port");
+      expect(r.stderr).not.toMatch(/EADDRINUSE/);
+    } finally {
+      holder.close();
+    }
+    expect(existsSync(join(state, "router.json"))).toBe(false);
+    expect(existsSync(join(state, "pg"))).toBe(false);
+    expect(existsSync(join(state, "up.lock"))).toBe(false);
+    expect(processesMentioning(state)).toEqual([]);
+
+    // The router's public port (baton.yaml's `listen`).
+    const publicPort = await freePort();
+    const taken = await occupy(publicPort);
+    await writeFile(join(dir, "clash.yaml"), `service: clash\nlisten: ${publicPort}\nrun: node x.js\n`);
+    try {
+      const r = await baton(
+        ["up", "-f", "clash.yaml", "--data-dir", state, "--api-port", "0", "--listen-host", "127.0.0.1"],
+        { DATABASE_URL: "" },
+      );
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr).toContain(
+        `the router's public port: port ${publicPort} on 127.0.0.1 is already in use`,
+      );
+      expect(r.stderr).toContain(`change \`listen\` in ${join(dir, "clash.yaml")}`);
+    } finally {
+      taken.close();
+    }
+    expect(existsSync(join(state, "router.json"))).toBe(false);
+    expect(existsSync(join(state, "pg"))).toBe(false);
+    expect(processesMentioning(state)).toEqual([]);
   });
 
   it("deploys, rolls a bad version back, rolls back, survives SIGKILL mid-canary, and verifies its audit log", async () => {
@@ -248,4 +324,96 @@ describe("baton up and the release commands", () => {
     await exited(up!);
     await until("instances to stop", async () => pids.every((p) => !processAlive(p)));
   }, 180_000);
+
+  it("supervises its router: SIGKILLed, it is back within seconds, in baton status and the audit log", async () => {
+    const sup = join(dir, "sup");
+    const supSchema = await testSchema("upsup");
+    const supPort = await freePort();
+    let child: ChildProcess | undefined;
+    let said = "";
+    try {
+      await mkdir(sup);
+      await writeFile(
+        join(sup, "baton.yaml"),
+        `service: sup\nlisten: ${supPort}\ninstances: 2\nrun: ${process.execPath} dist/server.js\n` +
+          "health: { startTimeout: 10s }\nstrategy: rolling\ndrain: { timeout: 2s, preStop: 0s }\n",
+      );
+      child = await startUp(sup, supSchema.schema, (t) => {
+        said += t;
+      });
+      const first = await baton(["deploy", "--version", "v1", "--dir", ECHO_DIR, "--wait"], {}, sup);
+      expect(first.code, first.stdout + first.stderr).toBe(0);
+      const routerConfig = join(sup, ".baton", "router.yaml");
+      const before = JSON.parse(await readFile(join(sup, ".baton", "router.json"), "utf8")) as {
+        pid: number;
+      };
+      expect(processesMentioning(routerConfig)).toEqual([before.pid]);
+      expect((await status(sup)).router).toMatchObject({ pid: before.pid, state: "running", restarts: 0 });
+
+      const served = async () => {
+        try {
+          const res = await fetch(`http://127.0.0.1:${supPort}/`, { signal: AbortSignal.timeout(1000) });
+          await res.arrayBuffer();
+          return res.status === 200 ? res.headers.get("x-baton-version") : null;
+        } catch {
+          return null;
+        }
+      };
+      expect(await served()).toBe("v1");
+
+      const killedAt = Date.now();
+      process.kill(before.pid, "SIGKILL");
+      // Served again, by v1: the new router resumed its routing table.
+      await until(
+        "requests through the router to succeed again",
+        async () => (await served()) === "v1",
+        10_000,
+      );
+      const back = Date.now() - killedAt;
+      expect(back).toBeLessThan(5_000);
+
+      const s = await status(sup);
+      expect(s.router?.restarts).toBe(1);
+      expect(s.router?.state).toBe("running");
+      expect(s.router?.lastRestart).toMatchObject({ previousPid: before.pid, pid: s.router!.pid });
+      expect(s.router?.lastRestart?.reason).toMatch(/killed by SIGKILL/);
+      expect(s.router!.pid).not.toBe(before.pid);
+      // Never two routers.
+      expect(processesMentioning(routerConfig)).toEqual([s.router!.pid]);
+      expect(said).toMatch(/router restarted \(pid \d+, was \d+\)/);
+
+      const cli = await baton(["status"], {}, sup);
+      expect(cli.code, cli.stderr).toBe(0);
+      expect(cli.stdout).toMatch(
+        new RegExp(
+          `router: pid ${s.router!.pid} .*restarted 1 time \\(last .*pid ${before.pid} was killed by SIGKILL`,
+        ),
+      );
+      const { rows } = await supSchema.db.query<{
+        details: { pid: number; previousPid: number; exit: unknown };
+      }>("SELECT details FROM baton_audit WHERE action = 'router.restarted'");
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.details).toMatchObject({
+        pid: s.router!.pid,
+        previousPid: before.pid,
+        exit: { code: null, signal: "SIGKILL" },
+      });
+      const audit = await baton(["audit", "verify"], {}, sup);
+      expect(audit.code, audit.stdout).toBe(0);
+      expect(audit.stdout).toMatch(/events, chain verified/);
+
+      // `baton down` stops the router for good: the supervisor does not bring it back.
+      expect((await baton(["down"], {}, sup)).code).toBe(0);
+      await exited(child);
+      await until("the router to stop", async () => processesMentioning(routerConfig).length === 0);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(processesMentioning(routerConfig)).toEqual([]);
+    } finally {
+      if (child && child.exitCode === null) {
+        await baton(["down"], {}, sup);
+        child.kill("SIGKILL");
+      }
+      await supSchema.drop();
+    }
+  }, 120_000);
 });

@@ -2,6 +2,7 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { createRouter, type Router, silentLogger } from "@baton/router";
 import { request } from "undici";
@@ -115,14 +116,14 @@ describe("control plane API", () => {
 
   it("answers bad requests with what is wrong", async () => {
     expect((await call("POST", "/v1/deploy", { version: "v 4", dir: ECHO_DIR })).body.error.message).toMatch(
-      /^version must be/,
+      /^version: must be/,
     );
     const unknown = await call("POST", "/v1/deploy", { version: "v4" });
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.message).toMatch(/^unknown version v4 of echo: it was never released/);
     expect(
       (await call("POST", "/v1/deploy", { version: "v4", dir: "relative/dir" })).body.error.message,
-    ).toMatch(/^dir must be the absolute path/);
+    ).toMatch(/^dir: must be the absolute path/);
     expect((await call("POST", "/v1/deploy", { dir: "/nonexistent/x" })).body.error.message).toMatch(
       /is not a directory/,
     );
@@ -142,5 +143,158 @@ describe("control plane API", () => {
     expect(promote.body.error.code).toBe("BATON_NO_RELEASE_RUNNING");
     // None of them changed anything.
     expect((await call("GET", "/v1/releases")).body).toEqual(before.body);
+  });
+
+  it("answers malformed input with 400 BATON_BAD_REQUEST naming the field, never a 500", async () => {
+    const before = await call("GET", "/v1/releases");
+    const raw = async (method: string, path: string, body?: string) => {
+      const res = await request(`${api.url}${path}`, {
+        method: method as "GET",
+        headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+        ...(body === undefined ? {} : { body }),
+      });
+      return { status: res.statusCode, body: (await res.body.json()) as any };
+    };
+    const cases: [string, string, string | undefined, string, RegExp][] = [
+      ["POST", "/v1/deploy", "null", "body", /body must be a JSON object/],
+      ["POST", "/v1/deploy", "[]", "body", /body must be a JSON object/],
+      ["POST", "/v1/deploy", '"v1"', "body", /body must be a JSON object/],
+      ["POST", "/v1/deploy", "{", "body", /not JSON/],
+      ["POST", "/v1/deploy", JSON.stringify({ version: "v4", dir: ECHO_DIR, env: ["A=1"] }), "env", /^env: /],
+      ["POST", "/v1/deploy", JSON.stringify({ version: "v4", dir: ECHO_DIR, env: null }), "env", /^env: /],
+      [
+        "POST",
+        "/v1/deploy",
+        JSON.stringify({ version: "v4", dir: ECHO_DIR, env: { A: "x\u0000y" } }),
+        "env.A",
+        /NUL/,
+      ],
+      [
+        "POST",
+        "/v1/deploy",
+        JSON.stringify({ version: "v4", dir: ECHO_DIR, env: { A: 1 } }),
+        "env.A",
+        /strings/,
+      ],
+      [
+        "POST",
+        "/v1/deploy",
+        JSON.stringify({ version: "v4", dir: ECHO_DIR, env: { "A\u0000B": "x" } }),
+        "env",
+        /names must be/,
+      ],
+      [
+        "POST",
+        "/v1/deploy",
+        JSON.stringify({ version: "v4", dir: ECHO_DIR, env: { "1BAD": "x" } }),
+        "env",
+        /names must be/,
+      ],
+      [
+        "POST",
+        "/v1/deploy",
+        JSON.stringify({ version: "v4", dir: ECHO_DIR, env: { "A-B": "x" } }),
+        "env",
+        /names must be/,
+      ],
+      [
+        "POST",
+        "/v1/deploy",
+        JSON.stringify({ version: "v4", dir: ECHO_DIR, colour: "red" }),
+        "colour",
+        /unknown field "colour"/,
+      ],
+      ["POST", "/v1/deploy", JSON.stringify({ version: "v4", dir: `${ECHO_DIR}\u0000x` }), "dir", /NUL/],
+      [
+        "POST",
+        "/v1/deploy",
+        JSON.stringify({ version: "v4", instances: ["127.0.0.1:99999"] }),
+        "instances.0",
+        /1-65535/,
+      ],
+      [
+        "POST",
+        "/v1/deploy",
+        JSON.stringify({ version: "v4", dir: ECHO_DIR, actor: "a\nb" }),
+        "actor",
+        /control/,
+      ],
+      [
+        "POST",
+        "/v1/deploy",
+        JSON.stringify({ version: "v4", dir: ECHO_DIR, strategy: "sideways" }),
+        "strategy",
+        /rolling, blue-green or canary/,
+      ],
+      ["POST", "/v1/abort", JSON.stringify({ actor: "x", force: true }), "force", /unknown field "force"/],
+      ["POST", "/v1/rollback", "null", "body", /body must be a JSON object/],
+      ["GET", "/v1/releases?limit=-1", undefined, "limit", /^limit: must be a whole number from 1 to 1000/],
+      ["GET", "/v1/releases?limit=abc", undefined, "limit", /^limit: /],
+      ["GET", "/v1/releases?limit=0", undefined, "limit", /^limit: /],
+      ["GET", "/v1/releases?limit=1&limit=2", undefined, "limit", /more than once/],
+      ["GET", "/v1/releases?lmit=5", undefined, "lmit", /unknown parameter "lmit"/],
+      ["GET", "/v1/releases/12345678901234567890", undefined, "id", /release id must be a whole number/],
+      ["GET", "/v1/releases/0", undefined, "id", /release id/],
+      ["GET", "/v1/releases/1?wait=yes", undefined, "wait", /^wait: /],
+      ["GET", "/v1/logs?lines=abc", undefined, "lines", /^lines: /],
+      ["GET", "/v1/logs?lines=", undefined, "lines", /^lines: /],
+      ["GET", "/v1/logs?lines=-3", undefined, "lines", /^lines: /],
+      ["GET", "/v1/logs?version=..", undefined, "version", /^version: must be 1-64/],
+    ];
+    for (const version of [
+      ".",
+      "..",
+      ".hidden",
+      "a/b",
+      "../x",
+      "v\u0000",
+      "v\n1",
+      "v\u007f",
+      "x".repeat(65),
+      "",
+      7,
+    ])
+      cases.push(["POST", "/v1/deploy", JSON.stringify({ version, dir: ECHO_DIR }), "version", /^version: /]);
+    for (const [method, path, body, field, message] of cases) {
+      const r = await raw(method, path, body);
+      const what = `${method} ${path} ${body ?? ""}: ${JSON.stringify(r.body)}`;
+      expect(r.status, what).toBe(400);
+      expect(r.body.error.code, what).toBe("BATON_BAD_REQUEST");
+      expect(r.body.error.field, what).toBe(field);
+      expect(r.body.error.message, what).toMatch(message);
+    }
+    // A release id JavaScript holds exactly but no release has: 404, not a database error.
+    const missing = await call("GET", "/v1/releases/9007199254740991");
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe("BATON_UNKNOWN_RELEASE");
+    // None of them changed anything.
+    expect((await call("GET", "/v1/releases")).body).toEqual(before.body);
+  });
+
+  it("refuses an oversized body with 413 without reading it all", async () => {
+    const big = JSON.stringify({ version: "v4", dir: ECHO_DIR, env: { A: "x".repeat(2 * 1024 * 1024) } });
+    const res = await request(`${api.url}/v1/deploy`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+      body: big,
+    });
+    expect(res.statusCode).toBe(413);
+    expect(((await res.body.json()) as any).error.code).toBe("BATON_BODY_TOO_LARGE");
+    // Sent without a length (chunked): refused as it arrives.
+    const chunked = await request(`${api.url}/v1/deploy`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+      body: Readable.from(
+        (function* () {
+          for (let i = 0; i < 40; i++) yield Buffer.alloc(64 * 1024, 0x20);
+        })(),
+      ),
+    }).catch((err: Error) => err);
+    if (!(chunked instanceof Error)) {
+      expect(chunked.statusCode).toBe(413);
+      await chunked.body.dump();
+    }
+    // The API still answers.
+    expect((await call("GET", "/v1/status")).status).toBe(200);
   });
 });

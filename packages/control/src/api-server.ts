@@ -1,7 +1,19 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { isAbsolute } from "node:path";
+import type { z } from "zod";
+import {
+  actorBody,
+  BodyTooLargeError,
+  badRequest,
+  deployBody,
+  emptyQuery,
+  logsQuery,
+  parseInput,
+  releaseId,
+  releaseQuery,
+  releasesQuery,
+} from "./api-input.js";
 import type { ControlPlane } from "./control-plane.js";
 import { BatonControlError } from "./errors.js";
 
@@ -12,6 +24,12 @@ export interface ApiOptions {
   tokenSha256?: string;
   /** `POST /v1/down`: stop everything (instances, router) and exit; only `baton up` offers it. */
   onDown?: () => void;
+  /** Fields added to `GET /v1/status` (`baton up` adds `router`: its supervised router process). */
+  extraStatus?: () => Record<string, unknown>;
+  /** Largest request body accepted, in bytes (default 1 MiB); larger ones get 413. */
+  maxBodyBytes?: number;
+  /** Where internal errors are reported (default: stderr). */
+  log?: (line: string) => void;
 }
 
 /** What the API drives: one control plane, or release waves over regions. */
@@ -33,6 +51,7 @@ const STATUS: Record<string, number> = {
   BATON_NOTHING_TO_ROLL_BACK: 409,
   BATON_DATABASE_UNAVAILABLE: 503,
   BATON_BAD_REQUEST: 400,
+  BATON_BODY_TOO_LARGE: 413,
 };
 
 /**
@@ -49,6 +68,8 @@ export async function startApi(
       `the API would listen on ${opts.host} without a token; set one, or bind to 127.0.0.1`,
     );
   }
+  const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const expected = opts.tokenSha256 ? Buffer.from(opts.tokenSha256, "hex") : undefined;
   const authorized = (req: IncomingMessage) => {
     if (!expected) return true;
@@ -69,95 +90,85 @@ export async function startApi(
       return json(res, 415, {
         error: { code: "BATON_BAD_REQUEST", message: "POST bodies must be sent as application/json" },
       });
+    const body = <S extends z.ZodType>(schema: S) =>
+      readJson(req, maxBody).then((b) => parseInput(schema, b, "body"));
+    const query = <S extends z.ZodType>(schema: S) => parseInput(schema, queryObject(url), "query");
+
     if (m === "POST" && p === "/v1/deploy") {
-      const body = (await readJson(req)) as {
-        version?: unknown;
-        dir?: unknown;
-        strategy?: unknown;
-        env?: unknown;
-        instances?: unknown;
-        actor?: unknown;
-      };
-      if (
-        body.version !== undefined &&
-        (typeof body.version !== "string" || !/^[A-Za-z0-9._-]{1,64}$/.test(body.version))
-      )
-        throw bad("version must be 1-64 letters, digits, '.', '_' or '-'");
-      if (body.dir !== undefined && (typeof body.dir !== "string" || !isAbsolute(body.dir)))
-        throw bad("dir must be the absolute path of the release's directory");
-      if (body.version === undefined && body.dir === undefined) throw bad("give a version, a dir, or both");
-      if (
-        body.instances !== undefined &&
-        (!Array.isArray(body.instances) ||
-          body.instances.some((a) => typeof a !== "string" || !/^[^\s:/]+:\d{1,5}$/.test(a)))
-      )
-        throw bad("instances must be a list of host:port addresses");
-      if (body.strategy !== undefined && !["rolling", "blue-green", "canary"].includes(String(body.strategy)))
-        throw bad("strategy must be rolling, blue-green or canary");
-      if (
-        body.env !== undefined &&
-        (typeof body.env !== "object" ||
-          body.env === null ||
-          Object.values(body.env).some((v) => typeof v !== "string"))
-      )
-        throw bad("env must be an object of strings");
-      if (typeof body.dir === "string") {
-        const info = await stat(body.dir).catch(() => undefined);
+      const input = await body(deployBody);
+      if (input.dir !== undefined) {
+        const info = await stat(input.dir).catch(() => undefined);
         if (!info?.isDirectory())
-          throw bad(`dir ${body.dir} is not a directory on the control plane's machine`);
+          throw badRequest("dir", `dir ${input.dir} is not a directory on the control plane's machine`);
       }
       const release = await plane.deploy({
-        ...(typeof body.version === "string" ? { version: body.version } : {}),
-        ...(typeof body.dir === "string" ? { cwd: body.dir } : {}),
-        ...(body.strategy ? { strategy: body.strategy as "canary" } : {}),
-        env: (body.env as Record<string, string>) ?? {},
-        ...(Array.isArray(body.instances) ? { instances: body.instances as string[] } : {}),
-        actor: typeof body.actor === "string" ? body.actor : "api",
+        ...(input.version !== undefined ? { version: input.version } : {}),
+        ...(input.dir !== undefined ? { cwd: input.dir } : {}),
+        ...(input.strategy ? { strategy: input.strategy } : {}),
+        env: input.env ?? {},
+        ...(input.instances ? { instances: input.instances } : {}),
+        actor: input.actor ?? "api",
       });
       return json(res, 202, release);
     }
-    if (m === "GET" && p === "/v1/status") return json(res, 200, await plane.status());
+    if (m === "GET" && p === "/v1/status") {
+      query(emptyQuery);
+      const status = (await plane.status()) as Record<string, unknown>;
+      return json(res, 200, opts.extraStatus ? { ...status, ...opts.extraStatus() } : status);
+    }
     if (m === "GET" && p === "/v1/releases")
-      return json(res, 200, await plane.history(Number(url.searchParams.get("limit") ?? 20)));
-    const one = /^\/v1\/releases\/(\d+)$/.exec(p);
+      return json(res, 200, await plane.history(query(releasesQuery).limit));
+    const one = /^\/v1\/releases\/([^/]+)$/.exec(p);
     if (m === "GET" && one) {
-      const id = Number(one[1]);
-      const release = url.searchParams.get("wait") === "1" ? await plane.wait(id) : await plane.store.get(id);
+      const id = releaseId(decodeURIComponent(one[1]!));
+      const release = query(releaseQuery).wait === "1" ? await plane.wait(id) : await plane.store.get(id);
       if (!release) throw new BatonControlError("BATON_UNKNOWN_RELEASE", `no release ${id}`);
       return json(res, 200, { release, decisions: await plane.store.decisions(id) });
     }
     if (m === "POST" && p === "/v1/promote") {
+      await body(actorBody);
       plane.promote();
       return json(res, 202, { promoted: true });
     }
     if (m === "POST" && p === "/v1/abort") {
-      plane.abort(String(((await readJson(req)) as { actor?: string }).actor ?? "api"));
+      plane.abort((await body(actorBody)).actor ?? "api");
       return json(res, 202, { aborting: true });
     }
-    if (m === "POST" && p === "/v1/rollback") {
-      const actor = String(((await readJson(req)) as { actor?: string }).actor ?? "api");
-      return json(res, 202, await plane.rollback(actor));
-    }
+    if (m === "POST" && p === "/v1/rollback")
+      return json(res, 202, await plane.rollback((await body(actorBody)).actor ?? "api"));
     if (m === "GET" && p === "/v1/logs") {
-      const version = url.searchParams.get("version") ?? undefined;
-      if (version !== undefined && !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/.test(version))
-        throw bad("version must be 1-64 letters, digits, '.', '_' or '-'");
-      const lines = Math.min(10_000, Math.max(1, Number(url.searchParams.get("lines") ?? 50) || 50));
-      return json(res, 200, await plane.logs(version, lines));
+      const q = query(logsQuery);
+      return json(res, 200, await plane.logs(q.version, q.lines));
     }
     if (m === "POST" && p === "/v1/down" && opts.onDown) {
+      await body(actorBody);
       json(res, 202, { stopping: true });
       opts.onDown();
       return;
     }
-    if (m === "GET" && p === "/v1/audit/verify") return json(res, 200, await plane.audit.verify());
+    if (m === "GET" && p === "/v1/audit/verify") {
+      query(emptyQuery);
+      return json(res, 200, await plane.audit.verify());
+    }
     return json(res, 404, { error: { code: "BATON_NOT_FOUND", message: `no route ${m} ${p}` } });
   };
 
   const server = createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
-      const code = (err as { code?: string }).code ?? "BATON_INTERNAL";
-      json(res, STATUS[code] ?? 500, { error: { code, message: (err as Error).message } });
+      const e = err as Error & { code?: unknown; field?: string };
+      // Only Baton's own codes are part of the API; a PostgreSQL or Node code (22P05, EINVAL) is
+      // an internal error, logged here with its own code so it can be traced.
+      const code = typeof e.code === "string" && e.code.startsWith("BATON_") ? e.code : "BATON_INTERNAL";
+      if (code === "BATON_INTERNAL")
+        log(
+          `API ${req.method} ${req.url}: internal error${e.code ? ` (${String(e.code)})` : ""}: ${e.stack ?? e.message}`,
+        );
+      if (res.headersSent) return res.destroy();
+      // A body left unread (too large) is not received to its end: the connection closes instead.
+      if (code === "BATON_BODY_TOO_LARGE") res.setHeader("connection", "close");
+      json(res, STATUS[code] ?? 500, {
+        error: { code, message: e.message, ...(e.field !== undefined ? { field: e.field } : {}) },
+      });
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -168,26 +179,41 @@ export async function startApi(
   return { server, url: `http://${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${port}` };
 }
 
-function bad(message: string): BatonControlError {
-  return new BatonControlError("BATON_BAD_REQUEST", message);
-}
-
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = `${JSON.stringify(body, null, 2)}\n`;
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  let text = "";
-  for await (const c of req) {
-    text += c;
-    if (text.length > 1_000_000) throw bad("body over 1 MB");
+/**
+ * The request body as JSON; an empty one is `{}`. Over `limit` bytes (by Content-Length, or as
+ * it arrives) it is refused (413) without being read to the end.
+ */
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  if (Number(req.headers["content-length"] ?? 0) > limit) throw new BodyTooLargeError(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > limit) throw new BodyTooLargeError(limit);
+    chunks.push(c);
   }
-  if (!text) return {};
+  // Decoded once, whole: a multi-byte character may be split across chunks.
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (!text.trim()) return {};
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw bad(`body is not JSON: ${(err as Error).message}`);
+    throw badRequest("body", `the body is not JSON: ${(err as Error).message}`);
   }
+}
+
+/** The query string as an object; a parameter given twice is refused rather than guessed at. */
+function queryObject(url: URL): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) {
+    if (Object.hasOwn(out, k)) throw badRequest(k, `query parameter ${k} is given more than once`);
+    out[k] = v;
+  }
+  return out;
 }

@@ -7,21 +7,26 @@ import { retirePrevious, runBlueGreenRelease } from "./release/blue-green-releas
 import { runCanaryRelease } from "./release/canary-release.js";
 import { runInitialRelease } from "./release/initial-release.js";
 import { runInstantRollback } from "./release/instant-rollback.js";
+import { inFlight, ReleaseLifecycle } from "./release/release-lifecycle.js";
 import { releaseMigration } from "./release/release-migration.js";
+import { type RunState, runUntilSettled } from "./release/release-runner.js";
 import {
   type NextVersion,
   type ReleaseContext,
   type ReleaseOutcome,
+  type ReleaseRunner,
   routerService,
+  startedDetails,
 } from "./release/release-steps.js";
-import { resumeRelease } from "./release/resume-release.js";
 import { runRollingRelease } from "./release/rolling-release.js";
+import { resolveVersion } from "./release/version-resolution.js";
 import { instanceLogs, type LogTail } from "./release-logs.js";
-import { findServing, type VersionSet, versionOf } from "./release-recovery.js";
+import { findServing, type VersionSet } from "./release-recovery.js";
 import type { RouterAdmin } from "./router-admin.js";
 import type { ServiceFile } from "./service-file.js";
 import { type DecisionRecord, type Release, ReleaseStore } from "./state/release-store.js";
 import type { SqlClient } from "./state/sql-client.js";
+import { type Warm, WarmVersion } from "./warm-version.js";
 
 export interface ControlPlaneOptions {
   file: ServiceFile;
@@ -49,26 +54,23 @@ export interface Status {
   service: string;
   serving: { version: string; instances: { address: string; state: string; pid: number }[] } | null;
   /** The previous version while blue-green keeps it warm: `baton rollback` is then one switch. */
-  warm: { version: string; until: string } | null;
+  warm: {
+    version: string;
+    until: string;
+    instances: { address: string; state: string; pid: number }[];
+  } | null;
   release: Release | null;
   decisions: DecisionRecord[];
 }
 
-interface RunState {
-  promoted: boolean;
-  aborted?: string;
-  finished: boolean;
-}
-
-interface Warm extends VersionSet {
-  until: number;
-  timer: NodeJS.Timeout;
-  source: { dir: string | null; env: Record<string, string> };
-}
-
-const RUNNERS = { canary: runCanaryRelease, "blue-green": runBlueGreenRelease, rolling: runRollingRelease };
-/** setTimeout's ceiling (about 24.8 days); longer warm periods are re-armed. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/** One runner per strategy; each takes a recorded release from its stored status and step. */
+const RUNNERS: Record<string, ReleaseRunner> = {
+  initial: runInitialRelease,
+  canary: runCanaryRelease,
+  "blue-green": runBlueGreenRelease,
+  rolling: runRollingRelease,
+  rollback: runInstantRollback,
+};
 
 /**
  * The control plane of one service: what serves now, the release in flight, and the calls the
@@ -77,9 +79,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class ControlPlane {
   readonly store: ReleaseStore;
   readonly audit: AuditLog;
+  readonly lifecycle: ReleaseLifecycle;
   private readonly provider: Provider;
   private serving: VersionSet | undefined;
-  private warm: Warm | undefined;
+  private readonly warm = new WarmVersion(() => void this.retireWarm());
   private running: { id: number; done: Promise<ReleaseOutcome>; state: RunState } | undefined;
   /** A deploy or rollback is being prepared (not yet tracked). */
   private reserved = false;
@@ -89,6 +92,7 @@ export class ControlPlane {
   constructor(private readonly opts: ControlPlaneOptions) {
     this.store = new ReleaseStore(opts.db);
     this.audit = new AuditLog(opts.db);
+    this.lifecycle = new ReleaseLifecycle(opts.db);
     this.provider = opts.file.provider === "static" ? new StaticProvider() : new LocalProvider(opts.dataDir);
   }
 
@@ -103,31 +107,35 @@ export class ControlPlane {
 
   /**
    * After a restart: adopts what serves (restarting instances that died meanwhile), the version
-   * blue-green keeps warm, and takes over a release left in flight. Safe to run again.
+   * blue-green keeps warm, and the release left in flight, which its strategy's runner takes on
+   * from its stored status and step. Then every process started for the service that none of
+   * these owns (spawned but not yet recorded when the last control plane died) is stopped.
    */
   async recover(actor = "control-plane"): Promise<void> {
     const found = await findServing(this.store, this.provider, this.opts.file);
     this.serving = found.serving;
     const active = await this.store.active(this.service);
+    if (found.warm) this.keepWarm(found.warm);
     if (!active || !found.inFlight) {
       // The router may have restarted without its state: put back what serves (an equal table is a
-      // no-op). Before the warm period is re-armed, so an expired one cannot be put back after it.
-      if (found.serving) await this.opts.router.putService(this.table(found.serving, found.warm));
-      if (found.warm) this.keepWarm(found.warm, found.warm.until);
+      // no-op), with the warm version only while its warm period lasts.
+      if (found.serving) await this.opts.router.putService(this.table(found.serving, this.warm.current));
+      await this.sweep();
       return;
     }
-    if (found.warm) this.keepWarm(found.warm, found.warm.until);
     this.log(`taking over release ${active.id} of ${active.version} (${active.strategy}, ${active.status})`);
     const { stable, next } = found.inFlight;
     const state: RunState = { promoted: false, finished: false };
-    const ctx = this.context(actor, state, stable, active.env);
-    this.track(active.id, state, resumeRelease(ctx, active, next));
+    // The recorded instances are adopted before the sweep, which spares what is owned.
+    const run = this.track(active, state, stable, next, actor);
+    await this.sweep();
+    void run;
   }
 
   /**
-   * Starts a release and returns it as soon as it is recorded; it then runs in the background.
-   * The first deploy of a service has nothing to compare with: its instances start health-gated
-   * and take all traffic once ready.
+   * Records a release and runs it in the background; returns it as recorded. The first deploy of
+   * a service has nothing to compare with: its instances start health-gated and take all traffic
+   * once ready.
    */
   async deploy(req: DeployRequest): Promise<Release> {
     this.refuseWhileRunning();
@@ -140,17 +148,26 @@ export class ControlPlane {
   }
 
   private async deployReserved(req: DeployRequest): Promise<Release> {
-    const next = await this.resolve(req);
-    const strategy = req.strategy ?? this.opts.file.strategy;
-    const state: RunState = { promoted: false, finished: false };
-    if (!this.serving) {
-      const ctx = this.context(req.actor, state, { version: "", instances: [] }, next.env);
-      return this.start(next.version, state, runInitialRelease(ctx, next));
-    }
+    const next = await resolveVersion(this.store, this.opts.file, req);
+    const stable = this.serving ?? { version: "", instances: [] };
+    const strategy = this.serving ? (req.strategy ?? this.opts.file.strategy) : "initial";
+    const release = await this.lifecycle.create(
+      {
+        service: this.service,
+        version: next.version,
+        previousVersion: stable.version || null,
+        strategy,
+        previousInstances: stable.instances.map((i) => i.record),
+        dir: next.cwd,
+        env: next.env ?? {},
+      },
+      req.actor,
+      await startedDetails(next),
+    );
     // A new release replaces the warm version: it leaves the router now and stops after its drain.
     await this.retireWarm();
-    const ctx = this.context(req.actor, state, this.serving, next.env);
-    return this.start(next.version, state, RUNNERS[strategy](ctx, next));
+    void this.track(release, { promoted: false, finished: false }, stable, next, req.actor);
+    return release;
   }
 
   /**
@@ -171,25 +188,32 @@ export class ControlPlane {
     const serving = this.serving;
     if (!serving)
       throw new BatonControlError("BATON_NOTHING_TO_ROLL_BACK", `${this.service} serves nothing yet`);
-    const warm = this.warm;
+    const warm = this.warm.current;
     // One switch only if the router itself sees every warm instance ready (the previous track).
     const view = warm ? await this.opts.router.service(this.service).catch(() => undefined) : undefined;
     const readyInRouter = view?.tracks.find(
       (t) => t.name === "previous" && t.version === warm?.version,
     )?.ready;
     if (warm && readyInRouter === warm.instances.length) {
-      clearTimeout(warm.timer);
-      this.warm = undefined;
-      const state: RunState = { promoted: false, finished: false };
-      return this.start(
-        warm.version,
-        state,
-        runInstantRollback(
-          this.context(actor, state, serving, await this.envOf(serving.version)),
-          warm,
-          warm.source,
-        ),
+      const next = { version: warm.version, cwd: warm.source.dir ?? "", env: warm.source.env };
+      // Created with the warm set's instances: a crash from here on resumes the switch.
+      const release = await this.lifecycle.create(
+        {
+          service: this.service,
+          version: warm.version,
+          previousVersion: serving.version,
+          strategy: "rollback",
+          previousInstances: serving.instances.map((i) => i.record),
+          instances: warm.instances.map((i) => i.record),
+          dir: warm.source.dir,
+          env: warm.source.env,
+        },
+        actor,
+        { dir: next.cwd },
       );
+      this.warm.take();
+      void this.track(release, { promoted: false, finished: false }, serving, next, actor);
+      return release;
     }
     const [current] = (await this.store.history(this.service, 50)).filter((r) => r.status === "succeeded");
     const previous = current?.previousVersion;
@@ -224,6 +248,7 @@ export class ControlPlane {
 
   async status(): Promise<Status> {
     const [latest] = await this.store.history(this.service, 1);
+    const warm = this.warm.current;
     return {
       service: this.service,
       serving: this.serving
@@ -236,7 +261,13 @@ export class ControlPlane {
             })),
           }
         : null,
-      warm: this.warm ? { version: this.warm.version, until: new Date(this.warm.until).toISOString() } : null,
+      warm: warm
+        ? {
+            version: warm.version,
+            until: new Date(warm.until).toISOString(),
+            instances: warm.instances.map((i) => ({ address: i.address, state: i.state, pid: i.pid })),
+          }
+        : null,
       release: latest ?? null,
       decisions: latest ? await this.store.decisions(latest.id) : [],
     };
@@ -251,16 +282,18 @@ export class ControlPlane {
     return instanceLogs(this.opts.dataDir, this.service, version, lines);
   }
 
-  /** Stops every instance this control plane runs (`baton down`, tests and `baton demo`). */
+  /**
+   * Stops every instance this control plane runs (`baton down`, tests and `baton demo`), and any
+   * other process ever started for the service from this data directory.
+   */
   async stopAll(): Promise<void> {
     if (this.running) this.running.state.aborted ??= "the control plane is shutting down";
     await this.running?.done.catch(() => {});
-    const warm = this.warm;
-    if (warm) clearTimeout(warm.timer);
-    this.warm = undefined;
+    const warm = this.warm.take();
     await this.retiring;
     const all = [...(this.serving?.instances ?? []), ...(warm?.instances ?? [])];
     await Promise.all(all.map((i) => i.stop(this.opts.file.drain.timeout)));
+    await this.provider.sweep?.(this.service, { spareOwned: false, graceMs: this.opts.file.drain.timeout });
   }
 
   /**
@@ -268,46 +301,33 @@ export class ControlPlane {
    * resolves once a warm version already retiring has stopped, so none is left behind unrecorded.
    */
   async detach(): Promise<void> {
-    if (this.warm) clearTimeout(this.warm.timer);
+    this.warm.detach();
     await this.retiring;
   }
 
-  private async resolve(req: DeployRequest): Promise<NextVersion> {
-    if (this.opts.file.provider === "static") return this.resolveStatic(req);
-    if (req.cwd) {
-      const version = req.version ?? (await versionOf(req.cwd));
-      return { version, cwd: req.cwd, env: req.env ?? {} };
-    }
-    if (!req.version)
-      throw new BatonControlError("BATON_BAD_REQUEST", "give the release's directory, a version, or both");
-    const known = await this.store.latestOf(this.service, req.version);
-    if (!known?.dir)
-      throw new BatonControlError(
-        "BATON_UNKNOWN_VERSION",
-        `unknown version ${req.version} of ${this.service}: it was never released; give its directory (--dir)`,
-      );
-    return { version: req.version, cwd: known.dir, env: { ...known.env, ...req.env } };
+  /** Stops what was started for the service and is owned by nothing here (see `recover`). */
+  private async sweep(): Promise<void> {
+    const stopped =
+      (await this.provider.sweep?.(this.service, {
+        spareOwned: true,
+        graceMs: this.opts.file.drain.timeout,
+      })) ?? [];
+    if (stopped.length === 0) return;
+    this.log(`stopped ${stopped.length} instance process(es) no release owns: pid ${stopped.join(", ")}`);
+    await this.audit
+      .append({
+        actor: "control-plane",
+        action: "instances.orphans-stopped",
+        service: this.service,
+        details: { pids: stopped },
+      })
+      .catch(() => {});
   }
 
   private runningState(): RunState {
     if (!this.running)
       throw new BatonControlError("BATON_NO_RELEASE_RUNNING", `no release of ${this.service} is running`);
     return this.running.state;
-  }
-
-  private async resolveStatic(req: DeployRequest): Promise<NextVersion> {
-    if (!req.version)
-      throw new BatonControlError("BATON_BAD_REQUEST", "a release of static instances needs a version name");
-    const known = await this.store.latestOf(this.service, req.version);
-    const instances = req.instances?.length
-      ? req.instances
-      : known?.instances.map((r) => r.address ?? `127.0.0.1:${r.port}`);
-    if (!instances?.length)
-      throw new BatonControlError(
-        "BATON_UNKNOWN_VERSION",
-        `unknown version ${req.version} of ${this.service}: give its instances' addresses (--instances host:port,...)`,
-      );
-    return { version: req.version, cwd: req.cwd ?? "", env: req.env ?? {}, instances };
   }
 
   private refuseWhileRunning(): void {
@@ -338,6 +358,7 @@ export class ControlPlane {
       provider: this.provider,
       store: this.store,
       audit: this.audit,
+      lifecycle: this.lifecycle,
       actor,
       stable,
       pollMs: 500,
@@ -347,99 +368,103 @@ export class ControlPlane {
     };
   }
 
-  /** Runs a release in the background; returns its row once the runner has recorded it. */
-  private async start(version: string, state: RunState, run: Promise<ReleaseOutcome>): Promise<Release> {
-    const done = this.track(0, state, run);
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      if (state.finished) return (await done).release;
-      const active = await this.store.active(this.service);
-      if (active && active.version === version) {
-        if (!state.finished && this.running?.state === state) this.running.id = active.id;
-        return active;
-      }
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new BatonControlError("BATON_RELEASE_NOT_RECORDED", "the release was not recorded within 10s");
-  }
-
-  private track(id: number, state: RunState, run: Promise<ReleaseOutcome>): Promise<ReleaseOutcome> {
-    // Serving is updated before the release counts as finished, so a deploy right after sees it.
-    const done = run
+  /**
+   * Runs a recorded release in the background, from its stored status and step, through outages
+   * of the database or the router (see `runUntilSettled`). Serving is updated before the release
+   * counts as finished, so a deploy right after sees it.
+   */
+  private track(
+    release: Release,
+    state: RunState,
+    stable: VersionSet,
+    next: NextVersion,
+    actor = "control-plane",
+  ): Promise<ReleaseOutcome> {
+    const run = RUNNERS[release.strategy];
+    if (!run)
+      throw new BatonControlError(
+        "BATON_UNKNOWN_STRATEGY",
+        `release ${release.id}: no runner for ${release.strategy}`,
+      );
+    const ctx = this.context(actor, state, stable, next.env ?? release.env);
+    const attempt = async (r: Release): Promise<ReleaseOutcome> =>
+      inFlight(r.status) ? run(ctx, r, next) : { release: r, serving: this.serving ?? stable };
+    const done = runUntilSettled({
+      release,
+      state,
+      attempt,
+      load: (id) => this.store.get(id),
+      retreat: async () => {
+        await this.opts.router.putService(this.table(stable));
+      },
+      log: (line) => this.log(line),
+    })
       .then(async (out) => {
         this.serving = out.serving.instances.length > 0 ? out.serving : this.serving;
         if (out.previous) {
           const source = await this.store.latestOf(this.service, out.previous.version);
-          this.keepWarm(
-            { ...out.previous, source: { dir: source?.dir ?? null, env: source?.env ?? {} } },
-            Date.now() + this.opts.file.blueGreen.keepOldFor,
-          );
+          this.keepWarm({
+            ...out.previous,
+            source: { dir: source?.dir ?? null, env: source?.env ?? {} },
+            until: Date.now() + this.opts.file.blueGreen.keepOldFor,
+          });
         }
         return out;
       })
-      .catch((err: unknown) => this.reconcile(err as Error, state))
+      .catch((err: unknown) => this.reconcile(err as Error, release, ctx, run, next))
       .finally(() => {
         state.finished = true;
         if (this.running?.state === state) this.running = undefined;
       });
     done.catch((err: unknown) => this.log(`release failed unexpectedly: ${(err as Error).message}`));
-    this.running = { id, done, state };
+    this.running = { id: release.id, done, state };
     return done;
   }
 
   /**
-   * A release stopped by an error (the router or the database unreachable a moment, say) must not
-   * stay in flight for ever: it is taken over as after a restart, rolling back (a canary resumes);
-   * if that fails too it is marked failed, so that the next deploy is not refused. The next
-   * `baton up` reconciles what the instances and the router really are.
+   * A release stopped by an error that is not an outage (a bug, a refused router table) must not
+   * stay in flight for ever: it is rolled back by its runner; if that fails too it is marked
+   * failed, so that the next deploy is not refused. The next `baton up` reconciles what the
+   * instances and the router really are.
    */
-  private async reconcile(err: Error, state: RunState): Promise<ReleaseOutcome> {
-    this.log(`release stopped by an error: ${err.message}; reconciling from the stored state`);
-    const active = await this.store.active(this.service);
-    if (!active) throw err;
+  private async reconcile(
+    err: Error,
+    release: Release,
+    ctx: ReleaseContext,
+    run: ReleaseRunner,
+    next: NextVersion,
+  ): Promise<ReleaseOutcome> {
+    this.log(`release ${release.id} stopped by an error: ${err.message}; rolling back`);
     const reason = `stopped by an error: ${err.message}`;
+    const serving = this.serving ?? ctx.stable;
     try {
-      const found = await findServing(this.store, this.provider, this.opts.file);
-      if (!found.inFlight) throw err;
-      const rolling = await this.store.update(active.id, { status: "rolling-back", reason });
-      const ctx = this.context("control-plane", state, found.inFlight.stable, active.env);
-      return await resumeRelease(ctx, rolling, found.inFlight.next);
+      const current = (await this.store.get(release.id)) ?? release;
+      if (!inFlight(current.status)) return { release: current, serving };
+      const rolling = await this.lifecycle.transition(current, {
+        to: "rolling-back",
+        actor: ctx.actor,
+        reason,
+      });
+      return await run(ctx, rolling, next);
     } catch (again) {
-      const failed = await this.store.update(active.id, {
-        status: "failed",
+      const failed = await this.lifecycle.transition(release, {
+        to: "failed",
+        actor: ctx.actor,
         reason: `${reason}; the rollback failed too (${(again as Error).message}); restart baton up to reconcile`,
       });
-      return { release: failed, serving: this.serving ?? { version: "", instances: [] } };
+      return { release: failed, serving };
     }
   }
 
-  private keepWarm(set: VersionSet & { source: Warm["source"] }, until: number): void {
-    const arm = (): NodeJS.Timeout =>
-      setTimeout(
-        () => {
-          if (this.warm?.timer !== timer) return;
-          if (Date.now() < until) {
-            timer = arm();
-            timer.unref();
-            this.warm.timer = timer;
-            return;
-          }
-          void this.retireWarm();
-        },
-        Math.max(0, Math.min(until - Date.now(), MAX_TIMER_MS)),
-      );
-    let timer = arm();
-    timer.unref();
-    this.warm = { ...set, until, timer };
+  private keepWarm(set: Warm): void {
+    this.warm.keep(set);
   }
 
   /** The warm version leaves the router table at once, then stops after its drain. */
   private async retireWarm(): Promise<void> {
-    const warm = this.warm;
     const serving = this.serving;
+    const warm = serving ? this.warm.take() : undefined;
     if (!warm || !serving) return;
-    clearTimeout(warm.timer);
-    this.warm = undefined;
     const ctx = this.context(
       "control-plane",
       { promoted: false, finished: false },

@@ -33,20 +33,9 @@ export {
   type RegionalStatus,
   type RegionTarget,
 } from "./regional-control-plane.js";
-export { retirePrevious, runBlueGreenRelease } from "./release/blue-green-release.js";
-export { resumeCanaryRelease, runCanaryRelease } from "./release/canary-release.js";
-export { resumeInitialRelease, runInitialRelease } from "./release/initial-release.js";
-export { runInstantRollback } from "./release/instant-rollback.js";
-export {
-  type NextVersion,
-  type ReleaseContext,
-  type ReleaseOutcome,
-  routerService,
-} from "./release/release-steps.js";
-export { resumeRelease } from "./release/resume-release.js";
-export { runRollingRelease } from "./release/rolling-release.js";
+export { IllegalTransitionError, ReleaseLifecycle, ReleaseStatus } from "./release/release-lifecycle.js";
 export { instanceLogs, type LogTail } from "./release-logs.js";
-export { findServing, type Recovered, type VersionSet, versionOf } from "./release-recovery.js";
+export { type VersionSet, versionOf } from "./release-recovery.js";
 export { RouterAdmin, RouterAdminError } from "./router-admin.js";
 export {
   parseServiceFile,
@@ -56,10 +45,5 @@ export {
   serviceFileSchema,
 } from "./service-file.js";
 export { type EmbeddedDatabase, startEmbeddedDatabase } from "./state/embedded-database.js";
-export {
-  type DecisionRecord,
-  type Release,
-  type ReleaseStatus,
-  ReleaseStore,
-} from "./state/release-store.js";
+export { type DecisionRecord, type Release, ReleaseStore } from "./state/release-store.js";
 export { pgClient, type SqlClient } from "./state/sql-client.js";

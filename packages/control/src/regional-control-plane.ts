@@ -2,6 +2,7 @@ import { analyzeCanary } from "./analysis/canary-analysis.js";
 import { AuditLog } from "./audit/audit-log.js";
 import { ControlPlane, type DeployRequest, type Status } from "./control-plane.js";
 import { BatonControlError, ReleaseInProgressError } from "./errors.js";
+import { ReleaseLifecycle } from "./release/release-lifecycle.js";
 import { sampleOf, sleep } from "./release/release-steps.js";
 import type { LogTail } from "./release-logs.js";
 import { versionOf } from "./release-recovery.js";
@@ -52,12 +53,14 @@ interface Wave {
 export class RegionalControlPlane {
   readonly store: ReleaseStore;
   readonly audit: AuditLog;
+  private readonly lifecycle: ReleaseLifecycle;
   private readonly planes: { target: RegionTarget; plane: ControlPlane }[];
   private wave: Wave | undefined;
 
   constructor(private readonly opts: RegionalOptions) {
     this.store = new ReleaseStore(opts.db);
     this.audit = new AuditLog(opts.db);
+    this.lifecycle = new ReleaseLifecycle(opts.db);
     this.planes = opts.regions.map((target) => ({
       target,
       plane: new ControlPlane({
@@ -96,6 +99,7 @@ export class RegionalControlPlane {
     this.track(active, async () => {
       // A region's own release, taken over above, ends first (it resumes or rolls back itself).
       for (const { plane } of this.planes) await plane.settled();
+      await this.lifecycle.transition(active, { to: "rolling-back", actor, reason });
       const failed = await this.rollBackRegions(active, this.planes.length - 1, actor);
       return this.finish(active, failed ? "failed" : "rolled-back", failed ?? reason, actor);
     });
@@ -107,24 +111,24 @@ export class RegionalControlPlane {
       throw new BatonControlError("BATON_BAD_REQUEST", "give the release's directory, a version, or both");
     const version = req.version ?? (await versionOf(req.cwd!));
     const previous = (await this.store.history(this.service, 20)).find((r) => r.status === "succeeded");
-    const wave = await this.store.create({
-      service: this.service,
-      version,
-      previousVersion: previous?.version ?? null,
-      strategy: "waves",
-      previousInstances: [],
-      ...(req.cwd ? { dir: req.cwd } : {}),
-      env: req.env ?? {},
-    });
-    await this.audit.append({
+    const wave = await this.lifecycle.create(
+      {
+        service: this.service,
+        version,
+        previousVersion: previous?.version ?? null,
+        strategy: "waves",
+        previousInstances: [],
+        ...(req.cwd ? { dir: req.cwd } : {}),
+        env: req.env ?? {},
+      },
+      req.actor,
+      { regions: this.planes.map((p) => p.target.name) },
+    );
+    const progressing = await this.lifecycle.transition(wave, {
+      to: "progressing",
       actor: req.actor,
-      action: "release.started",
-      service: this.service,
-      version: wave.version,
-      strategy: "waves",
-      details: { releaseId: wave.id, regions: this.planes.map((p) => p.target.name) },
+      patch: { stepStarted: true },
     });
-    const progressing = await this.store.update(wave.id, { status: "progressing", stepStarted: true });
     this.track(progressing, () => this.run(progressing, { ...req, version }));
     return progressing;
   }
@@ -135,7 +139,7 @@ export class RegionalControlPlane {
       const { target, plane } = this.planes[i]!;
       const current = this.wave!;
       if (current.aborted) return this.stop(wave, i - 1, current.aborted, req.actor);
-      await this.store.update(wave.id, { step: i, stepStarted: true });
+      await this.lifecycle.record(wave, req.actor, { step: i, stepStarted: true });
       say(`wave ${wave.id}: region ${target.name} (${i + 1}/${this.planes.length})`);
       current.region = plane;
       const started = await plane.deploy({ ...req, env: { ...req.env, BATON_REGION: target.name } });
@@ -198,7 +202,7 @@ export class RegionalControlPlane {
   /** Stops the wave: regions 0..`lastDone` roll back, newest first. */
   private async stop(wave: Release, lastDone: number, reason: string, actor: string): Promise<Release> {
     this.opts.log?.(`wave ${wave.id} stopped: ${reason}`);
-    await this.store.update(wave.id, { status: "rolling-back", reason });
+    await this.lifecycle.transition(wave, { to: "rolling-back", actor, reason });
     const failed = await this.rollBackRegions(wave, lastDone, actor);
     return failed
       ? this.finish(wave, "failed", `${reason}; ${failed}`, actor)
@@ -232,16 +236,7 @@ export class RegionalControlPlane {
     reason: string | null,
     actor: string,
   ) {
-    const done = await this.store.update(wave.id, { status, ...(reason ? { reason } : {}) });
-    await this.audit.append({
-      actor,
-      action: `release.${status}`,
-      service: this.service,
-      version: wave.version,
-      strategy: "waves",
-      details: { releaseId: wave.id, ...(reason ? { reason } : {}) },
-    });
-    return done;
+    return this.lifecycle.transition(wave, { to: status, actor, ...(reason ? { reason } : {}) });
   }
 
   private track(wave: Release, run: () => Promise<Release>): Promise<Release> {
@@ -296,15 +291,23 @@ export class RegionalControlPlane {
         "BATON_NOTHING_TO_ROLL_BACK",
         `the last wave of ${this.service} did not succeed`,
       );
-    const wave = await this.store.create({
-      service: this.service,
-      version: latest.previousVersion ?? "(previous)",
-      previousVersion: latest.version,
-      strategy: "waves",
-      previousInstances: [],
-      env: {},
+    const wave = await this.lifecycle.create(
+      {
+        service: this.service,
+        version: latest.previousVersion ?? "(previous)",
+        previousVersion: latest.version,
+        strategy: "waves",
+        previousInstances: [],
+        env: {},
+      },
+      actor,
+      { rollbackOf: latest.id },
+    );
+    const progressing = await this.lifecycle.transition(wave, {
+      to: "progressing",
+      actor,
+      patch: { stepStarted: true },
     });
-    const progressing = await this.store.update(wave.id, { status: "progressing", stepStarted: true });
     this.track(progressing, async () => {
       const failed = await this.rollBackRegions(latest, this.planes.length - 1, actor);
       return this.finish(progressing, failed ? "failed" : "succeeded", failed ?? null, actor);

@@ -3,6 +3,13 @@ import { request } from "undici";
 
 export class RouterAdminError extends Error {
   readonly code = "BATON_ROUTER_UNREACHABLE";
+  constructor(
+    message: string,
+    /** No answer at all (as opposed to a refusal): worth retrying. */
+    readonly unreachable = false,
+  ) {
+    super(message);
+  }
 }
 
 /** The control plane's view of one router: its admin API, nothing else. */
@@ -28,6 +35,7 @@ export class RouterAdmin {
     } catch (err) {
       throw new RouterAdminError(
         `router admin API at ${this.baseUrl} unreachable: ${(err as Error).message}`,
+        true,
       );
     }
     const text = await res.body.text();

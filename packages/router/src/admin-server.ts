@@ -31,7 +31,7 @@ export function createAdminServer(router: Router, token: string | undefined, log
   };
 
   const routes = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? "/", "http://admin");
+    const url = parseTarget(req.url ?? "");
     const path = url.pathname;
     const method = req.method ?? "GET";
     if (path === "/health" && method === "GET") return json(res, 200, { status: "ok" });
@@ -48,7 +48,7 @@ export function createAdminServer(router: Router, token: string | undefined, log
     if (path === "/v1/services" && method === "GET") return json(res, 200, { services: router.services() });
     const svc = /^\/v1\/services\/([^/]+)$/.exec(path);
     if (svc) {
-      const name = decodeURIComponent(svc[1]!);
+      const name = decodeSegment(svc[1]!);
       if (method === "GET") return json(res, 200, router.service(name));
       if (method === "PUT") {
         const body = await readJson(req);
@@ -76,13 +76,18 @@ export function createAdminServer(router: Router, token: string | undefined, log
       const ms = parseDuration(/^\d+$/.test(w) ? `${w}s` : w);
       if (ms === undefined || ms < 1000)
         throw new HttpError(400, `window must be a duration of 1s or more, got "${w}"`);
-      return json(res, 200, router.stats(decodeURIComponent(stats[1]!), Math.round(ms / 1000)));
+      return json(res, 200, router.stats(decodeSegment(stats[1]!), Math.round(ms / 1000)));
     }
     throw new HttpError(404, `no route ${method} ${path}`, "BATON_NOT_FOUND");
   };
 
   return createServer((req, res) => {
     routes(req, res).catch((err: unknown) => {
+      // An answer already under way cannot become an error answer: cut it (and never throw here).
+      if (res.headersSent) {
+        log.error({ err: (err as Error).stack }, "admin request failed mid-answer");
+        return void res.destroy();
+      }
       if (err instanceof HttpError)
         return json(res, err.status, { error: { code: err.code, message: err.message } });
       if (err instanceof ConfigError) {
@@ -97,6 +102,27 @@ export function createAdminServer(router: Router, token: string | undefined, log
       json(res, 500, { error: { code: "BATON_INTERNAL", message: (err as Error).message } });
     });
   });
+}
+
+/** The request target as a URL: a path (never `//host/...`, which a base URL would read as a host). */
+function parseTarget(target: string): URL {
+  if (!target.startsWith("/")) {
+    throw new HttpError(400, `request target must be a path, got ${JSON.stringify(target)}`);
+  }
+  try {
+    return new URL(`http://admin${target}`);
+  } catch {
+    throw new HttpError(400, `request target is not a valid path: ${JSON.stringify(target)}`);
+  }
+}
+
+/** A path segment, percent-decoded; bad escapes (e.g. `%zz`, `%E0%A4`) are the caller's error. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, `bad percent-encoding in path segment ${JSON.stringify(segment)}`);
+  }
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

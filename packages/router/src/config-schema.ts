@@ -39,13 +39,47 @@ const headerName = z
   .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a valid HTTP header name")
   .transform((s) => s.toLowerCase());
 
+/**
+ * A version is sent in every response's `x-baton-version` header and used as a metrics label, so it
+ * must be a safe header value: semver (v1.2.3+build.4), tags, digests (sha256:ab12...), no spaces.
+ */
+export const VERSION_PATTERN = /^[A-Za-z0-9._~+:@/-]{1,128}$/;
+const instanceAddress = hostPort("127.0.0.1").refine(
+  (hp) => hp.port > 0,
+  "instance port must be 1-65535 (port 0 is not an address anything listens on)",
+);
+
 const trackSchema = z.strictObject({
-  version: z.string().min(1, "version must not be empty"),
+  version: z
+    .string()
+    .min(1, "version must not be empty")
+    .regex(
+      VERSION_PATTERN,
+      "version must be 1-128 letters, digits or . _ ~ + : @ / - (it is sent as a header value: no spaces or control characters)",
+    ),
   weight: z.number().int("weight must be a whole number of basis points").min(0).max(10_000),
-  instances: z.array(hostPort("127.0.0.1")).default([]),
+  instances: z.array(instanceAddress).default([]),
   /** Sticky keys (user ids) always sent to this track, whatever the weights. */
   allow: z.array(z.string().min(1)).default([]),
 });
+
+/**
+ * Track names become object keys: `__proto__`, `constructor` and the like would be dropped or
+ * clash with JavaScript's own, so they are refused by name (zod drops `__proto__` silently).
+ */
+function refuseObjectKeys(tracks: Record<string, z.input<typeof trackSchema>>, ctx: z.RefinementCtx) {
+  if (typeof tracks !== "object" || tracks === null) return tracks;
+  for (const name of Object.keys(tracks)) {
+    if (name in Object.prototype) {
+      ctx.addIssue({
+        code: "custom",
+        path: [name],
+        message: `"${name}" cannot be a track name: it is a built-in JavaScript property name`,
+      });
+    }
+  }
+  return tracks;
+}
 
 export const serviceSchema = z
   .strictObject({
@@ -66,8 +100,8 @@ export const serviceSchema = z
     health: z
       .strictObject({
         path: z.string().startsWith("/", "health path must start with /"),
-        interval: duration("1s"),
-        timeout: duration("500ms"),
+        interval: duration("1s").refine((ms) => ms > 0, "health interval must be more than 0 (e.g. 1s)"),
+        timeout: duration("500ms").refine((ms) => ms > 0, "health timeout must be more than 0 (e.g. 500ms)"),
         rise: positiveInt(2),
         fall: positiveInt(3),
       })
@@ -92,12 +126,33 @@ export const serviceSchema = z
       })
       .prefault({}),
     timeouts: z
-      .strictObject({ connect: duration("2s"), response: duration("60s"), idle: duration("60s") })
+      .strictObject({
+        connect: duration("2s"),
+        /** Longest wait for a pooled connection to an instance (all of them busy): then 503. */
+        queue: duration("5s"),
+        response: duration("60s"),
+        idle: duration("60s"),
+      })
       .prefault({}),
     maxConnectionsPerInstance: positiveInt(256),
-    tracks: z.record(
-      z.string().regex(/^[A-Za-z0-9._-]+$/, "track names are letters, digits, '.', '_' or '-'"),
-      trackSchema,
+    /** Requests waiting for a pooled connection per instance; beyond it, 503 at once. */
+    maxQueuedPerInstance: z.number().int().min(0).default(1000),
+    /** Slow or greedy clients: see client-guard.ts. 0 turns a limit off. */
+    clients: z
+      .strictObject({
+        maxConcurrent: z.number().int().min(0).default(128),
+        minBytes: z.number().int().min(0).default(8192),
+        minBytesWindow: duration("10s"),
+        requestBuffer: z.number().int().min(0).default(65_536),
+        responseBuffer: z.number().int().min(0).default(262_144),
+      })
+      .prefault({}),
+    tracks: z.preprocess(
+      refuseObjectKeys,
+      z.record(
+        z.string().regex(/^[A-Za-z0-9._-]+$/, "track names are letters, digits, '.', '_' or '-'"),
+        trackSchema,
+      ),
     ),
   })
   .superRefine((svc, ctx) => {
@@ -158,6 +213,14 @@ export const routerConfigSchema = z
         requestTimeout: duration("30s"),
         keepAliveTimeout: duration("5s"),
         idleTimeout: duration("120s"),
+        /** Largest WebSocket message (all its frames) either side may send; over it: close 1009. */
+        websocketMaxMessageBytes: positiveInt(1_048_576),
+        /** WebSocket bytes held in the router across all sessions; the session going over: close 1013. */
+        websocketMaxBufferedBytes: positiveInt(67_108_864),
+      })
+      .refine((l) => l.websocketMaxBufferedBytes >= l.websocketMaxMessageBytes, {
+        path: ["websocketMaxBufferedBytes"],
+        message: "websocketMaxBufferedBytes must be at least websocketMaxMessageBytes (one whole message)",
       })
       .prefault({}),
     services: z.array(serviceSchema).default([]),

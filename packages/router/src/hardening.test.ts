@@ -24,6 +24,11 @@ beforeAll(async () => {
     req.on("end", () => {
       seen.push({ url: req.url!, headers: req.headers, body });
       if (req.url === "/big") return void res.end(Buffer.alloc(8 * 1024 * 1024, 120));
+      if (req.url === "/gzip-te") {
+        // Node frames the body chunked itself whenever the header names chunked.
+        res.writeHead(200, { "transfer-encoding": "gzip, chunked" });
+        return void res.end("pretend-gzip");
+      }
       res.writeHead(200, {
         connection: "keep-alive, x-internal",
         "x-internal": "secret",
@@ -154,6 +159,48 @@ describe("hardening", () => {
     expect(text).toMatch(/^HTTP\/1\.1 200 /);
     expect(text.toLowerCase()).not.toContain("x-internal");
     expect(text.toLowerCase()).toContain("x-baton-version: v1");
+  });
+
+  it("never lets a client's Connection header remove Host or the router's X-Forwarded-*", async () => {
+    seen.length = 0;
+    await raw(
+      "GET /conn-1 HTTP/1.1\r\nHost: x\r\nConnection: close, x-forwarded-for, x-forwarded-proto\r\n\r\n",
+    );
+    await raw("GET /conn-2 HTTP/1.1\r\nHost: x\r\nConnection: close, host\r\n\r\n");
+    expect(seen.map((s) => s.url)).toEqual(["/conn-1", "/conn-2"]);
+    for (const { headers } of seen) {
+      expect(headers.host).toBe("x");
+      expect(headers["x-forwarded-for"]).toBe("127.0.0.1");
+      expect(headers["x-forwarded-proto"]).toBe("http");
+    }
+  });
+
+  it("drops underscore aliases of hop-by-hop and framing headers", async () => {
+    seen.length = 0;
+    const { text } = await raw(
+      "POST /underscore HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer_Encoding: chunked\r\n" +
+        "Content_Length: 99\r\nX_Forwarded_For: 203.0.113.9\r\nX_Custom: kept\r\nConnection: close\r\n\r\nhello",
+    );
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    const h = seen[0]!.headers;
+    expect(seen[0]!.body).toBe("hello");
+    expect(h.transfer_encoding).toBeUndefined();
+    expect(h.content_length).toBeUndefined();
+    expect(h.x_forwarded_for).toBeUndefined();
+    expect(h.x_custom).toBe("kept");
+  });
+
+  it("answers 501 to transfer codings other than chunked instead of dropping them", async () => {
+    seen.length = 0;
+    const { text } = await raw(
+      "POST /gzip HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    );
+    expect(text).toMatch(/^HTTP\/1\.1 501 /);
+    expect(seen).toEqual([]);
+    // A response's codings reach the client: only the chunked framing is the router's to redo.
+    const res = await raw("GET /gzip-te HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    expect(res.text.toLowerCase()).toContain("transfer-encoding: gzip, chunked");
+    expect(res.text).toContain("pretend-gzip");
   });
 
   it("forwards request bodies, chunked or with a length, byte for byte", async () => {

@@ -4,7 +4,7 @@ import type { ServiceConfig } from "./config-schema.js";
 import { InstanceMetrics } from "./instance-metrics.js";
 import { InstanceState } from "./instance-state.js";
 import type { Logger } from "./logger.js";
-import { UpstreamPool } from "./upstream-pool.js";
+import { UpstreamPool, type UpstreamPoolOptions } from "./upstream-pool.js";
 
 /** A proxied WebSocket pinned to an instance; closed with 1001 when a drain runs out of time. */
 export interface WebSocketSession {
@@ -18,7 +18,22 @@ export interface InstanceHooks {
   mayEject(instance: Instance): boolean;
 }
 
-type Policy = Pick<ServiceConfig, "health" | "passive" | "timeouts" | "drain" | "maxConnectionsPerInstance">;
+type Policy = Pick<
+  ServiceConfig,
+  "health" | "passive" | "timeouts" | "drain" | "maxConnectionsPerInstance" | "maxQueuedPerInstance"
+>;
+
+function poolOptions(policy: Policy): UpstreamPoolOptions {
+  return {
+    maxConnections: policy.maxConnectionsPerInstance,
+    maxQueued: policy.maxQueuedPerInstance,
+    queueTimeout: policy.timeouts.queue,
+    connectTimeout: policy.timeouts.connect,
+    responseTimeout: policy.timeouts.response,
+    idleTimeout: policy.timeouts.idle,
+    keepAlive: 4_000,
+  };
+}
 
 /**
  * One upstream address of a service. Its state changes only through the named transitions below;
@@ -61,13 +76,7 @@ export class Instance {
       : `${address.host}:${address.port}`;
     this.origin = `http://${this.key}`;
     this.policy = policy;
-    this.upstream = new UpstreamPool(address.host, address.port, {
-      maxConnections: policy.maxConnectionsPerInstance,
-      connectTimeout: policy.timeouts.connect,
-      responseTimeout: policy.timeouts.response,
-      idleTimeout: policy.timeouts.idle,
-      keepAlive: 4_000,
-    });
+    this.upstream = new UpstreamPool(address.host, address.port, poolOptions(policy));
     this.state = policy.health ? InstanceState.Pending : InstanceState.Healthy;
   }
 
@@ -84,6 +93,7 @@ export class Instance {
   updatePolicy(policy: Policy): void {
     const hadHealth = !!this.policy.health;
     this.policy = policy;
+    this.upstream.configure(poolOptions(policy));
     if (!policy.health && hadHealth) {
       clearTimeout(this.checkTimer);
       this.checkTimer = undefined;

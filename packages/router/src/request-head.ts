@@ -112,3 +112,20 @@ export function hostOf(req: IncomingMessage): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * What makes a request's head unacceptable before routing, or undefined. RFC 9112 3.2: a request
+ * with more than one Host header line is answered 400 (two hosts could route it one way here
+ * and be read another way by the instance).
+ */
+export function requestHeadProblem(req: IncomingMessage): string | undefined {
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === "host" && ++hosts > 1) {
+      return "more than one Host header (RFC 9112 3.2): send exactly one";
+    }
+  }
+  return undefined;
+}

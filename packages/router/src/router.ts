@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Registry } from "prom-client";
 import { createAdminServer } from "./admin-server.js";
@@ -9,7 +9,8 @@ import { HttpProxy } from "./http-proxy.js";
 import { InstanceState } from "./instance-state.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetricsRegistry } from "./metrics.js";
-import { hostOf } from "./request-head.js";
+import { rejectUpgrade } from "./reject-upgrade.js";
+import { hostOf, requestHeadProblem } from "./request-head.js";
 import { Service } from "./service.js";
 import { digest, readState, writeState } from "./state-store.js";
 import { type ServiceView, type StatsView, serviceView, statsView } from "./views.js";
@@ -31,6 +32,7 @@ export class Router {
   private hostMap = new Map<string, Service>();
   private defaultService: Service | undefined;
   private readonly proxyServer: Server;
+  private readonly websockets: WebSocketProxy;
   private adminServer: Server | undefined;
   private readonly log: Logger;
   private readonly registry: Registry;
@@ -40,13 +42,20 @@ export class Router {
   private closed = false;
 
   constructor(config: RouterConfig, opts: RouterOptions = {}) {
+    // Validated again (cheap, idempotent): a library caller's object must meet the same rules as
+    // a file, e.g. a version that is not a valid header value would break every response.
+    config = validateRouterConfig(config);
     this.config = config;
     this.log = opts.logger ?? createLogger();
     this.configDigest = digest(opts.configText ?? JSON.stringify(config));
     const limits = config.limits;
     const resolve = (req: IncomingMessage) => this.resolve(req);
     const http = new HttpProxy(resolve, this.log);
-    const ws = new WebSocketProxy(resolve, this.log);
+    const ws = new WebSocketProxy(resolve, this.log, {
+      maxMessageBytes: limits.websocketMaxMessageBytes,
+      maxBufferedBytes: limits.websocketMaxBufferedBytes,
+    });
+    this.websockets = ws;
     const maxRaw = limits.maxHeaderCount * 2;
     this.proxyServer = createServer(
       {
@@ -58,12 +67,19 @@ export class Router {
         noDelay: true,
       },
       (req, res) => {
-        if (req.rawHeaders.length > maxRaw) {
-          res.writeHead(431, { "content-type": "text/plain", connection: "close" });
-          res.end(`more than ${limits.maxHeaderCount} request headers\n`);
-          return;
+        // One request's failure is answered (or its connection cut) and logged; it never
+        // reaches the event loop as an exception, which would end the process for everyone.
+        try {
+          if (req.rawHeaders.length > maxRaw) {
+            return plainError(res, 431, `more than ${limits.maxHeaderCount} request headers`);
+          }
+          const problem = requestHeadProblem(req);
+          if (problem) return plainError(res, 400, problem);
+          http.handle(req, res);
+        } catch (err) {
+          this.exchangeFailed(err, req, "HTTP request");
+          plainError(res, 500, "the router failed on this request (logged)");
         }
-        http.handle(req, res);
       },
     );
     // One more than the limit, so that going over it is visible (and refused) rather than truncated.
@@ -71,8 +87,17 @@ export class Router {
     this.proxyServer.setTimeout(limits.idleTimeout);
     this.proxyServer.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
       socket.setTimeout(0); // WebSockets may idle; their own pings keep them honest
-      if (req.rawHeaders.length > maxRaw) return void socket.destroy();
-      ws.handle(req, socket, head);
+      try {
+        if (req.rawHeaders.length > maxRaw) {
+          return rejectUpgrade(socket, 431, `more than ${limits.maxHeaderCount} request headers`);
+        }
+        const problem = requestHeadProblem(req);
+        if (problem) return rejectUpgrade(socket, 400, problem);
+        ws.handle(req, socket, head);
+      } catch (err) {
+        this.exchangeFailed(err, req, "WebSocket upgrade");
+        socket.destroy();
+      }
     });
     this.proxyServer.on("connection", (socket: Socket) => {
       this.connections++;
@@ -108,6 +133,11 @@ export class Router {
   get adminAddress(): { host: string; port: number } | undefined {
     const a = this.adminServer?.address() as AddressInfo | undefined;
     return a ? { host: a.address, port: a.port } : undefined;
+  }
+
+  /** Bytes all proxied WebSockets hold in the router now (capped by limits.websocketMaxBufferedBytes). */
+  get websocketBufferedBytes(): number {
+    return this.websockets.bufferedBytes;
   }
 
   hasService(name: string): boolean {
@@ -165,6 +195,7 @@ export class Router {
 
   /** Replaces every service with those of a new config (SIGHUP). Listen addresses need a restart. */
   async reload(config: RouterConfig, configText?: string): Promise<void> {
+    config = validateRouterConfig(config);
     if (JSON.stringify(config.listen) !== JSON.stringify(this.config.listen)) {
       this.log.warn({ listen: config.listen }, "a new listen address takes effect at the next restart");
     }
@@ -242,6 +273,13 @@ export class Router {
     return this.hostMap.get(bare) ?? this.defaultService;
   }
 
+  private exchangeFailed(err: unknown, req: IncomingMessage, what: string): void {
+    this.log.error(
+      { err: err instanceof Error ? err.stack : String(err), method: req.method, target: req.url },
+      `${what} failed; refused it and carried on`,
+    );
+  }
+
   private rebuildHostMap(): void {
     const map = new Map<string, Service>();
     let fallback: Service | undefined;
@@ -277,7 +315,16 @@ export class Router {
   private async resumeSavedState(): Promise<void> {
     const file = this.config.stateFile;
     if (!file) return;
-    const saved = await readState(file);
+    let saved: Awaited<ReturnType<typeof readState>>;
+    try {
+      saved = await readState(file);
+    } catch (err) {
+      this.log.error(
+        { stateFile: file, err: (err as Error).message },
+        "saved state cannot be read; using the config file",
+      );
+      return;
+    }
     if (!saved) return;
     if (saved.configDigest !== this.configDigest) {
       this.log.warn(
@@ -306,6 +353,22 @@ function summarizeTracks(svc: ServiceConfig): string {
   return Object.entries(svc.tracks)
     .map(([n, t]) => `${n}=${t.version}@${t.weight / 100}%x${t.instances.length}`)
     .join(" ");
+}
+
+/** A plain-text error answer that cannot itself throw: when it cannot be sent, the connection goes. */
+function plainError(res: ServerResponse, status: number, message: string): void {
+  try {
+    if (res.headersSent) return void res.destroy();
+    const body = `${message}\n`;
+    res.writeHead(status, {
+      "content-type": "text/plain; charset=utf-8",
+      "content-length": Buffer.byteLength(body),
+      connection: "close",
+    });
+    res.end(body);
+  } catch {
+    res.destroy();
+  }
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

@@ -1,3 +1,4 @@
+import { ClientGuard } from "./client-guard.js";
 import type { ServiceConfig } from "./config-schema.js";
 import { Instance } from "./instance.js";
 import { InstanceMetrics } from "./instance-metrics.js";
@@ -43,6 +44,8 @@ export class Service {
   table!: RoutingTable;
   readonly salt: number;
   readonly pauseQueue = new PauseQueue();
+  /** Per-client-address limits and the slow-client watch (limits read live from the config). */
+  readonly clients = new ClientGuard(() => this.table.config.clients);
   /** Every live instance by address, in the table or draining. */
   readonly instances = new Map<string, Instance>();
   private readonly trackStats = new Map<string, TrackStats>();
@@ -123,6 +126,7 @@ export class Service {
 
   async close(): Promise<void> {
     this.pauseQueue.clear();
+    this.clients.close();
     await Promise.all([...this.instances.values()].map((i) => i.stop("router closed")));
   }
 

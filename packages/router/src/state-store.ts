@@ -22,7 +22,24 @@ export async function readState(file: string): Promise<SavedState | undefined> {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
   }
-  return JSON.parse(text) as SavedState;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  const s = parsed as Partial<SavedState> | null;
+  if (
+    typeof s !== "object" ||
+    s === null ||
+    typeof s.configDigest !== "string" ||
+    !Array.isArray(s.services) ||
+    !s.services.every((x) => typeof x === "object" && x !== null && !Array.isArray(x))
+  ) {
+    throw new Error(`${file} is not a router state file (needs configDigest and a services array)`);
+  }
+  // Its services are validated by the config schema before they are resumed (Router.start).
+  return s as SavedState;
 }
 
 /** Writes atomically (temp file, fsync, rename): a crash leaves the old state or the new, never half. */

@@ -8,6 +8,9 @@ export interface UpstreamRequest {
   path: string;
   /** Flat [name, value, ...]; must not contain framing headers the connection sets itself. */
   headers: string[];
+  /** Body bytes the router already read from the client (see request-body.ts), sent first. */
+  prefix: Buffer[] | null;
+  /** The rest of the body, still unread (null when there is none or all of it is in `prefix`). */
   body: Readable | null;
   /** Content-Length of the body, or -1 when unknown (sent chunked). */
   bodyLength: number;
@@ -64,6 +67,8 @@ export class UpstreamConnection implements ResponseSink {
   private stopBody: (() => void) | undefined;
   /** Reading is paused because the client is slower than the instance: no idle timeout then. */
   paused = false;
+  /** The request body is paused because the instance reads it slower than the client sends it. */
+  bodyBlocked = false;
   /** Epoch ms of the last byte in or out; drives the pool's timeouts. */
   lastActivity = Date.now();
   gotHead = false;
@@ -105,44 +110,58 @@ export class UpstreamConnection implements ResponseSink {
     this.state = State.Busy;
     this.handler = handler;
     this.gotHead = false;
+    this.bodyBlocked = false;
     this.parser = new ResponseParser(this, req.method === "HEAD");
     this.lastActivity = Date.now();
     let head = `${req.method} ${req.path} HTTP/1.1\r\n`;
     const h = req.headers;
     for (let i = 0; i < h.length; i += 2) head += `${h[i]}: ${h[i + 1]}\r\n`;
-    if (req.body === null) {
+    if (req.body === null && req.prefix === null) {
       this.bodyDone = true;
       this.socket.write(req.bodyLength === 0 ? `${head}content-length: 0\r\n\r\n` : `${head}\r\n`, "latin1");
       return;
     }
     this.bodyDone = false;
     const chunked = req.bodyLength < 0;
-    this.socket.write(
+    const socket = this.socket;
+    socket.cork();
+    socket.write(
       chunked
         ? `${head}transfer-encoding: chunked\r\n\r\n`
         : `${head}content-length: ${req.bodyLength}\r\n\r\n`,
       "latin1",
     );
-    this.pumpBody(req.body, chunked);
+    for (const chunk of req.prefix ?? []) this.writeBodyChunk(chunk, chunked);
+    if (req.body === null) {
+      if (chunked) socket.write("0\r\n\r\n", "latin1");
+      this.bodyDone = true;
+    }
+    socket.uncork();
+    if (req.body !== null) this.pumpBody(req.body, chunked);
+  }
+
+  /** Writes one piece of the request body; false when the socket asks us to slow down. */
+  private writeBodyChunk(chunk: Buffer, chunked: boolean): boolean {
+    const socket = this.socket;
+    if (!chunked) return socket.write(chunk);
+    // All three writes always happen (a false return only asks us to slow down); short-circuiting
+    // them would drop bytes from the chunk and corrupt the body.
+    socket.write(`${chunk.length.toString(16)}\r\n`, "latin1");
+    socket.write(chunk);
+    return socket.write("\r\n", "latin1");
   }
 
   private pumpBody(body: Readable, chunked: boolean): void {
     const socket = this.socket;
     const onData = (chunk: Buffer) => {
       this.lastActivity = Date.now();
-      // All three writes always happen (a false return only asks us to slow down); short-circuiting
-      // them would drop bytes from the chunk and corrupt the body.
-      let ok: boolean;
-      if (chunked) {
-        socket.write(`${chunk.length.toString(16)}\r\n`, "latin1");
-        socket.write(chunk);
-        ok = socket.write("\r\n", "latin1");
-      } else {
-        ok = socket.write(chunk);
-      }
-      if (!ok) {
+      if (!this.writeBodyChunk(chunk, chunked)) {
         body.pause();
-        socket.once("drain", () => body.resume());
+        this.bodyBlocked = true;
+        socket.once("drain", () => {
+          this.bodyBlocked = false;
+          body.resume();
+        });
       }
     };
     const onEnd = () => {
@@ -169,6 +188,8 @@ export class UpstreamConnection implements ResponseSink {
     body.on("end", onEnd);
     body.on("error", onAbort);
     body.on("aborted", onAbort);
+    // The body may have been paused while its first bytes were buffered (request-body.ts).
+    body.resume();
   }
 
   /** Resumes reading after `onBody` returned false. */

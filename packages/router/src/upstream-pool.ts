@@ -8,6 +8,10 @@ import {
 
 export interface UpstreamPoolOptions {
   maxConnections: number;
+  /** Requests that may wait for a connection once all `maxConnections` are busy. */
+  maxQueued: number;
+  /** Longest wait for a connection; then the request fails as never sent (the exchange answers 503). */
+  queueTimeout: number;
   connectTimeout: number;
   /** Longest wait for the response head. */
   responseTimeout: number;
@@ -23,7 +27,13 @@ export interface UpstreamPoolOptions {
 interface Waiting {
   req: UpstreamRequest;
   handler: UpstreamHandler;
+  /** Epoch ms when it started waiting. */
+  at: number;
 }
+
+/** Codes of the failures that mean "the instance is busy", not "the instance is broken". */
+export const QUEUE_FULL = "BATON_QUEUE_FULL";
+export const QUEUE_TIMEOUT = "BATON_QUEUE_TIMEOUT";
 
 /**
  * Keep-alive HTTP/1.1 connections to one instance. Requests take an idle connection (most recent
@@ -40,7 +50,7 @@ export class UpstreamPool {
   constructor(
     private readonly host: string,
     private readonly port: number,
-    private readonly opts: UpstreamPoolOptions,
+    private opts: UpstreamPoolOptions,
   ) {
     this.sweeper = setInterval(() => this.sweep(), 250);
     this.sweeper.unref();
@@ -55,6 +65,11 @@ export class UpstreamPool {
 
   get queued(): number {
     return this.waiting.length;
+  }
+
+  /** A config update: limits apply to the next requests and the next sweep. */
+  configure(opts: UpstreamPoolOptions): void {
+    this.opts = opts;
   }
 
   request(req: UpstreamRequest, handler: UpstreamHandler): void {
@@ -75,8 +90,22 @@ export class UpstreamPool {
       }
       return conn.send(req, handler);
     }
-    this.waiting.push({ req, handler });
-    if (this.all.size < this.opts.maxConnections) this.open();
+    if (this.all.size < this.opts.maxConnections) {
+      this.waiting.push({ req, handler, at: Date.now() });
+      this.open();
+      return;
+    }
+    // Every connection is busy. Waiting without a bound let slow clients that held the
+    // connections turn every other request into a timeout; now the wait is capped in count and
+    // time, and the exchange answers 503 (or tries another instance) when it runs out.
+    if (this.waiting.length - this.connectingCount() >= this.opts.maxQueued) {
+      handler.onError(
+        new UpstreamError(QUEUE_FULL, `queue full (${this.waiting.length} waiting for a connection)`),
+        false,
+      );
+      return;
+    }
+    this.waiting.push({ req, handler, at: Date.now() });
   }
 
   /** Closes every connection; queued requests fail as never sent. */
@@ -124,6 +153,18 @@ export class UpstreamPool {
     return n;
   }
 
+  /** Fails the requests that waited longer than `queueTimeout` (the oldest are first in line). */
+  private expireWaiting(now: number): void {
+    const limit = this.opts.queueTimeout;
+    let n = 0;
+    while (n < this.waiting.length && now - this.waiting[n]!.at > limit) n++;
+    if (n === 0) return;
+    const expired = this.waiting.splice(0, n);
+    for (const w of expired) {
+      w.handler.onError(new UpstreamError(QUEUE_TIMEOUT, `no free connection within ${limit}ms`), false);
+    }
+  }
+
   private failWaiting(err: Error & { code?: string }): void {
     const waiting = this.waiting;
     this.waiting = [];
@@ -133,6 +174,7 @@ export class UpstreamPool {
   private sweep(): void {
     const now = Date.now();
     const o = this.opts;
+    this.expireWaiting(now);
     for (const c of [...this.all]) {
       const quiet = now - c.lastActivity;
       if (c.connecting && quiet > o.connectTimeout) {

@@ -4,17 +4,34 @@ import { type RawData, WebSocket, WebSocketServer } from "ws";
 import type { ServiceResolver } from "./http-proxy.js";
 import type { Instance, WebSocketSession } from "./instance.js";
 import type { Logger } from "./logger.js";
+import { rejectUpgrade } from "./reject-upgrade.js";
 import { readRequestHead, stickyKeyOf } from "./request-head.js";
 import type { Track } from "./track.js";
+import { checkUpgrade, isRefusal } from "./upgrade-request.js";
+import { WebSocketBudget } from "./websocket-budget.js";
 
-/** Handshake headers that the upstream connection makes for itself. */
+/**
+ * Handshake headers that the upstream connection makes for itself (`expect` too: it would make
+ * Node write the request head before the target is set, and means nothing on an upgrade).
+ */
 const OWN_HANDSHAKE = new Set([
   "sec-websocket-key",
   "sec-websocket-version",
   "sec-websocket-extensions",
   "sec-websocket-protocol",
+  "expect",
 ]);
 const HIGH_WATER = 4 * 1024 * 1024;
+const LOW_WATER = 1024 * 1024;
+/** How long a session shed for the buffer cap gets for its close frames before its sockets go. */
+const SHED_GRACE_MS = 250;
+
+export interface WebSocketLimits {
+  /** Largest message (all its frames) either leg may send; larger: closed with 1009. */
+  maxMessageBytes: number;
+  /** Bytes all sessions may hold in the router together; the session that goes over: 1013. */
+  maxBufferedBytes: number;
+}
 
 /** One client's upgrade, carried across connection attempts to the track's instances. */
 interface Upgrade {
@@ -22,54 +39,68 @@ interface Upgrade {
   socket: Duplex;
   head: Buffer;
   track: Track;
+  target: string;
   headers: Record<string, string>;
   protocols: string[];
   tried: Set<Instance>;
   retriesLeft: number;
   connectTimeout: number;
+  /** What went wrong with the last instance tried, for the 502 when none is left. */
+  lastFailure?: string;
 }
-const LOW_WATER = 1024 * 1024;
 
 /**
  * Proxies WebSocket upgrades. Both legs are real WebSocket endpoints (the `ws` library), so the
  * router knows frame boundaries and can close a session cleanly with 1001 when a drain times out.
  * The client is accepted only after the upstream accepted, with the sub-protocol it chose.
+ * Whatever goes wrong with one upgrade or session is answered or closed there: it never throws
+ * out of an event handler (which would end the process).
  */
 export class WebSocketProxy {
   private readonly chosenProtocol = new WeakMap<IncomingMessage, string>();
   private readonly wss: WebSocketServer;
+  private readonly budget: WebSocketBudget;
 
   constructor(
     private readonly resolve: ServiceResolver,
     private readonly log: Logger,
-    private readonly maxPayload = 64 * 1024 * 1024,
+    private readonly limits: WebSocketLimits = {
+      maxMessageBytes: 1024 * 1024,
+      maxBufferedBytes: 64 * 1024 * 1024,
+    },
   ) {
+    this.budget = new WebSocketBudget(limits.maxBufferedBytes);
     this.wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
-      maxPayload,
+      maxPayload: limits.maxMessageBytes,
       clientTracking: false,
       handleProtocols: (_protocols, req) => this.chosenProtocol.get(req) ?? false,
     });
   }
 
+  /** Bytes all proxied WebSockets hold in the router now (counted against the buffer cap). */
+  get bufferedBytes(): number {
+    return this.budget.used;
+  }
+
   readonly handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on("error", () => socket.destroy());
-    if ((req.headers.upgrade ?? "").toLowerCase() !== "websocket") {
-      return rejectSocket(socket, 400, "only WebSocket upgrades are proxied");
+    try {
+      this.begin(req, socket, head);
+    } catch (err) {
+      this.crashed(err, req, "WebSocket upgrade");
+      rejectUpgrade(socket, 500, "the router failed on this WebSocket upgrade (logged)");
     }
-    // Checked before dialling the instance: a handshake `ws` would refuse must not leave an
-    // upstream WebSocket open behind it.
-    const key = req.headers["sec-websocket-key"];
-    if (!key || !/^[+/0-9A-Za-z]{22}==$/.test(key) || req.headers["sec-websocket-version"] !== "13") {
-      return rejectSocket(
-        socket,
-        400,
-        "invalid WebSocket handshake (Sec-WebSocket-Key / Sec-WebSocket-Version)",
-      );
-    }
+  };
+
+  private begin(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Checked before dialling the instance: a handshake that the upstream client or the `ws`
+    // server would refuse (or throw on) must not leave an upstream WebSocket open behind it.
+    const checked = checkUpgrade(req);
+    if (isRefusal(checked)) return rejectUpgrade(socket, checked.status, checked.reason);
     const service = this.resolve(req);
-    if (!service) return rejectSocket(socket, 404, "no service for this host");
+    if (!service) return rejectUpgrade(socket, 404, "no service for this host");
     const cfg = service.config;
     const h = readRequestHead(req, cfg.stickiness.header);
     const headers: Record<string, string> = {};
@@ -77,67 +108,115 @@ export class WebSocketProxy {
       const name = h.forward[i]!.toLowerCase();
       if (!OWN_HANDSHAKE.has(name)) headers[name] = h.forward[i + 1]!;
     }
-    const protocols = (req.headers["sec-websocket-protocol"] ?? "")
-      .split(",")
-      .map((p) => p.trim())
-      .filter(Boolean);
     this.connect({
       req,
       socket,
       head,
       track: service.chooseTrack(stickyKeyOf(h, cfg.stickiness.cookie, req), h.trackOverride),
+      target: checked.target,
       headers,
-      protocols,
+      protocols: checked.protocols,
       tried: new Set(),
       retriesLeft: cfg.retries.attempts,
       connectTimeout: cfg.timeouts.connect,
     });
-  };
+  }
 
   private connect(up: Upgrade): void {
     const { req, socket, head, track } = up;
     const inst = track.pick(up.tried);
-    if (!inst)
-      return rejectSocket(socket, 503, `no healthy instance of track "${track.name}"`, track.version);
-    const upstream = new WebSocket(`ws://${inst.key}${req.url ?? "/"}`, up.protocols, {
-      headers: up.headers,
-      perMessageDeflate: false,
-      handshakeTimeout: up.connectTimeout,
-      followRedirects: false,
-      maxPayload: this.maxPayload,
+    if (!inst) {
+      if (up.lastFailure) {
+        return rejectUpgrade(socket, 502, `upstream WebSocket failed: ${up.lastFailure}`, track.version);
+      }
+      return rejectUpgrade(socket, 503, `no healthy instance of track "${track.name}"`, track.version);
+    }
+    let upstream: WebSocket;
+    try {
+      upstream = new WebSocket(`ws://${inst.key}/`, up.protocols, {
+        headers: up.headers,
+        perMessageDeflate: false,
+        handshakeTimeout: up.connectTimeout,
+        followRedirects: false,
+        maxPayload: this.limits.maxMessageBytes,
+        // The client's target, byte for byte: a URL object would normalise it (dot segments,
+        // percent-encoding), and the instance must see what the client sent, as for HTTP.
+        finishRequest: (creq) => {
+          creq.path = up.target;
+          creq.end();
+        },
+      });
+    } catch (err) {
+      this.crashed(err, req, "WebSocket connect");
+      return rejectUpgrade(socket, 502, `cannot open the upstream WebSocket: ${(err as Error).message}`);
+    }
+    let answered = false;
+    let upstreamSocket: Duplex | undefined;
+    upstream.on("upgrade", (res) => {
+      upstreamSocket = res.socket;
     });
-    let opened = false;
     upstream.on("unexpected-response", (_ureq, ures) => {
-      opened = true; // answered: not a connection failure
-      rejectSocket(
-        socket,
-        ures.statusCode ?? 502,
-        `upstream refused the upgrade (${ures.statusCode})`,
-        track.version,
-      );
+      answered = true; // answered: not a connection failure
+      const status = ures.statusCode ?? 0;
       ures.resume();
       upstream.terminate();
+      // The application's own refusal (401, 403, 404, 429...) is relayed; anything that is not an
+      // error status cannot be relayed as the answer to an upgrade.
+      const relayed = status >= 400 && status <= 599 ? status : 502;
+      rejectUpgrade(
+        socket,
+        relayed,
+        `upstream ${inst.key} refused the WebSocket upgrade: HTTP ${status || "(no status)"}`,
+        track.version,
+      );
     });
     upstream.on("error", (err: Error & { code?: string }) => {
-      if (opened) return;
-      inst.metrics.connectFailures++;
-      inst.requestFailed(`websocket connect: ${err.code ?? err.message}`);
-      if (up.retriesLeft > 0 && !socket.destroyed) {
-        up.tried.add(inst);
-        return this.connect({ ...up, retriesLeft: up.retriesLeft - 1 });
+      if (answered) return;
+      answered = true;
+      try {
+        const what = err.code ?? err.message;
+        inst.metrics.connectFailures++;
+        inst.requestFailed(`websocket connect: ${what}`);
+        const failure = `${inst.key}: ${what} (${up.tried.size + 1} instance${up.tried.size ? "s" : ""} tried)`;
+        if (up.retriesLeft > 0 && !socket.destroyed) {
+          up.tried.add(inst);
+          return this.connect({ ...up, retriesLeft: up.retriesLeft - 1, lastFailure: failure });
+        }
+        rejectUpgrade(socket, 502, `upstream WebSocket failed: ${failure}`, track.version);
+      } catch (e) {
+        this.crashed(e, req, "WebSocket connect retry");
+        rejectUpgrade(socket, 502, "upstream WebSocket failed (logged)");
       }
-      rejectSocket(socket, 502, `upstream WebSocket failed: ${err.code ?? err.message}`, track.version);
     });
     upstream.on("open", () => {
-      opened = true;
+      answered = true;
       if (socket.destroyed) return upstream.terminate();
-      upstream.pause(); // hold its first messages until the client leg exists
-      if (upstream.protocol) this.chosenProtocol.set(req, upstream.protocol);
-      this.wss.handleUpgrade(req, socket, head, (client) => this.relay(client, upstream, inst, track));
+      let relayed = false;
+      try {
+        upstream.pause(); // hold its first messages until the client leg exists
+        if (upstream.protocol) this.chosenProtocol.set(req, upstream.protocol);
+        this.wss.handleUpgrade(req, socket, head, (client) => {
+          relayed = true;
+          this.relay(client, socket, upstream, upstreamSocket, inst, track);
+        });
+      } catch (err) {
+        this.crashed(err, req, "WebSocket accept");
+        if (relayed) socket.destroy();
+        else rejectUpgrade(socket, 500, "the router failed on this WebSocket upgrade (logged)");
+      }
+      // `ws` answers synchronously; if it refused the client, the upstream leg has no partner.
+      if (!relayed) upstream.terminate();
     });
   }
 
-  private relay(client: WebSocket, upstream: WebSocket, inst: Instance, track: Track): void {
+  private relay(
+    client: WebSocket,
+    clientSocket: Duplex,
+    upstream: WebSocket,
+    upstreamSocket: Duplex | undefined,
+    inst: Instance,
+    track: Track,
+  ): void {
     let ended = false;
     const session: WebSocketSession = {
       close(code, reason) {
@@ -145,6 +224,25 @@ export class WebSocketProxy {
         upstream.close(code, reason);
       },
     };
+    const share = this.budget.share([client, upstream], () => {
+      this.log.warn(
+        {
+          instance: inst.key,
+          track: track.name,
+          bufferedBytes: this.budget.used,
+          cap: this.limits.maxBufferedBytes,
+        },
+        "WebSocket closed with 1013: all sessions together hold more than limits.websocketMaxBufferedBytes",
+      );
+      client.close(1013, "router WebSocket buffers are full; try again later");
+      upstream.close(1001, "client shed by the router (buffers full)");
+      clientSocket.pause(); // read no more of what it sends: its buffer must stop growing
+      upstreamSocket?.pause();
+      setTimeout(() => {
+        client.terminate();
+        upstream.terminate();
+      }, SHED_GRACE_MS).unref();
+    });
     inst.websockets.add(session);
     inst.metrics.websocketsTotal++;
     track.stats.websocketsOpen++;
@@ -152,62 +250,72 @@ export class WebSocketProxy {
     const end = () => {
       if (ended) return;
       ended = true;
+      share.release();
       inst.websockets.delete(session);
       track.stats.websocketsOpen--;
       inst.released();
     };
-    pipeMessages(client, upstream);
-    pipeMessages(upstream, client);
+    const failed = (err: unknown) => {
+      this.crashed(err, undefined, "WebSocket relay");
+      client.terminate();
+      upstream.terminate();
+    };
+    // After `ws`'s own listeners: each chunk is measured once the receiver has taken it in.
+    const measure = () => share.update();
+    clientSocket.on("data", measure);
+    upstreamSocket?.on("data", measure);
+    pipeMessages(client, upstream, measure, failed);
+    pipeMessages(upstream, client, measure, failed);
     client.on("close", (code, reason) => {
-      closePeer(upstream, code, reason);
       end();
+      closePeer(upstream, code, reason, failed);
     });
     upstream.on("close", (code, reason) => {
-      closePeer(client, code, reason);
       end();
+      closePeer(client, code, reason, failed);
     });
     client.on("error", (err) => this.log.debug({ err: err.message }, "client websocket error"));
     upstream.on("error", (err) => this.log.debug({ err: err.message }, "upstream websocket error"));
     upstream.resume();
   }
+
+  private crashed(err: unknown, req: IncomingMessage | undefined, what: string): void {
+    this.log.error(
+      { err: err instanceof Error ? err.stack : String(err), target: req?.url, method: req?.method },
+      `${what} failed; that exchange was refused, the router carries on`,
+    );
+  }
 }
 
-function pipeMessages(from: WebSocket, to: WebSocket): void {
+function pipeMessages(
+  from: WebSocket,
+  to: WebSocket,
+  measure: () => void,
+  failed: (err: unknown) => void,
+): void {
   from.on("message", (data: RawData, isBinary: boolean) => {
-    if (to.readyState !== WebSocket.OPEN) return;
-    to.send(data, { binary: isBinary }, () => {
-      if (from.isPaused && to.bufferedAmount < LOW_WATER) from.resume();
-    });
-    if (to.bufferedAmount > HIGH_WATER) from.pause();
+    try {
+      if (to.readyState !== WebSocket.OPEN) return;
+      to.send(data, { binary: isBinary }, () => {
+        if (from.isPaused && to.bufferedAmount < LOW_WATER) from.resume();
+        measure();
+      });
+      if (to.bufferedAmount > HIGH_WATER) from.pause();
+      measure();
+    } catch (err) {
+      failed(err);
+    }
   });
 }
 
 /** Passes a close on to the other leg; 1005/1006 cannot be sent in a frame, so they are mapped. */
-function closePeer(peer: WebSocket, code: number, reason: Buffer): void {
+function closePeer(peer: WebSocket, code: number, reason: Buffer, failed: (err: unknown) => void): void {
   if (peer.readyState === WebSocket.CLOSED || peer.readyState === WebSocket.CLOSING) return;
-  if (code === 1005) peer.close();
-  else if (code === 1006 || code === 1015) peer.close(1001, "peer went away");
-  else peer.close(code, reason);
-}
-
-function rejectSocket(socket: Duplex, status: number, message: string, version?: string): void {
-  if (socket.destroyed) return;
-  const body = `${message}\n`;
-  socket.end(
-    `HTTP/1.1 ${status} ${statusText(status)}\r\nconnection: close\r\ncontent-type: text/plain\r\n` +
-      (version ? `x-baton-version: ${version}\r\n` : "") +
-      `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
-}
-
-function statusText(status: number): string {
-  return (
-    {
-      400: "Bad Request",
-      403: "Forbidden",
-      404: "Not Found",
-      502: "Bad Gateway",
-      503: "Service Unavailable",
-    }[status] ?? "Error"
-  );
+  try {
+    if (code === 1005) peer.close();
+    else if (code === 1006 || code === 1015) peer.close(1001, "peer went away");
+    else peer.close(code, reason);
+  } catch (err) {
+    failed(err);
+  }
 }

@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import type { DecisionRecord, LogTail, RegionalStatus, Release, Status } from "@baton/control";
 import type { Command } from "commander";
 import { type ApiTarget, callApi, findApi } from "../up/api-client.js";
+import type { RouterStatus } from "../up/router-supervisor.js";
 
 interface Common {
   api?: string;
@@ -77,8 +78,13 @@ export function registerClientCommands(program: Command): void {
   withCommon(
     program.command("status").description("what serves, and the latest release with its decisions"),
   ).action(async (o: Common) => {
-    const s = await callApi<Status | RegionalStatus>(await findApi(o), "GET", "/v1/status");
+    const s = await callApi<(Status | RegionalStatus) & { router?: RouterStatus }>(
+      await findApi(o),
+      "GET",
+      "/v1/status",
+    );
     if (o.json) return out(JSON.stringify(s, null, 2));
+    if (s.router) out(routerLine(s.router));
     for (const one of "regions" in s ? s.regions : [s]) {
       if (!one.serving) out(`${one.service}: nothing serving`);
       else {
@@ -218,6 +224,20 @@ async function follow(api: ApiTarget, id: number): Promise<Release> {
     }
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+/** The supervised router in one line: what runs, and whether and why it was restarted. */
+function routerLine(r: RouterStatus): string {
+  const time = (iso: string) => `${iso.slice(0, 19).replace("T", " ")}Z`;
+  const head =
+    r.state === "running"
+      ? `router: pid ${r.pid} on ${r.url}, running since ${time(r.since)}`
+      : r.state === "restarting"
+        ? `router: DOWN (pid ${r.pid} gone), being restarted${r.nextAttemptAt ? ` (next attempt ${time(r.nextAttemptAt)})` : ""}${r.lastError ? `; last attempt failed: ${r.lastError}` : ""}`
+        : `router: pid ${r.pid} (no longer supervised: baton up is stopping)`;
+  const last = r.lastRestart;
+  if (r.restarts === 0) return r.state === "running" ? `${head}, never restarted` : head;
+  return `${head}; restarted ${r.restarts} time${r.restarts === 1 ? "" : "s"}${last ? ` (last ${time(last.at)}, down ${last.downMs} ms: ${last.reason})` : ""}`;
 }
 
 function describe(r: Release): string {

@@ -2,19 +2,7 @@ import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  AuditLog,
-  type Instance,
-  LocalProvider,
-  parseServiceFile,
-  pgClient,
-  type ReleaseContext,
-  ReleaseStore,
-  RouterAdmin,
-  routerService,
-  runCanaryRelease,
-  startEmbeddedDatabase,
-} from "@baton/control";
+import { ControlPlane, parseServiceFile, pgClient, RouterAdmin, startEmbeddedDatabase } from "@baton/control";
 import { createRouter, type Router, silentLogger } from "@baton/router";
 import { DemoTraffic } from "../demo/demo-traffic.js";
 
@@ -30,7 +18,7 @@ const say = (line: string) => process.stdout.write(`${clock()}  ${line}\n`);
 export async function runDemo(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), "baton-demo-"));
   await chmod(work, 0o755); // the embedded PostgreSQL runs as `postgres` when we are root
-  const everything: Instance[] = [];
+  let plane: ControlPlane | undefined;
   let router: Router | undefined;
   let traffic: DemoTraffic | undefined;
   let stopDb: (() => Promise<void>) | undefined;
@@ -40,41 +28,36 @@ export async function runDemo(): Promise<void> {
     const db = await startEmbeddedDatabase(join(work, "pg"));
     stopDb = db.stop;
     sql = pgClient(db.url);
-    const store = new ReleaseStore(sql);
-    const audit = new AuditLog(sql);
-    await store.migrate();
-    await audit.migrate();
 
     const file = parseServiceFile(
       await readFile(join(EXAMPLE, "baton.yaml"), "utf8"),
       "examples/echo-service/baton.yaml",
     );
-    const provider = new LocalProvider(work);
-    say(`starting ${file.service} v1: ${file.instances} instances of \`${file.run}\``);
-    const v1 = await provider.startVersion({
-      service: file.service,
-      version: "v1",
-      run: file.run ?? "",
-      cwd: EXAMPLE,
-      count: file.instances,
-      readinessPath: file.health.readiness,
-      startTimeout: file.health.startTimeout,
-    });
-    everything.push(...v1);
     router = await createRouter(
-      {
-        listen: "127.0.0.1:0",
-        admin: { listen: "127.0.0.1:0" },
-        services: [
-          routerService(file, {
-            stable: { version: "v1", weight: 10_000, instances: v1.map((i) => i.address) },
-          }),
-        ],
-      },
+      { listen: "127.0.0.1:0", admin: { listen: "127.0.0.1:0" }, services: [] },
       { logger: silentLogger },
     );
     const url = `http://127.0.0.1:${router.address.port}`;
     say(`router on ${url} (admin API on port ${router.adminAddress!.port})`);
+    let v3FirstTraffic = 0;
+    let v3RolledBack = 0;
+    const cp = new ControlPlane({
+      file,
+      db: sql,
+      router: new RouterAdmin(`http://127.0.0.1:${router.adminAddress!.port}`),
+      routerUrl: url,
+      dataDir: work,
+      log: (line) => {
+        say(`  ${line}`);
+        if (line.startsWith("step 1: v3")) v3FirstTraffic = Date.now();
+        if (line.startsWith("rolling back v3")) v3RolledBack = Date.now();
+      },
+    });
+    plane = cp;
+    await cp.init();
+    say(`starting ${file.service} v1: ${file.instances} instances of \`${file.run}\``);
+    const v1 = await cp.wait((await cp.deploy({ version: "v1", cwd: EXAMPLE, actor: "demo" })).id);
+    if (v1.status !== "succeeded") throw new Error(`v1 did not start: ${v1.reason ?? v1.status}`);
     traffic = new DemoTraffic(url, 400, 8);
     say("simulated users: 400 requests/s with keep-alive and sticky ids, plus 8 WebSockets");
     const t = traffic;
@@ -84,41 +67,22 @@ export async function runDemo(): Promise<void> {
     }, 3000);
     await new Promise((r) => setTimeout(r, 2000));
 
-    let v3FirstTraffic = 0;
-    let v3RolledBack = 0;
-    let ctx: ReleaseContext = {
-      file,
-      router: new RouterAdmin(`http://127.0.0.1:${router.adminAddress!.port}`),
-      provider,
-      store,
-      audit,
-      actor: "demo",
-      stable: { version: "v1", instances: v1 },
-      pollMs: 500,
-      log: (line) => {
-        say(`  ${line}`);
-        if (line.startsWith("step 1: v3")) v3FirstTraffic = Date.now();
-        if (line.startsWith("rolling back v3")) v3RolledBack = Date.now();
-      },
-    };
-
     say("release v2 (canary: 10% -> 50% -> 100%, analysed at every step)");
     const failedBefore = t.report.failed;
-    const good = await runCanaryRelease(ctx, { version: "v2", cwd: EXAMPLE });
-    everything.push(...good.serving.instances);
+    const good = await cp.wait((await cp.deploy({ version: "v2", cwd: EXAMPLE, actor: "demo" })).id);
     const failedDuringV2 = t.report.failed - failedBefore;
-    say(`release v2: ${good.release.status}`);
+    say(`release v2: ${good.status}`);
 
     say("release v3, which fails 10% of its requests");
-    ctx = { ...ctx, stable: good.serving };
-    const bad = await runCanaryRelease(ctx, { version: "v3", cwd: EXAMPLE, env: { FAIL_RATE: "0.1" } });
-    everything.push(...bad.serving.instances);
-    say(`release v3: ${bad.release.status}: ${bad.release.reason ?? ""}`);
+    const bad = await cp.wait(
+      (await cp.deploy({ version: "v3", cwd: EXAMPLE, env: { FAIL_RATE: "0.1" }, actor: "demo" })).id,
+    );
+    say(`release v3: ${bad.status}: ${bad.reason ?? ""}`);
     await new Promise((r) => setTimeout(r, 1000));
     clearInterval(progress);
     const r = await t.stop();
     traffic = undefined;
-    const chain = await audit.verify();
+    const chain = await cp.audit.verify();
 
     process.stdout.write(
       [
@@ -136,8 +100,8 @@ export async function runDemo(): Promise<void> {
     );
   } finally {
     await traffic?.stop();
+    await plane?.stopAll().catch(() => {});
     await router?.close();
-    await Promise.all(everything.map((i) => i.stop(3000)));
     await sql?.close();
     await stopDb?.();
     await rm(work, { recursive: true, force: true });

@@ -10,11 +10,15 @@ import {
   RegionalControlPlane,
   RouterAdmin,
   type SqlClient,
+  type Status,
   startApi,
   startEmbeddedDatabase,
 } from "@baton/control";
 import { API_FILE, TOKEN_FILE } from "../up/api-client.js";
-import { ensureRouter, stopRouter } from "../up/router-process.js";
+import { MovableRouterAdmin } from "../up/movable-router-admin.js";
+import { assertPortFree } from "../up/port-check.js";
+import { ensureRouter, runningRouter, type StartedRouter, stopRouter } from "../up/router-process.js";
+import { RouterSupervisor } from "../up/router-supervisor.js";
 
 export interface UpOptions {
   file: string;
@@ -31,7 +35,11 @@ const say = (line: string) => process.stdout.write(`${clock()}  ${line}\n`);
  * `baton up`: the control plane of one service with its API, and the router as its own process.
  * State lives in DATABASE_URL's PostgreSQL, or in an embedded one under the data directory.
  * SIGTERM/SIGINT stop the control plane only: router and instances keep serving, and the next
- * `baton up` adopts them. `baton down` stops everything.
+ * `baton up` adopts them. `baton down` stops everything. While it runs, it supervises the router
+ * (restarting it when it dies; see router-supervisor.ts).
+ *
+ * The ports it needs are checked before anything starts: a clash is a clear error (exit 2) that
+ * leaves nothing running, not a bare EADDRINUSE after the database and the router started.
  */
 export async function runUp(opts: UpOptions): Promise<void> {
   const filePath = resolve(opts.file);
@@ -43,6 +51,12 @@ export async function runUp(opts: UpOptions): Promise<void> {
   await mkdir(dataDir, { recursive: true });
   await chmod(dataDir, 0o755); // as root, the embedded PostgreSQL runs as `postgres` below it
   await lockDataDir(dataDir);
+  try {
+    await checkPorts(opts, file, filePath, dataDir);
+  } catch (err) {
+    await rm(join(dataDir, LOCK_FILE), { force: true });
+    throw err;
+  }
   const token = process.env.BATON_API_TOKEN || (await localToken(dataDir));
   let db: SqlClient;
   let stopDb = async () => {};
@@ -59,7 +73,8 @@ export async function runUp(opts: UpOptions): Promise<void> {
   }
 
   let shuttingDown = false;
-  let router: Awaited<ReturnType<typeof ensureRouter>> | undefined;
+  let router: StartedRouter | undefined;
+  let supervisor: RouterSupervisor | undefined;
   let plane: ControlPlane | RegionalControlPlane | undefined;
   let api: Awaited<ReturnType<typeof startApi>> | undefined;
   const shutdown = async (everything: boolean) => {
@@ -67,10 +82,13 @@ export async function runUp(opts: UpOptions): Promise<void> {
     shuttingDown = true;
     try {
       api?.server.close();
+      // First: a router stopped on purpose must not be restarted.
+      await supervisor?.stop();
+      const current = supervisor?.router ?? router;
       if (everything) {
         say("stopping every instance and the router");
         await plane?.stopAll();
-        if (router) await stopRouter(dataDir, router, file.drain.timeout + 5_000);
+        if (current) await stopRouter(dataDir, current, file.drain.timeout + 5_000);
       } else {
         await plane?.detach();
         say("control plane stopped; the router and the instances keep serving");
@@ -111,13 +129,24 @@ export async function runUp(opts: UpOptions): Promise<void> {
       say(
         `router ${router.reused ? "already running" : "started"} (pid ${router.pid}) on ${router.url}, admin ${router.adminUrl}`,
       );
-      plane = new ControlPlane({
+      const admin = new MovableRouterAdmin(router.adminUrl, router.adminToken);
+      const local = new ControlPlane({
         file,
         db,
-        router: new RouterAdmin(router.adminUrl, router.adminToken),
+        router: admin,
         routerUrl: router.url,
         dataDir,
         log: (line) => say(line),
+      });
+      plane = local;
+      supervisor = new RouterSupervisor(router, {
+        dataDir,
+        listenHost: opts.listenHost,
+        port: file.listen,
+        say,
+        record: (action, details) =>
+          local.audit.append({ actor: "baton up", action, service: file.service, details }).then(() => {}),
+        onRestarted: (r) => followRestartedRouter(local, admin, r.adminUrl, file.service),
       });
     }
     await plane.init();
@@ -127,7 +156,14 @@ export async function runUp(opts: UpOptions): Promise<void> {
       port: opts.apiPort,
       tokenSha256: hashToken(token),
       onDown: () => void shutdown(true),
+      extraStatus: () => (supervisor ? { router: supervisor.status() } : {}),
+    }).catch(async (err: NodeJS.ErrnoException) => {
+      // Taken between the check and now: the same clear error as the check's.
+      if (err.code === "EADDRINUSE")
+        await assertPortFree(opts.apiHost, opts.apiPort, "the control plane's API", API_PORT_HINT);
+      throw err;
     });
+    supervisor?.start();
     // Written whole, then renamed: a reader never sees half a file.
     const apiFile = join(dataDir, API_FILE);
     await writeFile(
@@ -139,6 +175,8 @@ export async function runUp(opts: UpOptions): Promise<void> {
   } catch (err) {
     await rm(join(dataDir, LOCK_FILE), { force: true });
     api?.server.close();
+    // A router this run started (none served on its port before) does not outlive the failure.
+    if (router && !router.reused) await stopRouter(dataDir, router, 5_000).catch(() => {});
     await db.close().catch(() => {});
     await stopDb().catch(() => {});
     throw err;
@@ -154,6 +192,57 @@ export async function runUp(opts: UpOptions): Promise<void> {
 }
 
 const LOCK_FILE = "up.lock";
+const API_PORT_HINT = "choose another with --api-port PORT (0: any free port)";
+
+/**
+ * Every port `baton up` will listen on, checked before anything starts. The router's public port
+ * is skipped when an earlier `baton up`'s router, which holds it, is there to be adopted.
+ */
+async function checkPorts(
+  opts: UpOptions,
+  file: ReturnType<typeof parseServiceFile>,
+  filePath: string,
+  dataDir: string,
+): Promise<void> {
+  await assertPortFree(opts.apiHost, opts.apiPort, "the control plane's API", API_PORT_HINT);
+  if (file.regions.length > 0 || (await runningRouter(dataDir))) return;
+  await assertPortFree(
+    opts.listenHost,
+    file.listen,
+    "the router's public port",
+    `change \`listen\` in ${filePath} (the address it binds to is --listen-host)`,
+  );
+}
+
+/**
+ * After the supervisor restarted the router: the control plane talks to the new one, which
+ * normally resumed its routing table from its state file. When it could not (the file was lost,
+ * router.yaml changed), what serves is put back, unless a release is in flight: its next step
+ * puts its own table, and recovering would take it over a second time.
+ */
+async function followRestartedRouter(
+  plane: ControlPlane,
+  admin: MovableRouterAdmin,
+  adminUrl: string,
+  service: string,
+): Promise<void> {
+  admin.moveTo(adminUrl);
+  if (
+    await admin.service(service).then(
+      () => true,
+      () => false,
+    )
+  )
+    return;
+  const status: Status = await plane.status();
+  if (!status.serving) return;
+  if (status.release && ["starting", "progressing", "rolling-back"].includes(status.release.status)) {
+    say(`the restarted router lost its table; release ${status.release.id} in flight will put its own`);
+    return;
+  }
+  await plane.recover("baton up (router restarted)");
+  say(`the restarted router had lost its table; put back ${status.serving.version}`);
+}
 
 /**
  * One `baton up` per data directory: a second would fight the first over the same instances. The

@@ -1,10 +1,11 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { processAlive } from "@baton/control";
+import { freePort, portIsFree } from "./port-check.js";
 
 export interface RouterProcess {
   pid: number;
@@ -14,58 +15,65 @@ export interface RouterProcess {
   adminToken: string;
 }
 
+export interface StartedRouter extends RouterProcess {
+  reused: boolean;
+  /** The process handle when this `baton up` started it (its exit code and signal are then known). */
+  child?: ChildProcess;
+}
+
 const BIN = fileURLToPath(new URL("../bin.js", import.meta.url));
+const CONFIG = "router.yaml";
+const RECORD = "router.json";
 
 /**
  * The service's router, as its own detached process so that it outlives the control plane. An
  * earlier `baton up` may have left one running: it is reused when its pid is alive and its admin
  * API answers. Otherwise a new one starts from `<dataDir>/router.yaml`; its state file keeps the
  * routing table across router restarts.
+ *
+ * The router resumes that state only when router.yaml is byte for byte the file it saved it under,
+ * and the control plane keeps talking to one admin URL: so the admin port is chosen once, written
+ * into router.yaml, and kept for every later start (a new one only if another process took it).
  */
 export async function ensureRouter(opts: {
   dataDir: string;
   listenHost: string;
   port: number;
-}): Promise<RouterProcess & { reused: boolean }> {
-  const record = join(opts.dataDir, "router.json");
-  const existing = await readFile(record, "utf8")
-    .then((t) => JSON.parse(t) as RouterProcess)
-    .catch(() => undefined);
-  if (existing && alive(existing.pid) && (await answers(existing))) return { ...existing, reused: true };
+}): Promise<StartedRouter> {
+  const existing = await runningRouter(opts.dataDir);
+  if (existing) return { ...existing, reused: true };
 
   await mkdir(join(opts.dataDir, "logs"), { recursive: true });
-  const adminToken = existing?.adminToken ?? randomBytes(24).toString("hex");
-  const config = join(opts.dataDir, "router.yaml");
-  await writeFile(
-    config,
-    [
-      "# Written by `baton up`; the routing table itself is kept in the state file beside it.",
-      `listen: "${opts.listenHost}:${opts.port}"`,
-      "admin:",
-      '  listen: "127.0.0.1:0"',
-      `  token: "${adminToken}"`,
-      "stateFile: router.state.json",
-      "",
-    ].join("\n"),
-    { mode: 0o600 },
-  );
+  const config = join(opts.dataDir, CONFIG);
+  const previous = parseConfig(await readFile(config, "utf8").catch(() => ""));
+  const adminToken = previous?.token ?? randomBytes(24).toString("hex");
+  const adminPort =
+    previous?.adminPort && (await freeWithin("127.0.0.1", previous.adminPort, 1500))
+      ? previous.adminPort
+      : await freePort();
+  const text = configText(`${opts.listenHost}:${opts.port}`, adminPort, adminToken);
+  // Rewritten only when it changes: an equal file keeps the saved routing table valid.
+  if (text !== (await readFile(config, "utf8").catch(() => ""))) {
+    await writeFile(`${config}.tmp`, text, { mode: 0o600 });
+    await rename(`${config}.tmp`, config);
+  }
   const logFile = join(opts.dataDir, "logs", "router.log");
   const marker = await readFile(logFile, "utf8").then(
     (t) => t.length,
     () => 0,
   );
   const out = openSync(logFile, "a");
-  let pid: number;
+  let child: ChildProcess;
   try {
-    const child = spawn(process.execPath, [BIN, "router", "--config", config], {
+    child = spawn(process.execPath, [BIN, "router", "--config", config], {
       detached: true,
       stdio: ["ignore", out, out],
     });
     child.unref();
-    pid = child.pid ?? 0;
   } finally {
     closeSync(out);
   }
+  const pid = child.pid ?? 0;
   const listening = await waitForListening(logFile, marker, pid);
   const host = opts.listenHost === "0.0.0.0" || opts.listenHost === "::" ? "127.0.0.1" : opts.listenHost;
   const proc: RouterProcess = {
@@ -74,8 +82,34 @@ export async function ensureRouter(opts: {
     adminUrl: `http://127.0.0.1:${listening.adminPort}`,
     adminToken,
   };
-  await writeFile(record, `${JSON.stringify(proc, null, 2)}\n`, { mode: 0o600 });
-  return { ...proc, reused: false };
+  const record = join(opts.dataDir, RECORD);
+  await writeFile(`${record}.tmp`, `${JSON.stringify(proc, null, 2)}\n`, { mode: 0o600 });
+  await rename(`${record}.tmp`, record);
+  return { ...proc, reused: false, child };
+}
+
+/**
+ * The router an earlier `baton up` left serving, if its pid lives and its admin API answers. One
+ * whose pid lives but does not answer, and is our router by its command line, is stopped: two
+ * routers for one service must never run (the new one could not bind the public port anyway).
+ */
+export async function runningRouter(dataDir: string): Promise<RouterProcess | undefined> {
+  const existing = await readFile(join(dataDir, RECORD), "utf8")
+    .then((t) => JSON.parse(t) as RouterProcess)
+    .catch(() => undefined);
+  if (!existing || !processAlive(existing.pid)) return undefined;
+  for (let i = 0; i < 3; i++) {
+    if (await answers(existing)) return existing;
+    await sleep(500);
+  }
+  if (isRouterOf(existing.pid, dataDir)) await kill(existing.pid);
+  return undefined;
+}
+
+/** Whether `pid` is a `baton router` running this data directory's config (not a reused pid). */
+export function isRouterOf(pid: number, dataDir: string): boolean {
+  const args = commandLine(pid);
+  return args.includes("router") && args.includes(join(dataDir, CONFIG));
 }
 
 /** Stops the router (it drains first) and forgets it. */
@@ -86,15 +120,58 @@ export async function stopRouter(dataDir: string, proc: RouterProcess, graceMs: 
     /* already gone */
   }
   const deadline = Date.now() + graceMs;
-  while (alive(proc.pid) && Date.now() < deadline) await sleep(50);
-  if (alive(proc.pid)) {
-    try {
-      process.kill(proc.pid, "SIGKILL");
-    } catch {
-      /* exited meanwhile */
-    }
+  while (processAlive(proc.pid) && Date.now() < deadline) await sleep(50);
+  if (processAlive(proc.pid)) await kill(proc.pid);
+  await rm(join(dataDir, RECORD), { force: true });
+}
+
+/** SIGKILL, then waits (bounded) until the process is gone. */
+export async function kill(pid: number): Promise<void> {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    return; /* exited meanwhile */
   }
-  await rm(join(dataDir, "router.json"), { force: true });
+  for (let i = 0; i < 100 && processAlive(pid); i++) await sleep(50);
+}
+
+/** Whether the router's admin API says it is healthy (within `timeoutMs`). */
+export async function answers(proc: RouterProcess, timeoutMs = 2000): Promise<boolean> {
+  try {
+    const res = await fetch(`${proc.adminUrl}/health`, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+function configText(listen: string, adminPort: number, token: string): string {
+  return [
+    "# Written by `baton up`; the routing table itself is kept in the state file beside it.",
+    `listen: "${listen}"`,
+    "admin:",
+    `  listen: "127.0.0.1:${adminPort}"`,
+    `  token: "${token}"`,
+    "stateFile: router.state.json",
+    "",
+  ].join("\n");
+}
+
+/** The admin port and token of a router.yaml this module wrote (port 0: an older `baton up`'s). */
+function parseConfig(text: string): { adminPort: number; token: string } | undefined {
+  const port = /^ {2}listen: "127\.0\.0\.1:(\d+)"$/m.exec(text);
+  const token = /^ {2}token: "([0-9a-f]{16,})"$/m.exec(text);
+  if (!token) return undefined;
+  return { adminPort: Number(port?.[1] ?? 0), token: token[1]! };
+}
+
+function commandLine(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    return [];
+  }
 }
 
 async function waitForListening(
@@ -111,24 +188,25 @@ async function waitForListening(
       const ev = JSON.parse(line) as { port: number; adminPort: number };
       return ev;
     }
-    if (!alive(pid)) break;
+    if (!processAlive(pid)) break;
     await sleep(50);
   }
+  if (processAlive(pid)) await kill(pid); // started but never ready: not left half running
+  // First line: what it said last (usually why); then its last lines, for the whole story.
+  const lines = text.trim().split("\n");
   throw new Error(
-    `the router did not start (see ${logFile}):\n${text.trim().split("\n").slice(-10).join("\n")}`,
+    `the router did not start: ${lines.at(-1) || "it said nothing"} (log: ${logFile})\n${lines.slice(-10).join("\n")}`,
   );
 }
 
-async function answers(proc: RouterProcess): Promise<boolean> {
-  try {
-    const res = await fetch(`${proc.adminUrl}/health`, { signal: AbortSignal.timeout(2000) });
-    await res.arrayBuffer();
-    return res.ok;
-  } catch {
-    return false;
+/** Whether the port becomes free within `ms` (the socket of a router just killed may linger). */
+async function freeWithin(host: string, port: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await portIsFree(host, port)) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(100);
   }
 }
-
-const alive = processAlive;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

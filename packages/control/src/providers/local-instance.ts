@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
+import { failpoint } from "../failpoint.js";
 import { ProcessState } from "./instance-process-state.js";
-import { groupAlive, processAlive } from "./process-alive.js";
+import { groupAlive, processAlive, processStartTime } from "./process-alive.js";
 import type { InstanceRecord } from "./provider.js";
 import { WatchedInstance } from "./watched-instance.js";
 
@@ -16,7 +17,15 @@ export interface LocalInstanceSpec {
   /** Where stdout and stderr go (appended), so the instance outlives the control plane. */
   logFile: string;
   env?: Record<string, string>;
+  /**
+   * Set as BATON_INSTANCE_OF in the process's environment at spawn: the record that exists from
+   * the first instant, by which a later control plane finds processes it has no row for.
+   */
+  owner?: string;
 }
+
+/** The environment variable that marks every process Baton starts for a service. */
+export const OWNER_ENV = "BATON_INSTANCE_OF";
 
 export type { InstanceRecord };
 
@@ -31,6 +40,7 @@ const BACKOFF_MAX_MS = 30_000;
 export class LocalInstance extends WatchedInstance {
   private child: ChildProcess | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
+  private startedAt: number | undefined;
 
   constructor(readonly spec: LocalInstanceSpec) {
     super(spec.version, spec.readinessPath);
@@ -41,7 +51,12 @@ export class LocalInstance extends WatchedInstance {
   }
 
   get record(): InstanceRecord {
-    return { pid: this.pid, port: this.spec.port, version: this.spec.version };
+    return {
+      pid: this.pid,
+      port: this.spec.port,
+      version: this.spec.version,
+      ...(this.startedAt !== undefined ? { startedAt: this.startedAt } : {}),
+    };
   }
 
   /** Spawns the process and starts watching its health. */
@@ -59,6 +74,7 @@ export class LocalInstance extends WatchedInstance {
           ...this.spec.env,
           PORT: String(this.spec.port),
           BATON_VERSION: this.spec.version,
+          ...(this.spec.owner ? { [OWNER_ENV]: this.spec.owner } : {}),
         },
       });
     } finally {
@@ -66,6 +82,8 @@ export class LocalInstance extends WatchedInstance {
     }
     this.child.unref();
     this.pid = this.child.pid ?? 0;
+    this.startedAt = processStartTime(this.pid);
+    failpoint(this.spec.version, "instance.spawned");
     this.transition(ProcessState.Starting);
     this.child.once("exit", () => this.exited());
     this.watch();
@@ -73,8 +91,9 @@ export class LocalInstance extends WatchedInstance {
 
   /** Takes over a process started by an earlier control plane. */
   adopt(record: InstanceRecord): boolean {
-    if (!alive(record.pid)) return false;
+    if (!alive(record.pid) || !sameProcess(record)) return false;
     this.pid = record.pid;
+    this.startedAt = record.startedAt;
     this.transition(ProcessState.Starting);
     this.watch();
     return true;
@@ -86,6 +105,8 @@ export class LocalInstance extends WatchedInstance {
     clearTimeout(this.watchTimer);
     if (this.state === ProcessState.Stopped) return;
     this.transition(ProcessState.Stopping);
+    // A process that is not the one started (its pid reused) is never signalled.
+    if (!sameProcess(this.record)) return this.transition(ProcessState.Stopped);
     signal(this.pid, "SIGTERM");
     const deadline = Date.now() + graceMs;
     while (alive(this.pid) && Date.now() < deadline) await sleep(50);
@@ -127,6 +148,14 @@ export class LocalInstance extends WatchedInstance {
  */
 function alive(pid: number): boolean {
   return processAlive(pid) || groupAlive(pid);
+}
+
+/** Whether `record.pid` is still the process that was started (same start time), when known. */
+function sameProcess(record: InstanceRecord): boolean {
+  if (record.startedAt === undefined) return true; // recorded before start times were kept
+  const now = processStartTime(record.pid);
+  // The group leader (the shell) may have exited while the app it started runs on.
+  return now === undefined ? groupAlive(record.pid) : now === record.startedAt;
 }
 
 /** Signals the whole process group (the shell and what it started), falling back to the pid. */

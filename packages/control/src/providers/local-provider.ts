@@ -1,6 +1,8 @@
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { freePort } from "./free-port.js";
-import { type InstanceRecord, LocalInstance } from "./local-instance.js";
+import { ProcessState } from "./instance-process-state.js";
+import { type InstanceRecord, LocalInstance, OWNER_ENV } from "./local-instance.js";
+import { processAlive, processesWithEnv } from "./process-alive.js";
 import { InstancesNotReadyError, type Provider, type VersionSpec } from "./provider.js";
 
 export { InstancesNotReadyError, type VersionSpec };
@@ -8,14 +10,23 @@ export { InstancesNotReadyError, type VersionSpec };
 /**
  * Runs a version as N local processes. A version is handed back only when every instance is ready;
  * otherwise every instance it started is stopped again and nothing else is touched.
+ *
+ * Each process has exactly one owner: the instance that started or adopted it. Adopting a process
+ * this provider already owns returns that instance, so two watchers never restart one process.
  */
 export class LocalProvider implements Provider {
   readonly kind = "local";
+  private readonly owned = new Map<number, LocalInstance>();
 
   constructor(private readonly dataDir: string) {}
 
+  /** The marker every process started for `service` from this data directory carries. */
+  ownerOf(service: string): string {
+    return `${resolve(this.dataDir)}#${service}`;
+  }
+
   private instance(spec: VersionSpec, port: number, index: number): LocalInstance {
-    return new LocalInstance({
+    const inst = new LocalInstance({
       run: spec.run,
       cwd: spec.cwd,
       version: spec.version,
@@ -23,7 +34,14 @@ export class LocalProvider implements Provider {
       readinessPath: spec.readinessPath,
       logFile: join(this.dataDir, "logs", spec.service, spec.version, `${index}-${port}.log`),
       env: spec.env ?? {},
+      owner: this.ownerOf(spec.service),
     });
+    this.owned.set(port, inst);
+    inst.onState((state) => {
+      if (state === ProcessState.Stopped && this.owned.get(port) === inst) this.owned.delete(port);
+      if (state === ProcessState.Starting) this.owned.set(port, inst); // restarted (rolling's restore)
+    });
+    return inst;
   }
 
   async startVersion(spec: VersionSpec, graceMs = 5_000): Promise<LocalInstance[]> {
@@ -51,11 +69,49 @@ export class LocalProvider implements Provider {
    */
   adopt(spec: VersionSpec, records: InstanceRecord[], opts: { restart?: boolean } = {}): LocalInstance[] {
     return records.flatMap((r, i) => {
+      // Already owned here (started or adopted before): the same instance, one watcher.
+      const existing = this.owned.get(r.port);
+      if (existing && existing.version === spec.version && existing.state !== ProcessState.Stopped)
+        return [existing];
       const inst = this.instance(spec, r.port, i);
       if (inst.adopt(r)) return [inst];
-      if (!opts.restart) return [];
+      if (!opts.restart) {
+        this.owned.delete(r.port);
+        return [];
+      }
       inst.start();
       return [inst];
     });
+  }
+
+  async sweep(service: string, opts: { spareOwned: boolean; graceMs: number }): Promise<number[]> {
+    const spared = new Set<number>();
+    if (opts.spareOwned)
+      for (const i of this.owned.values())
+        if (i.pid > 0 && i.state !== ProcessState.Stopped) spared.add(i.pid);
+    const strays = processesWithEnv(OWNER_ENV, this.ownerOf(service)).filter(
+      (p) => !spared.has(p.pid) && !spared.has(p.pgid),
+    );
+    if (strays.length === 0) return [];
+    const groups = [...new Set(strays.map((p) => p.pgid))];
+    const signal = (sig: NodeJS.Signals) => {
+      for (const g of groups) tryKill(-g, sig);
+      for (const p of strays) tryKill(p.pid, sig);
+    };
+    signal("SIGTERM");
+    const deadline = Date.now() + opts.graceMs;
+    const left = () => strays.filter((p) => processAlive(p.pid));
+    while (left().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (left().length > 0) signal("SIGKILL");
+    while (left().length > 0) await new Promise((r) => setTimeout(r, 20));
+    return strays.map((p) => p.pid);
+  }
+}
+
+function tryKill(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* gone already */
   }
 }

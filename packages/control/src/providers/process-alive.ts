@@ -37,13 +37,51 @@ export function groupAlive(pgid: number): boolean {
   return false;
 }
 
-function procStat(pid: number): { state: string; pgid: number } | undefined {
+function procStat(pid: number): { state: string; pgid: number; startTime: number } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, "utf8");
     // "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses, so split after the last ')'.
     const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    return { state: rest[0] ?? "", pgid: Number(rest[2]) };
+    // Field 22 (starttime) is the 20th after the comm.
+    return { state: rest[0] ?? "", pgid: Number(rest[2]), startTime: Number(rest[19]) };
   } catch {
     return undefined;
   }
+}
+
+/** When process `pid` started (clock ticks since boot), or undefined when there is no such process. */
+export function processStartTime(pid: number): number | undefined {
+  const s = procStat(pid);
+  return s?.startTime;
+}
+
+/**
+ * The live processes whose environment holds `name=value` (set by Baton when it spawned them, so
+ * inherited by whatever they start), with their process groups. Only processes of this user
+ * can be read, which are the only ones Baton could have started.
+ */
+export function processesWithEnv(name: string, value: string): { pid: number; pgid: number }[] {
+  const needle = Buffer.from(`\0${name}=${value}\0`);
+  const out: { pid: number; pgid: number }[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const pid = Number(e);
+    if (pid === process.pid) continue;
+    let env: Buffer;
+    try {
+      env = Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${pid}/environ`), Buffer.from([0])]);
+    } catch {
+      continue;
+    }
+    if (env.indexOf(needle) < 0) continue;
+    const s = procStat(pid);
+    if (s && s.state !== "Z") out.push({ pid, pgid: s.pgid });
+  }
+  return out;
 }

@@ -4,6 +4,11 @@ import type { ProcessState } from "./instance-process-state.js";
 export interface InstanceRecord {
   /** 0 for an instance Baton does not run (static provider). */
   pid: number;
+  /**
+   * When the process started (clock ticks since boot, /proc/<pid>/stat field 22): a pid reused
+   * by another process after a reboot or a wrap-around is never adopted or signalled.
+   */
+  startedAt?: number;
   port: number;
   version: string;
   /** host:port, when the instance is not on this machine's loopback. */
@@ -47,6 +52,12 @@ export interface Provider {
   startVersion(spec: VersionSpec): Promise<Instance[]>;
   /** Re-attaches to instances an earlier control plane recorded; returns those still there. */
   adopt(spec: VersionSpec, records: InstanceRecord[], opts?: { restart?: boolean }): Instance[];
+  /**
+   * Stops every process ever started for `service` that is still running, except (with
+   * `spareOwned`) those an instance of this provider owns; returns their pids. Processes Baton
+   * does not run (static provider) have nothing to sweep.
+   */
+  sweep?(service: string, opts: { spareOwned: boolean; graceMs: number }): Promise<number[]>;
 }
 
 export class InstancesNotReadyError extends Error {

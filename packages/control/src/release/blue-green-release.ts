@@ -1,16 +1,17 @@
 import { TRACK_OVERRIDE_HEADER } from "@baton/router";
 import { request } from "undici";
 import type { Instance } from "../providers/provider.js";
+import type { Release } from "../state/release-store.js";
 import {
-  beginRelease,
+  adoptRecorded,
   completeMigrationOf,
+  freshInstances,
   type NextVersion,
   type ReleaseContext,
   type ReleaseOutcome,
   rollBack,
   routerService,
   sleep,
-  startInstances,
   succeed,
   versionSize,
   waitDrained,
@@ -20,47 +21,62 @@ import {
  * Blue-green: the full new set starts and joins the router at weight 0, reachable only with the
  * track override; the preview checks go through the router to it; then one atomic switch. The old
  * set stays in the table at weight 0 (health-checked, warm) for `keepOldFor`, so a rollback is a
- * single swap, then drains and stops.
+ * single swap, then drains and stops. Step 0 is the preview, step 1 the switch (recorded before it
+ * is made); re-entered from the stored step after a crash.
  */
-export async function runBlueGreenRelease(ctx: ReleaseContext, next: NextVersion): Promise<ReleaseOutcome> {
-  const { file, router, store } = ctx;
+export async function runBlueGreenRelease(
+  ctx: ReleaseContext,
+  initial: Release,
+  next: NextVersion,
+): Promise<ReleaseOutcome> {
+  const { file, router, store, lifecycle } = ctx;
   const say = ctx.log ?? (() => {});
   const old = ctx.stable;
   const oldAddresses = old.instances.map((i) => i.address);
-  let release = await beginRelease(ctx, next, "blue-green");
-  const fresh = await startInstances(ctx, release, next, versionSize(ctx, next));
+  let release = initial;
+  if (release.status === "rolling-back")
+    return rollBack(ctx, release, adoptRecorded(ctx, release, next), release.reason ?? "rollback resumed");
+  const fresh = await freshInstances(ctx, release, next, versionSize(ctx, next));
   if (!Array.isArray(fresh)) return fresh;
   const freshAddresses = fresh.map((i) => i.address);
-  release = await store.update(release.id, {
-    status: "progressing",
-    instances: fresh.map((i) => i.record),
-    step: 0,
-    stepStarted: true,
-  });
-
-  await router.putService(
-    routerService(file, {
-      stable: { version: old.version, weight: 10_000, instances: oldAddresses },
-      preview: { version: next.version, weight: 0, instances: freshAddresses },
-    }),
-  );
-  say(`${next.version} in the router as a preview (weight 0)`);
-  const ready = await waitTrackReady(ctx, "preview", fresh.length, 10_000);
-  if (!ready)
-    return rollBack(ctx, release, fresh, "preview instances did not pass the router's health checks in 10s");
-  for (const path of file.blueGreen.previewChecks) {
-    const problem = await previewCheck(ctx, path, next.version);
-    await store.addDecision({
-      releaseId: release.id,
-      step: 0,
-      decision: problem ? "fail" : "pass",
-      reason: problem ?? `preview ${path} answered 2xx from ${next.version}`,
-      numbers: {},
+  if (release.status === "starting")
+    release = await lifecycle.transition(release, {
+      to: "progressing",
+      actor: ctx.actor,
+      patch: { instances: fresh.map((i) => i.record), step: 0, stepStarted: true },
     });
-    if (problem) return rollBack(ctx, release, fresh, problem);
+
+  if (release.step === 0) {
+    await router.putService(
+      routerService(file, {
+        stable: { version: old.version, weight: 10_000, instances: oldAddresses },
+        preview: { version: next.version, weight: 0, instances: freshAddresses },
+      }),
+    );
+    say(`${next.version} in the router as a preview (weight 0)`);
+    const ready = await waitTrackReady(ctx, "preview", fresh.length, 10_000);
+    if (!ready)
+      return rollBack(
+        ctx,
+        release,
+        fresh,
+        "preview instances did not pass the router's health checks in 10s",
+      );
+    for (const path of file.blueGreen.previewChecks) {
+      const problem = await previewCheck(ctx, path, next.version);
+      await store.addDecision({
+        releaseId: release.id,
+        step: 0,
+        decision: problem ? "fail" : "pass",
+        reason: problem ?? `preview ${path} answered 2xx from ${next.version}`,
+        numbers: {},
+      });
+      if (problem) return rollBack(ctx, release, fresh, problem);
+    }
+    const aborted = ctx.aborted?.();
+    if (aborted) return rollBack(ctx, release, fresh, aborted);
+    release = await lifecycle.record(release, ctx.actor, { step: 1, stepStarted: true });
   }
-  const aborted = ctx.aborted?.();
-  if (aborted) return rollBack(ctx, release, fresh, aborted);
 
   await router.putService(
     routerService(file, {
@@ -69,7 +85,7 @@ export async function runBlueGreenRelease(ctx: ReleaseContext, next: NextVersion
     }),
   );
   say(`switched to ${next.version}; ${old.version} kept warm for ${file.blueGreen.keepOldFor}ms`);
-  release = await succeed(ctx, release, 0, false);
+  release = await succeed(ctx, release, undefined, false);
   return { release, serving: { version: next.version, instances: fresh }, previous: old };
 }
 

@@ -3,7 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLoad } from "../../../router/src/test-support/load.js";
 import type { Instance } from "../providers/provider.js";
 import { parseServiceFile } from "../service-file.js";
-import { ECHO_SERVER, type ReleaseFixture, releaseFixture } from "../test-support/release-fixture.js";
+import {
+  ECHO_SERVER,
+  type ReleaseFixture,
+  releaseFixture,
+  runRelease,
+} from "../test-support/release-fixture.js";
 import { runCanaryRelease } from "./canary-release.js";
 import type { ReleaseContext } from "./release-steps.js";
 
@@ -44,7 +49,7 @@ describe("canary release", () => {
       headers: (n) => ({ "x-user-id": `u${n % 3000}` }),
     });
 
-    const good = await runCanaryRelease(ctx, { version: "v2", cwd: dir });
+    const good = await runRelease(ctx, runCanaryRelease, { version: "v2", cwd: dir });
     everything.push(...good.serving.instances);
     expect(good.release.status).toBe("succeeded");
     const afterGood = { ...load.result, byVersion: { ...load.result.byVersion } };
@@ -57,7 +62,11 @@ describe("canary release", () => {
     // v3 fails 5% of its requests (+5 points over v2's 0%): the analysis stops it on its own.
     ctx = { ...ctx, stable: good.serving };
     const started = Date.now();
-    const bad = await runCanaryRelease(ctx, { version: "v3", cwd: dir, env: { FAIL_RATE: "0.05" } });
+    const bad = await runRelease(ctx, runCanaryRelease, {
+      version: "v3",
+      cwd: dir,
+      env: { FAIL_RATE: "0.05" },
+    });
     everything.push(...bad.serving.instances);
     const r = await load.stop();
     expect(bad.release.status).toBe("rolled-back");
@@ -71,10 +80,19 @@ describe("canary release", () => {
     expect((await ctx.audit.verify()).problems).toEqual([]);
     const startEvent = (await ctx.audit.list()).find((e) => e.action === "release.started")!;
     expect(Object.keys(startEvent.details!.files as object).length).toBeGreaterThan(0);
-    expect((await ctx.audit.list()).map((e) => e.action)).toEqual([
+    // Every change of each release, in order, each written with the change itself.
+    const actions = (await ctx.audit.list()).map((e) => e.action);
+    expect(actions.slice(0, 5)).toEqual([
       "release.started",
+      "release.progressing",
+      "release.step",
+      "release.step",
       "release.succeeded",
+    ]);
+    expect(actions.slice(5).filter((a) => a !== "release.step")).toEqual([
       "release.started",
+      "release.progressing",
+      "release.rolling-back",
       "release.rolled-back",
     ]);
   }, 60_000);
@@ -82,8 +100,9 @@ describe("canary release", () => {
   it("rolls back at once when the release is aborted, whatever the analysis says", async () => {
     const load = startLoad({ url: `http://127.0.0.1:${router.address.port}/`, rate: 200, concurrency: 8 });
     const askedAt = Date.now() + 1500;
-    const out = await runCanaryRelease(
+    const out = await runRelease(
       { ...ctx, aborted: () => (Date.now() >= askedAt ? "aborted by test (baton abort)" : undefined) },
+      runCanaryRelease,
       { version: "v4", cwd: dir },
     );
     everything.push(...out.serving.instances);

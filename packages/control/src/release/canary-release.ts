@@ -2,7 +2,8 @@ import { analyzeCanary, type Verdict } from "../analysis/canary-analysis.js";
 import type { Instance } from "../providers/provider.js";
 import type { Release } from "../state/release-store.js";
 import {
-  beginRelease,
+  adoptRecorded,
+  freshInstances,
   type NextVersion,
   type ReleaseContext,
   type ReleaseOutcome,
@@ -10,58 +11,34 @@ import {
   routerService,
   sampleOf,
   sleep,
-  startInstances,
   succeed,
   versionSize,
-  versionSpec,
   waitDrained,
 } from "./release-steps.js";
 
 /**
  * A canary release: start the new version (health-gated), move traffic step by step while the
  * analysis compares it with stable, promote at 100%, or roll back at the first failed verdict.
- * Every step and decision is written to the store before it is acted on.
+ * Every step is recorded before traffic moves, so a release taken over after a crash (or after an
+ * outage of the database) re-enters here from its stored status and step: the step's table is put
+ * again (an equal table is a no-op for the router) and its pause counts the time already run.
  */
-export async function runCanaryRelease(ctx: ReleaseContext, next: NextVersion): Promise<ReleaseOutcome> {
-  let release = await beginRelease(ctx, next, "canary");
-  const fresh = await startInstances(ctx, release, next, versionSize(ctx, next));
-  if (!Array.isArray(fresh)) return fresh;
-  release = await ctx.store.update(release.id, {
-    status: "progressing",
-    instances: fresh.map((i) => i.record),
-    step: 0,
-    stepStarted: true,
-  });
-  return progress(ctx, release, fresh, 0, Date.now());
-}
-
-/**
- * Takes over a canary release that a previous control plane left in flight (it was killed):
- * adopts both versions' instances from the stored records and carries on from the stored step,
- * counting the time that step had already run; a release caught rolling back finishes its
- * rollback. `ctx.stable` must hold the previous version's instances, adopted by the caller from
- * `release.previousInstances` (only the caller knows where each version's files live).
- */
-export async function resumeCanaryRelease(
+export async function runCanaryRelease(
   ctx: ReleaseContext,
-  release: Release,
+  initial: Release,
   next: NextVersion,
 ): Promise<ReleaseOutcome> {
-  const fresh = ctx.provider.adopt(
-    versionSpec(ctx.file, release.version, next, release.instances.length),
-    release.instances,
-  );
-  ctx.log?.(
-    `resuming release ${release.id} of ${release.version} (${release.status}, step ${release.step + 1}); adopted ${fresh.length}/${release.instances.length} instances`,
-  );
+  let release = initial;
   if (release.status === "rolling-back")
-    return rollBack(ctx, release, fresh, release.reason ?? "rollback resumed after a restart");
-  if (release.status === "starting" || fresh.length < release.instances.length) {
-    // Killed before the router ever heard of the new version, or it lost instances meanwhile:
-    // the safe course is the rollback, which leaves stable as it was.
-    return rollBack(ctx, release, fresh, "the control plane restarted before the new version was fully up");
-  }
-  await Promise.all(fresh.map((i) => i.waitReady(ctx.file.health.startTimeout)));
+    return rollBack(ctx, release, adoptRecorded(ctx, release, next), release.reason ?? "rollback resumed");
+  const fresh = await freshInstances(ctx, release, next, versionSize(ctx, next));
+  if (!Array.isArray(fresh)) return fresh;
+  if (release.status === "starting")
+    release = await ctx.lifecycle.transition(release, {
+      to: "progressing",
+      actor: ctx.actor,
+      patch: { instances: fresh.map((i) => i.record), step: 0, stepStarted: true },
+    });
   const startedAt = release.stepStartedAt ? Date.parse(release.stepStartedAt) : Date.now();
   return progress(ctx, release, fresh, release.step, startedAt);
 }
@@ -74,7 +51,7 @@ async function progress(
   fromStep: number,
   fromStepStartedAt: number,
 ): Promise<ReleaseOutcome> {
-  const { file, router, store } = ctx;
+  const { file, router, store, lifecycle } = ctx;
   const say = ctx.log ?? (() => {});
   const stableVersion = ctx.stable.version;
   const stableAddresses = ctx.stable.instances.map((i) => i.address);
@@ -85,15 +62,17 @@ async function progress(
     const step = steps[stepIndex]!;
     const weight = Math.round(step.weight * 100);
     if (weight >= 10_000) break; // the last step is the promotion
-    // Re-applying the same table after a restart is harmless: the router swaps in an equal one.
+    // Recorded before traffic moves (never forward blind); the table of the stored step is put
+    // again when resuming, which the router takes as a no-op.
+    const resumed = stepIndex === fromStep;
+    if (!resumed)
+      release = await lifecycle.record(release, ctx.actor, { step: stepIndex, stepStarted: true });
     await router.putService(
       routerService(file, {
         stable: { version: stableVersion, weight: 10_000 - weight, instances: stableAddresses },
         canary: { version: release.version, weight, instances: freshAddresses },
       }),
     );
-    const resumed = stepIndex === fromStep;
-    if (!resumed) release = await store.update(release.id, { step: stepIndex, stepStarted: true });
     say(`step ${stepIndex + 1}: ${release.version} at ${step.weight}%`);
     const started = resumed ? fromStepStartedAt : Date.now();
     let last: Verdict | undefined;
@@ -127,12 +106,14 @@ async function progress(
   }
 
   // Promotion: the new version becomes stable in one swap; the old one drains, then stops.
+  if (release.step !== steps.length - 1)
+    release = await lifecycle.record(release, ctx.actor, { step: steps.length - 1, stepStarted: true });
   await router.putService(
     routerService(file, { stable: { version: release.version, weight: 10_000, instances: freshAddresses } }),
   );
   say(`${release.version} at 100%; ${stableVersion} drains`);
   await waitDrained(ctx, file.drain.timeout);
   await Promise.all(ctx.stable.instances.map((i) => i.stop(file.drain.timeout)));
-  release = await succeed(ctx, release, steps.length - 1);
+  release = await succeed(ctx, release);
   return { release, serving: { version: release.version, instances: fresh } };
 }

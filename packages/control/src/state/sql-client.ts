@@ -37,6 +37,9 @@ export function pgClient(connectionString: string, opts: { max?: number; schema?
       }
     },
     transaction: async (fn) => {
+      // Already inside one (a pool client is only handed out for a transaction): join it, so that
+      // what the caller composes commits or rolls back as one.
+      if (q !== pool) return fn(on(q));
       const c = await connect();
       try {
         await c.query("BEGIN");

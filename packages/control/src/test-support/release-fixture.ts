@@ -7,7 +7,18 @@ import { AuditLog } from "../audit/audit-log.js";
 import type { LocalInstance } from "../providers/local-instance.js";
 import { LocalProvider } from "../providers/local-provider.js";
 import type { Instance } from "../providers/provider.js";
-import { type ReleaseContext, routerService } from "../release/release-steps.js";
+import { runBlueGreenRelease } from "../release/blue-green-release.js";
+import { runCanaryRelease } from "../release/canary-release.js";
+import { ReleaseLifecycle } from "../release/release-lifecycle.js";
+import {
+  type NextVersion,
+  type ReleaseContext,
+  type ReleaseOutcome,
+  type ReleaseRunner,
+  routerService,
+  startedDetails,
+} from "../release/release-steps.js";
+import { runRollingRelease } from "../release/rolling-release.js";
 import { RouterAdmin } from "../router-admin.js";
 import type { ServiceFile } from "../service-file.js";
 import { ReleaseStore } from "../state/release-store.js";
@@ -96,6 +107,7 @@ export async function releaseFixture(
       provider,
       store,
       audit,
+      lifecycle: new ReleaseLifecycle(env.db),
       actor: "test",
       stable: { version: "v1", instances: v1 },
       pollMs: 250,
@@ -108,4 +120,32 @@ export async function releaseFixture(
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+const STRATEGY = new Map<ReleaseRunner, string>([
+  [runCanaryRelease, "canary"],
+  [runBlueGreenRelease, "blue-green"],
+  [runRollingRelease, "rolling"],
+]);
+
+/** Records a release of `next` against `ctx.stable` and runs it to its end with `run`. */
+export async function runRelease(
+  ctx: ReleaseContext,
+  run: ReleaseRunner,
+  next: NextVersion,
+): Promise<ReleaseOutcome> {
+  const release = await ctx.lifecycle.create(
+    {
+      service: ctx.file.service,
+      version: next.version,
+      previousVersion: ctx.stable.version,
+      strategy: STRATEGY.get(run) ?? "canary",
+      previousInstances: ctx.stable.instances.map((i) => i.record),
+      dir: next.cwd,
+      env: next.env ?? {},
+    },
+    ctx.actor,
+    await startedDetails(next),
+  );
+  return run(ctx, release, next);
 }
