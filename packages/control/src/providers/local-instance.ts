@@ -30,6 +30,8 @@ export const OWNER_ENV = "BATON_INSTANCE_OF";
 export type { InstanceRecord };
 
 const BACKOFF_BASE_MS = 500;
+/** Exits before ever becoming ready that make a version a crash loop: it fails at once. */
+const CRASH_LOOP_EXITS = 3;
 const BACKOFF_MAX_MS = 30_000;
 
 /**
@@ -41,6 +43,9 @@ export class LocalInstance extends WatchedInstance {
   private child: ChildProcess | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private startedAt: number | undefined;
+  private everReady = false;
+  /** How each process of this instance ended, newest last ("exit code 1", "SIGSEGV"). */
+  readonly exits: string[] = [];
 
   constructor(readonly spec: LocalInstanceSpec) {
     super(spec.version, spec.readinessPath);
@@ -85,7 +90,10 @@ export class LocalInstance extends WatchedInstance {
     this.startedAt = processStartTime(this.pid);
     failpoint(this.spec.version, "instance.spawned");
     this.transition(ProcessState.Starting);
-    this.child.once("exit", () => this.exited());
+    this.child.once("exit", (code, sig) => {
+      this.exits.push(sig ? `killed by ${sig}` : `exit code ${code}`);
+      this.exited();
+    });
     this.watch();
   }
 
@@ -119,6 +127,12 @@ export class LocalInstance extends WatchedInstance {
     clearTimeout(this.watchTimer);
     if (this.state === ProcessState.Stopping || this.state === ProcessState.Stopped) return;
     if (this.state === ProcessState.Failed) return;
+    if (this.state === ProcessState.Ready) this.everReady = true;
+    if (!this.everReady && this.exits.length >= CRASH_LOOP_EXITS) {
+      // A version that crashes on start will not get better by waiting out its start timeout.
+      this.lastHealth = `crash loop: exited ${this.exits.length} times before becoming ready (${this.exits.join(", ")})`;
+      return this.transition(ProcessState.Failed);
+    }
     this.transition(ProcessState.Restarting);
     const delay = Math.min(BACKOFF_BASE_MS * 2 ** this.restarts, BACKOFF_MAX_MS);
     this.restarts++;

@@ -38,6 +38,32 @@ afterAll(async () => {
 });
 
 describe("local instances", () => {
+  it("fails a crash-looping version early, with its exit codes and last output, not at the start timeout", async () => {
+    const crash = join(dir, "crash.js");
+    await writeFile(crash, "console.error('boom: DATABASE_URL is not set'); process.exit(3);\n");
+    const t0 = Date.now();
+    const err = await provider
+      .startVersion(
+        spec({
+          version: "v-crash",
+          run: `${JSON.stringify(process.execPath)} ${crash}`,
+          count: 1,
+          startTimeout: 60_000,
+        }),
+      )
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
+    expect(err).toBeInstanceOf(InstancesNotReadyError);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(err!.message).toMatch(
+      /crash loop: exited 3 times before becoming ready \(exit code 3, exit code 3, exit code 3\)/,
+    );
+    expect(err!.message).toMatch(/boom: DATABASE_URL is not set/);
+    expect(err!.message).toMatch(/baton logs --version v-crash/);
+  }, 30_000);
+
   it("starts N ready instances on distinct ports with PORT and BATON_VERSION set", async () => {
     const instances = await provider.startVersion(spec({ version: "v7" }));
     started.push(...instances);

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { freePort } from "./free-port.js";
 import { ProcessState } from "./instance-process-state.js";
@@ -50,12 +51,14 @@ export class LocalProvider implements Provider {
     const instances = [...ports].map((port, i) => this.instance(spec, port, i));
     for (const i of instances) i.start();
     const results = await Promise.allSettled(instances.map((i) => i.waitReady(spec.startTimeout)));
-    const reasons = results.flatMap((r) => (r.status === "rejected" ? [(r.reason as Error).message] : []));
+    const reasons = results.flatMap((r, k) =>
+      r.status === "rejected" ? [`${(r.reason as Error).message}${logTail(instances[k]!.spec.logFile)}`] : [],
+    );
     if (reasons.length > 0) {
       await Promise.all(instances.map((i) => i.stop(graceMs)));
       throw new InstancesNotReadyError(
         spec.version,
-        reasons,
+        [...reasons, `see: baton logs --version ${spec.version}`],
         instances.map((i) => i.pid),
       );
     }
@@ -105,6 +108,16 @@ export class LocalProvider implements Provider {
     if (left().length > 0) signal("SIGKILL");
     while (left().length > 0) await new Promise((r) => setTimeout(r, 20));
     return strays.map((p) => p.pid);
+  }
+}
+
+/** The last lines of an instance's output, indented under its reason. */
+function logTail(file: string, lines = 5): string {
+  try {
+    const tail = readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines);
+    return tail.length && tail[0] !== "" ? `; last output:\n      ${tail.join("\n      ")}` : "";
+  } catch {
+    return "";
   }
 }
 
