@@ -335,6 +335,12 @@ export class RegionalControlPlane {
     return (await Promise.all(this.planes.map(({ plane }) => plane.logs(version, lines)))).flat();
   }
 
+  /** Resolves when no wave (and no region's own release) is in flight here. */
+  async settled(): Promise<void> {
+    await this.wave?.done.catch(() => {});
+    for (const { plane } of this.planes) await plane.settled();
+  }
+
   async stopAll(): Promise<void> {
     if (this.wave) this.wave.aborted ??= "the control plane is shutting down";
     await this.wave?.done.catch(() => {});

@@ -1,104 +1,103 @@
 import { spawn } from "node:child_process";
-import { resolve } from "node:path";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createRouter, type Router, silentLogger } from "@baton/router";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLoad } from "../../../router/src/test-support/load.js";
-import type { Status } from "../control-plane.js";
+import { AuditLog } from "../audit/audit-log.js";
 import { OWNER_ENV } from "../providers/local-instance.js";
 import { processesWithEnv } from "../providers/process-alive.js";
-import { parseServiceFile } from "../service-file.js";
-import { ECHO_SERVER, type ReleaseFixture, releaseFixture } from "../test-support/release-fixture.js";
-import { TEST_DATABASE_URL } from "../test-support/test-database.js";
+import type { RegionalStatus } from "../regional-control-plane.js";
+import { ReleaseStore } from "../state/release-store.js";
+import { ECHO_SERVER } from "../test-support/release-fixture.js";
+import { TEST_DATABASE_URL, testSchema } from "../test-support/test-database.js";
 
 const CONTROL = fileURLToPath(new URL("../../dist/index.js", import.meta.url));
 
 /**
- * A control plane in its own process, as `baton up` runs it: it recovers what the last one left,
- * then deploys or rolls back if asked, prints its status and exits. With BATON_FAILPOINT set it
- * SIGKILLs itself at that point of that version's release.
+ * Release waves: a control plane of two regions in its own process (as `baton up` runs one when
+ * baton.yaml lists regions) recovers what the last one left, deploys if asked, prints its status
+ * and exits; with BATON_FAILPOINT it SIGKILLs itself at that point. (The strategies and instant
+ * rollback are crash-tested through `baton up` itself: packages/cli/src/up-crash.test.ts.)
  */
 const PLANE = `
 const c = await import(process.env.CONTROL);
 const a = JSON.parse(process.env.ARGS);
 const db = c.pgClient(a.db, { schema: a.schema });
-const cp = new c.ControlPlane({ file: c.parseServiceFile(a.file), db, router: new c.RouterAdmin(a.admin), routerUrl: a.url, dataDir: a.dir });
-await cp.init();
-await cp.recover("plane");
-await cp.settled();
-if (a.deploy) await cp.wait((await cp.deploy({ ...a.deploy, cwd: a.dir, actor: "plane" })).id);
-if (a.rollback) await cp.wait((await cp.rollback("plane")).id);
-if (a.down) await cp.stopAll();
-process.stdout.write(JSON.stringify(await cp.status()) + "\\n");
-await cp.detach();
+const file = c.parseServiceFile(a.file);
+const waves = new c.RegionalControlPlane({ file, db, dataDir: a.dir,
+  regions: file.regions.map((r) => ({ name: r.name, router: new c.RouterAdmin(r.router), routerUrl: r.url, bake: r.bake })) });
+await waves.init();
+await waves.recover("plane");
+await waves.settled();
+if (a.deploy) await waves.wait((await waves.deploy({ ...a.deploy, cwd: a.dir, actor: "plane" })).id);
+if (a.down) await waves.stopAll();
+process.stdout.write(JSON.stringify(await waves.status()) + "\\n");
+await waves.detach();
 await db.close();
 process.exit(0);
 `;
 
-const fileText = (strategy: string) => `
-service: echo
+let env: Awaited<ReturnType<typeof testSchema>>;
+let dir: string;
+const routers: Router[] = [];
+let fileText: string;
+let version = 1;
+
+beforeAll(async () => {
+  env = await testSchema("wavecrash");
+  dir = await mkdtemp(join(tmpdir(), "baton-wavecrash-"));
+  await chmod(dir, 0o755);
+  for (let i = 0; i < 2; i++)
+    routers.push(
+      await createRouter(
+        { listen: "127.0.0.1:0", admin: { listen: "127.0.0.1:0" } },
+        { logger: silentLogger },
+      ),
+    );
+  const [a, b] = routers.map((r) => ({
+    admin: `http://127.0.0.1:${r.adminAddress!.port}`,
+    url: `http://127.0.0.1:${r.address.port}`,
+  }));
+  fileText = `
+service: pay
 listen: 8080
-instances: 2
+instances: 1
 run: ${process.execPath} ${ECHO_SERVER}
-strategy: ${strategy}
-rolling: { maxSurge: 1, maxUnavailable: 0, minReady: 300ms }
-blueGreen: { keepOldFor: 10m }
 canary:
   steps: [ { weight: 50, pause: 1s }, { weight: 100, pause: 0s } ]
 analysis: { minRequests: 30 }
 stickiness: { header: x-user-id }
 drain: { timeout: 500ms }
+regions:
+  - { name: a, router: "${a!.admin}", url: "${a!.url}", bake: 1s }
+  - { name: b, router: "${b!.admin}", url: "${b!.url}", bake: 1s }
 `;
+});
 
-/** Each point of a release where the control plane is killed: every transition and step. */
-const POINTS: Record<string, string[]> = {
-  canary: [
-    "instance.spawned",
-    "release.starting",
-    "release.progressing",
-    "release.step.1",
-    "release.succeeded",
-  ],
-  rolling: [
-    "instance.spawned",
-    "release.starting",
-    "release.progressing",
-    "release.step.1",
-    "release.succeeded",
-  ],
-  "blue-green": ["instance.spawned", "release.progressing", "release.step.1", "release.succeeded"],
-};
+afterAll(async () => {
+  for (const r of routers) await r.close();
+  await env?.drop();
+  await rm(dir, { recursive: true, force: true });
+});
 
 interface Run {
   code: number | null;
   signal: NodeJS.Signals | null;
-  status?: Status;
+  status?: RegionalStatus;
   output: string;
 }
 
-let fx: ReleaseFixture;
-let version = 1;
-
-beforeAll(async () => {
-  fx = await releaseFixture("crashes", parseServiceFile(fileText("canary")), 0);
-});
-afterAll(() => fx?.close());
-
-function plane(strategy: string, args: Record<string, unknown>, failpoint?: string): Promise<Run> {
+function plane(args: Record<string, unknown>, failpoint?: string): Promise<Run> {
   return new Promise((done) => {
     const child = spawn(process.execPath, ["--input-type=module", "-e", PLANE], {
       env: {
         ...process.env,
         CONTROL,
         ...(failpoint ? { BATON_FAILPOINT: failpoint } : {}),
-        ARGS: JSON.stringify({
-          db: TEST_DATABASE_URL,
-          schema: fx.env.schema,
-          dir: fx.dir,
-          file: fileText(strategy),
-          admin: fx.admin.baseUrl,
-          url: fx.routerUrl,
-          ...args,
-        }),
+        ARGS: JSON.stringify({ db: TEST_DATABASE_URL, schema: env.schema, dir, file: fileText, ...args }),
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -106,10 +105,9 @@ function plane(strategy: string, args: Record<string, unknown>, failpoint?: stri
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));
     child.on("exit", (code, signal) => {
-      const last = output.trim().split("\n").at(-1) ?? "";
-      let status: Status | undefined;
+      let status: RegionalStatus | undefined;
       try {
-        status = JSON.parse(last) as Status;
+        status = JSON.parse(output.trim().split("\n").at(-1) ?? "") as RegionalStatus;
       } catch {
         /* killed before it printed */
       }
@@ -118,62 +116,44 @@ function plane(strategy: string, args: Record<string, unknown>, failpoint?: stri
   });
 }
 
-/** Every process started for the service that is alive now. */
-const instanceProcesses = () => processesWithEnv(OWNER_ENV, `${resolve(fx.dir)}#echo`);
+const instanceProcesses = () =>
+  ["a", "b"].flatMap((r) => processesWithEnv(OWNER_ENV, `${resolve(dir)}#pay.${r}`));
 
-/** After a recovery: the release ended, every live instance process is tracked, the chain holds. */
-async function expectSettled(after: Run, label: string): Promise<void> {
-  expect(after.code, `${label}: ${after.output}`).toBe(0);
-  const status = after.status!;
-  expect(["succeeded", "rolled-back", "failed"], label).toContain(status.release?.status);
-  const tracked = new Set([
-    ...(status.serving?.instances ?? []).map((i) => i.pid),
-    ...(status.warm?.instances ?? []).map((i) => i.pid),
-  ]);
-  const strays = instanceProcesses().filter((p) => !tracked.has(p.pid) && !tracked.has(p.pgid));
-  expect(strays, `${label}: untracked instance processes`).toEqual([]);
-  expect((await fx.audit.verify()).problems, label).toEqual([]);
-  expect(await fx.store.active("echo"), label).toBeUndefined();
-}
-
-describe("a control plane SIGKILLed at every point of every strategy", () => {
-  it("ends each release, leaves no untracked instance, and baton down leaves none at all", async () => {
-    const load = startLoad({
-      url: `${fx.routerUrl}/`,
-      rate: 200,
-      concurrency: 8,
-      headers: (n) => ({ "x-user-id": `u${n % 2000}` }),
-    });
-    const first = await plane("canary", { deploy: { version: "v1" } });
+describe("a wave's control plane SIGKILLed at its points", () => {
+  it("ends the wave and each region's release, leaves no untracked instance, and stopAll leaves none", async () => {
+    const loads = routers.map((r) =>
+      startLoad({
+        url: `http://127.0.0.1:${r.address.port}/`,
+        rate: 120,
+        concurrency: 6,
+        headers: (n) => ({ "x-user-id": `u${n % 2000}` }),
+      }),
+    );
+    const first = await plane({ deploy: { version: "v1" } });
     expect(first.status?.release?.status, first.output).toBe("succeeded");
-
-    const crashAt = async (strategy: string, point: string, deploy: Record<string, unknown>) => {
+    const store = new ReleaseStore(env.db);
+    // The wave row, then in region a: spawning, its canary step, its success; then region b's step.
+    for (const point of ["release.starting", "instance.spawned", "release.step.1", "release.succeeded"]) {
       const v = `v${++version}`;
-      const label = `${strategy} ${v} killed at ${point}`;
-      const killed = await plane(strategy, { deploy: { version: v, ...deploy } }, `${v}:${point}`);
+      const label = `wave ${v} killed at ${point}`;
+      const killed = await plane({ deploy: { version: v } }, `${v}:${point}`);
       expect(killed.signal, `${label}: the point was never reached\n${killed.output}`).toBe("SIGKILL");
-      await expectSettled(await plane(strategy, {}), label);
-    };
-    for (const strategy of ["canary", "rolling", "blue-green"])
-      for (const point of POINTS[strategy]!) await crashAt(strategy, point, {});
-    // A canary that fails its analysis, killed as it starts rolling back.
-    await crashAt("canary", "release.rolling-back", { env: { FAIL_RATE: "0.5" } });
-
-    // Instant rollback while blue-green keeps the previous version warm, killed at each point.
-    for (const point of ["release.starting", "release.progressing"]) {
-      const good = await plane("blue-green", { deploy: { version: `v${++version}` } });
-      expect(good.status?.warm, good.output).not.toBeNull();
-      const warm = good.status!.warm!.version;
-      const killed = await plane("blue-green", { rollback: true }, `${warm}:${point}`);
-      expect(killed.signal, `rollback killed at ${point}\n${killed.output}`).toBe("SIGKILL");
-      const after = await plane("blue-green", {});
-      await expectSettled(after, `rollback killed at ${point}`);
-      expect(after.status?.serving?.version).toBe(warm);
+      const after = await plane({});
+      expect(after.code, `${label}: ${after.output}`).toBe(0);
+      for (const service of ["pay", "pay.a", "pay.b"])
+        expect(await store.active(service), `${label}: ${service} still in flight`).toBeUndefined();
+      const tracked = new Set(
+        after
+          .status!.regions.flatMap((r) => [...(r.serving?.instances ?? []), ...(r.warm?.instances ?? [])])
+          .map((i) => i.pid),
+      );
+      const strays = instanceProcesses().filter((p) => !tracked.has(p.pid) && !tracked.has(p.pgid));
+      expect(strays, `${label}: untracked instance processes`).toEqual([]);
+      expect((await new AuditLog(env.db).verify()).problems, label).toEqual([]);
     }
-
-    const down = await plane("canary", { down: true });
+    const down = await plane({ down: true });
     expect(down.code, down.output).toBe(0);
     expect(instanceProcesses()).toEqual([]);
-    await load.stop();
-  }, 400_000);
+    for (const l of loads) await l.stop();
+  }, 300_000);
 });

@@ -1,0 +1,169 @@
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../control/src/providers/free-port.js";
+import { OWNER_ENV } from "../../control/src/providers/local-instance.js";
+import { processesWithEnv } from "../../control/src/providers/process-alive.js";
+import { TEST_DATABASE_URL, testSchema } from "../../control/src/test-support/test-database.js";
+import { startLoad } from "../../router/src/test-support/load.js";
+import { apiStatus, batonCli, exitOf, startBatonUp, until } from "./test-support/baton-cli.js";
+
+const ECHO_DIR = fileURLToPath(new URL("../../../examples/echo-service/", import.meta.url));
+const IN_FLIGHT = ["starting", "progressing", "rolling-back"];
+
+/** Every point of a release at which `baton up` is killed: each transition and each step. */
+const POINTS: Record<string, string[]> = {
+  canary: [
+    "instance.spawned",
+    "release.starting",
+    "release.progressing",
+    "release.step.1",
+    "release.succeeded",
+  ],
+  rolling: [
+    "instance.spawned",
+    "release.progressing",
+    "release.step.1",
+    "release.step.2",
+    "release.succeeded",
+  ],
+  "blue-green": ["instance.spawned", "release.progressing", "release.step.1", "release.succeeded"],
+};
+
+let dir: string;
+let schema: Awaited<ReturnType<typeof testSchema>>;
+let port: number;
+let env: Record<string, string>;
+let version = 1;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "baton-up-crash-"));
+  await chmod(dir, 0o755);
+  schema = await testSchema("upcrash");
+  port = await freePort();
+  env = { DATABASE_URL: TEST_DATABASE_URL, BATON_DB_SCHEMA: schema.schema };
+  await writeFile(
+    join(dir, "baton.yaml"),
+    `service: shop
+listen: ${port}
+instances: 2
+run: ${process.execPath} ${join(ECHO_DIR, "dist/server.js")}
+health: { startTimeout: 10s }
+strategy: canary
+rolling: { maxSurge: 1, maxUnavailable: 0, minReady: 300ms }
+canary:
+  steps: [ { weight: 50, pause: 1s }, { weight: 100, pause: 0s } ]
+analysis: { minRequests: 30 }
+blueGreen: { keepOldFor: 10m }
+stickiness: { header: x-user-id }
+drain: { timeout: 500ms, preStop: 0s }
+`,
+  );
+});
+
+afterAll(async () => {
+  await batonCli(["down"], dir).catch(() => {});
+  await schema?.drop();
+  await rm(dir, { recursive: true, force: true });
+}, 60_000);
+
+/** The processes started for the service that are alive now. */
+const instanceProcesses = () => processesWithEnv(OWNER_ENV, `${resolve(dir, ".baton")}#shop`);
+
+/** `baton up` restarted after a kill: the release ends, nothing runs untracked, the chain holds. */
+async function expectRecovered(label: string): Promise<void> {
+  const up = await startBatonUp(dir, env);
+  try {
+    await until(
+      `${label}: the release to end`,
+      async () => !IN_FLIGHT.includes((await apiStatus(dir)).release?.status ?? ""),
+      60_000,
+    );
+    const s = await apiStatus(dir);
+    const tracked = new Set(
+      [...(s.serving?.instances ?? []), ...(s.warm?.instances ?? [])].map((i) => i.pid),
+    );
+    const strays = instanceProcesses().filter((p) => !tracked.has(p.pid) && !tracked.has(p.pgid));
+    expect(strays, `${label}: instance processes baton does not track (${up.said()})`).toEqual([]);
+    const verify = await batonCli(["audit", "verify"], dir);
+    expect(verify.code, `${label}: ${verify.stdout}${verify.stderr}`).toBe(0);
+  } finally {
+    up.kill("SIGTERM"); // leaves router and instances serving, as an operator's restart would
+    await exitOf(up);
+  }
+}
+
+/** Runs `command` under a `baton up` that SIGKILLs itself at `point` of `v`, then recovers. */
+async function crashAt(label: string, failpoint: string, command: string[]): Promise<void> {
+  const up = await startBatonUp(dir, { ...env, BATON_FAILPOINT: failpoint });
+  const ended = exitOf(up);
+  // Killed while it answers (at release.starting), the command says the control plane went away.
+  const asked = await batonCli(command, dir);
+  const how = await Promise.race([ended, new Promise((r) => setTimeout(() => r("still running"), 60_000))]);
+  expect(how, `${label}: the point was never reached\n${asked.stderr}\n${up.said()}`).toEqual({
+    code: null,
+    signal: "SIGKILL",
+  });
+  await expectRecovered(label);
+}
+
+describe("baton up SIGKILLed at every point of every strategy", () => {
+  it("ends each release, leaves no untracked instance, and baton down leaves none at all", async () => {
+    const load = startLoad({
+      url: `http://127.0.0.1:${port}/`,
+      rate: 200,
+      concurrency: 8,
+      headers: (n) => ({ "x-user-id": `u${n % 2000}` }),
+    });
+    const first = await startBatonUp(dir, env);
+    const v1 = await batonCli(["deploy", "--version", "v1", "--dir", ECHO_DIR, "--wait"], dir);
+    expect(v1.code, v1.stdout + v1.stderr).toBe(0);
+    first.kill("SIGTERM");
+    await exitOf(first);
+
+    const deploy = (v: string, strategy: string, ...more: string[]) => [
+      "deploy",
+      "--version",
+      v,
+      "--dir",
+      ECHO_DIR,
+      "--strategy",
+      strategy,
+      ...more,
+    ];
+    for (const strategy of ["canary", "rolling", "blue-green"])
+      for (const point of POINTS[strategy]!) {
+        const v = `v${++version}`;
+        await crashAt(`${strategy} ${v} killed at ${point}`, `${v}:${point}`, deploy(v, strategy));
+      }
+    const bad = `v${++version}`;
+    await crashAt(`a failing canary killed as it rolls back`, `${bad}:release.rolling-back`, [
+      ...deploy(bad, "canary"),
+      "--env",
+      "FAIL_RATE=0.5",
+    ]);
+
+    // Instant rollback while blue-green keeps the previous version warm, killed at each point.
+    for (const point of ["release.starting", "release.progressing"]) {
+      const up = await startBatonUp(dir, env);
+      const v = `v${++version}`;
+      const good = await batonCli([...deploy(v, "blue-green"), "--wait"], dir);
+      expect(good.code, good.stdout + good.stderr).toBe(0);
+      const warm = (await apiStatus(dir)).warm?.version;
+      expect(warm).toBeDefined();
+      up.kill("SIGTERM");
+      await exitOf(up);
+      await crashAt(`instant rollback killed at ${point}`, `${warm}:${point}`, ["rollback"]);
+    }
+
+    const r = await load.stop();
+    expect(r.sent).toBeGreaterThan(0);
+    const up = await startBatonUp(dir, env);
+    const down = await batonCli(["down"], dir);
+    expect(down.code, down.stdout + down.stderr).toBe(0);
+    await exitOf(up);
+    expect(instanceProcesses()).toEqual([]);
+  }, 600_000);
+});
