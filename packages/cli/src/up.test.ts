@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
@@ -10,6 +10,7 @@ import { freePort } from "../../control/src/providers/free-port.js";
 import { processAlive } from "../../control/src/providers/process-alive.js";
 import { TEST_DATABASE_URL, testSchema } from "../../control/src/test-support/test-database.js";
 import { startLoad } from "../../router/src/test-support/load.js";
+import { batonCli } from "./test-support/baton-cli.js";
 
 const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const ECHO_DIR = fileURLToPath(new URL("../../../examples/echo-service/", import.meta.url));
@@ -26,15 +27,7 @@ interface Run {
 }
 
 function baton(args: string[], env: Record<string, string> = {}, cwd = dir): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { cwd, env: { ...process.env, ...env }, timeout: 60_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
-    );
-  });
+  return batonCli(args, cwd, env);
 }
 
 /** Starts `baton up` in the service directory; resolves once it announced its API. */

@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { createServer } from "node:net";
 
+export { freePort } from "@baton/control";
+
 /** A port `baton up` needs is held by something else; nothing was started. */
 export class PortInUseError extends Error {
   readonly code = "BATON_PORT_IN_USE";
@@ -12,18 +14,6 @@ export function portIsFree(host: string, port: number): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-/** A port the OS says is free now on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /**
