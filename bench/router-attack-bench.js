@@ -7,7 +7,8 @@
 //   npm run bench:attacks                 (builds first)
 //   node bench/router-attack-bench.js     (after `npx tsc -b packages/router packages/cli`)
 //
-// Environment: ATTACK_SECONDS (35) per phase, NORMAL_RATE (200 req/s), ATTACK_TARGETS (baton,baton-off,nginx).
+// Environment: ATTACK_SECONDS (35) per phase, NORMAL_RATE (200 req/s), ATTACK_READERS (300 slow readers),
+// ATTACK_TARGETS (direct,baton,baton-off,nginx).
 // Proxies are pinned to core 0; the two backend instances, the normal clients and the attackers to
 // core 1. Attackers connect from 127.0.0.2 (or from 300 addresses in 127.0.1-2.x), normal clients
 // from 127.0.0.1, everything on loopback. Report: bench/results/router-attacks.md.
@@ -30,6 +31,7 @@ const CLI_BIN = path.join(REPO_ROOT, "packages", "cli", "dist", "bin.js");
 const PORTS = { a: 18281, b: 18282, baton: 18284, nginx: 18285 };
 const SECONDS = Number(process.env.ATTACK_SECONDS ?? 35);
 const RATE = Number(process.env.NORMAL_RATE ?? 200);
+const READERS = Number(process.env.ATTACK_READERS ?? 300);
 const TARGETS = (process.env.ATTACK_TARGETS ?? "direct,baton,baton-off,nginx").split(",");
 /** Latencies of requests scheduled this long after the attack started count as "steady". */
 const STEADY_AFTER_MS = 8000;
@@ -282,7 +284,7 @@ function attack(port, count, addresses, request, drive) {
   };
 }
 const slowReaders = (port, addresses) =>
-  attack(port, 300, addresses, "GET /large HTTP/1.1\r\nHost: bench\r\n\r\n", {
+  attack(port, READERS, addresses, "GET /large HTTP/1.1\r\nHost: bench\r\n\r\n", {
     every: 2000,
     start: (s) => s.pause(),
     tick: (s) => s.read(1024), // 1 KB every 2 s

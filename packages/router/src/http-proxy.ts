@@ -9,7 +9,7 @@ import type { Service } from "./service.js";
 export type ServiceResolver = (req: IncomingMessage) => Service | undefined;
 
 /**
- * Forwards plain HTTP requests. One `Exchange` per request drives undici's dispatcher directly
+ * Forwards plain HTTP requests. One `Exchange` (exchange.ts) per request drives the upstream pool directly
  * (no promise, no stream wrapper), which is what makes this path fast.
  */
 export class HttpProxy {
