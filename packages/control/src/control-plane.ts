@@ -1,5 +1,5 @@
 import { AuditLog } from "./audit/audit-log.js";
-import { BatonControlError, ReleaseInProgressError } from "./errors.js";
+import { BatonControlError } from "./errors.js";
 import { LocalProvider } from "./providers/local-provider.js";
 import type { Provider } from "./providers/provider.js";
 import { StaticProvider } from "./providers/static-provider.js";
@@ -9,13 +9,14 @@ import { runInitialRelease } from "./release/initial-release.js";
 import { runInstantRollback } from "./release/instant-rollback.js";
 import { inFlight, ReleaseLifecycle } from "./release/release-lifecycle.js";
 import { releaseMigration } from "./release/release-migration.js";
-import { type RunState, runUntilSettled } from "./release/release-runner.js";
+import { type RunState, runUntilSettled, settleAfterError } from "./release/release-runner.js";
+import { ReleaseSlot } from "./release/release-slot.js";
 import {
   type NextVersion,
   type ReleaseContext,
   type ReleaseOutcome,
   type ReleaseRunner,
-  routerService,
+  servingTable,
   startedDetails,
 } from "./release/release-steps.js";
 import { runRollingRelease } from "./release/rolling-release.js";
@@ -83,9 +84,7 @@ export class ControlPlane {
   private readonly provider: Provider;
   private serving: VersionSet | undefined;
   private readonly warm = new WarmVersion(() => void this.retireWarm());
-  private running: { id: number; done: Promise<ReleaseOutcome>; state: RunState } | undefined;
-  /** A deploy or rollback is being prepared (not yet tracked). */
-  private reserved = false;
+  private readonly slot: ReleaseSlot;
   /** The warm version stopping in the background, if it is. */
   private retiring: Promise<void> | undefined;
 
@@ -93,6 +92,7 @@ export class ControlPlane {
     this.store = new ReleaseStore(opts.db);
     this.audit = new AuditLog(opts.db);
     this.lifecycle = new ReleaseLifecycle(opts.db);
+    this.slot = new ReleaseSlot(opts.file.service);
     this.provider = opts.file.provider === "static" ? new StaticProvider() : new LocalProvider(opts.dataDir);
   }
 
@@ -137,14 +137,8 @@ export class ControlPlane {
    * a service has nothing to compare with: its instances start health-gated and take all traffic
    * once ready.
    */
-  async deploy(req: DeployRequest): Promise<Release> {
-    this.refuseWhileRunning();
-    this.reserved = true; // until the release is tracked: a second call meanwhile is refused
-    try {
-      return await this.deployReserved(req);
-    } finally {
-      this.reserved = false;
-    }
+  deploy(req: DeployRequest): Promise<Release> {
+    return this.slot.reserve(() => this.deployReserved(req));
   }
 
   private async deployReserved(req: DeployRequest): Promise<Release> {
@@ -174,14 +168,8 @@ export class ControlPlane {
    * Back to the previous release: one switch while blue-green keeps it warm, otherwise a release
    * of the previous version from where it was last released, by the service's strategy.
    */
-  async rollback(actor: string): Promise<Release> {
-    this.refuseWhileRunning();
-    this.reserved = true;
-    try {
-      return await this.rollbackReserved(actor);
-    } finally {
-      this.reserved = false;
-    }
+  rollback(actor: string): Promise<Release> {
+    return this.slot.reserve(() => this.rollbackReserved(actor));
   }
 
   private async rollbackReserved(actor: string): Promise<Release> {
@@ -226,24 +214,24 @@ export class ControlPlane {
   }
 
   /** Resolves when no release is in flight here (one taken over at recovery included). */
-  async settled(): Promise<void> {
-    await this.running?.done.catch(() => {});
+  settled(): Promise<void> {
+    return this.slot.settled();
   }
 
   /** Waits for the release in flight (if it is `id`) to end, and returns it as stored. */
   async wait(id: number): Promise<Release> {
-    if (this.running?.id === id) await this.running.done.catch(() => {});
+    await this.slot.settled(id);
     const r = await this.store.get(id);
     if (!r) throw new BatonControlError("BATON_UNKNOWN_RELEASE", `no release ${id}`);
     return r;
   }
 
   promote(): void {
-    this.runningState().promoted = true;
+    this.slot.promote();
   }
 
   abort(actor: string): void {
-    this.runningState().aborted = `aborted by ${actor}`;
+    this.slot.abort(`aborted by ${actor}`);
   }
 
   async status(): Promise<Status> {
@@ -287,8 +275,7 @@ export class ControlPlane {
    * other process ever started for the service from this data directory.
    */
   async stopAll(): Promise<void> {
-    if (this.running) this.running.state.aborted ??= "the control plane is shutting down";
-    await this.running?.done.catch(() => {});
+    await this.slot.shutDown();
     const warm = this.warm.take();
     await this.retiring;
     const all = [...(this.serving?.instances ?? []), ...(warm?.instances ?? [])];
@@ -322,20 +309,6 @@ export class ControlPlane {
         details: { pids: stopped },
       })
       .catch(() => {});
-  }
-
-  private runningState(): RunState {
-    if (!this.running)
-      throw new BatonControlError("BATON_NO_RELEASE_RUNNING", `no release of ${this.service} is running`);
-    return this.running.state;
-  }
-
-  private refuseWhileRunning(): void {
-    if (this.running || this.reserved)
-      throw new ReleaseInProgressError(
-        this.service,
-        this.running ? `release ${this.running.id} is still running` : "another deploy is starting",
-      );
   }
 
   /** The environment the serving version was released with (its migration's database, say). */
@@ -399,7 +372,9 @@ export class ControlPlane {
       },
       log: (line) => this.log(line),
     })
+      .catch((err: unknown) => settleAfterError(ctx, release, next, run, err as Error))
       .then(async (out) => {
+        // Serving is updated before the slot frees, so a deploy right after sees it.
         this.serving = out.serving.instances.length > 0 ? out.serving : this.serving;
         if (out.previous) {
           const source = await this.store.latestOf(this.service, out.previous.version);
@@ -410,50 +385,9 @@ export class ControlPlane {
           });
         }
         return out;
-      })
-      .catch((err: unknown) => this.reconcile(err as Error, release, ctx, run, next))
-      .finally(() => {
-        state.finished = true;
-        if (this.running?.state === state) this.running = undefined;
       });
     done.catch((err: unknown) => this.log(`release failed unexpectedly: ${(err as Error).message}`));
-    this.running = { id: release.id, done, state };
-    return done;
-  }
-
-  /**
-   * A release stopped by an error that is not an outage (a bug, a refused router table) must not
-   * stay in flight for ever: it is rolled back by its runner; if that fails too it is marked
-   * failed, so that the next deploy is not refused. The next `baton up` reconciles what the
-   * instances and the router really are.
-   */
-  private async reconcile(
-    err: Error,
-    release: Release,
-    ctx: ReleaseContext,
-    run: ReleaseRunner,
-    next: NextVersion,
-  ): Promise<ReleaseOutcome> {
-    this.log(`release ${release.id} stopped by an error: ${err.message}; rolling back`);
-    const reason = `stopped by an error: ${err.message}`;
-    const serving = this.serving ?? ctx.stable;
-    try {
-      const current = (await this.store.get(release.id)) ?? release;
-      if (!inFlight(current.status)) return { release: current, serving };
-      const rolling = await this.lifecycle.transition(current, {
-        to: "rolling-back",
-        actor: ctx.actor,
-        reason,
-      });
-      return await run(ctx, rolling, next);
-    } catch (again) {
-      const failed = await this.lifecycle.transition(release, {
-        to: "failed",
-        actor: ctx.actor,
-        reason: `${reason}; the rollback failed too (${(again as Error).message}); restart baton up to reconcile`,
-      });
-      return { release: failed, serving };
-    }
+    return this.slot.hold(release.id, state, done);
   }
 
   private keepWarm(set: Warm): void {
@@ -482,16 +416,7 @@ export class ControlPlane {
   }
 
   private table(serving: VersionSet, warm?: VersionSet) {
-    return routerService(this.opts.file, {
-      stable: {
-        version: serving.version,
-        weight: 10_000,
-        instances: serving.instances.map((i) => i.address),
-      },
-      ...(warm
-        ? { previous: { version: warm.version, weight: 0, instances: warm.instances.map((i) => i.address) } }
-        : {}),
-    });
+    return servingTable(this.opts.file, serving, warm);
   }
 
   private log(line: string): void {

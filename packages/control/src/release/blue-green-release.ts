@@ -11,6 +11,7 @@ import {
   type ReleaseOutcome,
   rollBack,
   routerService,
+  servingTable,
   sleep,
   succeed,
   versionSize,
@@ -78,12 +79,7 @@ export async function runBlueGreenRelease(
     release = await lifecycle.record(release, ctx.actor, { step: 1, stepStarted: true });
   }
 
-  await router.putService(
-    routerService(file, {
-      stable: { version: next.version, weight: 10_000, instances: freshAddresses },
-      previous: { version: old.version, weight: 0, instances: oldAddresses },
-    }),
-  );
+  await router.putService(servingTable(file, { version: next.version, instances: fresh }, old));
   say(`switched to ${next.version}; ${old.version} kept warm for ${file.blueGreen.keepOldFor}ms`);
   release = await succeed(ctx, release, undefined, false);
   return { release, serving: { version: next.version, instances: fresh }, previous: old };
@@ -99,15 +95,7 @@ export async function retirePrevious(
   serving: { version: string; instances: Instance[] },
   previous: { version: string; instances: Instance[] },
 ): Promise<{ stopped: Promise<void> }> {
-  await ctx.router.putService(
-    routerService(ctx.file, {
-      stable: {
-        version: serving.version,
-        weight: 10_000,
-        instances: serving.instances.map((i) => i.address),
-      },
-    }),
-  );
+  await ctx.router.putService(servingTable(ctx.file, serving));
   const stopped = (async () => {
     await waitDrained(ctx, ctx.file.drain.timeout);
     await Promise.all(previous.instances.map((i) => i.stop(ctx.file.drain.timeout)));

@@ -10,6 +10,7 @@ import {
   rollBack,
   routerService,
   sampleOf,
+  servingTable,
   sleep,
   succeed,
   versionSize,
@@ -108,9 +109,7 @@ async function progress(
   // Promotion: the new version becomes stable in one swap; the old one drains, then stops.
   if (release.step !== steps.length - 1)
     release = await lifecycle.record(release, ctx.actor, { step: steps.length - 1, stepStarted: true });
-  await router.putService(
-    routerService(file, { stable: { version: release.version, weight: 10_000, instances: freshAddresses } }),
-  );
+  await router.putService(servingTable(file, { version: release.version, instances: fresh }));
   say(`${release.version} at 100%; ${stableVersion} drains`);
   await waitDrained(ctx, file.drain.timeout);
   await Promise.all(ctx.stable.instances.map((i) => i.stop(file.drain.timeout)));

@@ -5,7 +5,7 @@ import {
   type NextVersion,
   type ReleaseContext,
   type ReleaseOutcome,
-  routerService,
+  servingTable,
   succeed,
   versionSize,
 } from "./release-steps.js";
@@ -35,11 +35,7 @@ export async function runInitialRelease(
       actor: ctx.actor,
       patch: { instances: fresh.map((i) => i.record) },
     });
-  await ctx.router.putService(
-    routerService(ctx.file, {
-      stable: { version: next.version, weight: 10_000, instances: fresh.map((i) => i.address) },
-    }),
-  );
+  await ctx.router.putService(servingTable(ctx.file, { version: next.version, instances: fresh }));
   ctx.log?.(`${next.version} serving on ${fresh.length} instance${fresh.length === 1 ? "" : "s"}`);
   release = await succeed(ctx, release);
   return { release, serving: { version: next.version, instances: fresh } };

@@ -3,7 +3,7 @@ import {
   type NextVersion,
   type ReleaseContext,
   type ReleaseOutcome,
-  routerService,
+  servingTable,
   succeed,
   versionSpec,
   waitDrained,
@@ -45,11 +45,7 @@ export async function runInstantRollback(
   }
   if (release.status === "starting")
     release = await lifecycle.transition(release, { to: "progressing", actor: ctx.actor });
-  await router.putService(
-    routerService(file, {
-      stable: { version: release.version, weight: 10_000, instances: warm.map((i) => i.address) },
-    }),
-  );
+  await router.putService(servingTable(file, { version: release.version, instances: warm }));
   ctx.log?.(`rolled back to ${release.version} in one switch; ${ctx.stable.version} drains`);
   await waitDrained(ctx, file.drain.timeout);
   await Promise.all(ctx.stable.instances.map((i) => i.stop(file.drain.timeout)));

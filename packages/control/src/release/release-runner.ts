@@ -1,7 +1,13 @@
 import type { Release } from "../state/release-store.js";
 import { isTransient } from "../transient-error.js";
 import { inFlight } from "./release-lifecycle.js";
-import { type ReleaseOutcome, sleep } from "./release-steps.js";
+import {
+  type NextVersion,
+  type ReleaseContext,
+  type ReleaseOutcome,
+  type ReleaseRunner,
+  sleep,
+} from "./release-steps.js";
 
 /** What the API can ask of the release in flight, read by its runner at every look. */
 export interface RunState {
@@ -65,5 +71,35 @@ export async function runUntilSettled(opts: RunUntilSettledOptions): Promise<Rel
     }
     if (!inFlight(release.status)) return opts.attempt(release);
     log(`release ${release.id} of ${release.version} resumes (${release.status}, step ${release.step + 1})`);
+  }
+}
+
+/**
+ * A release stopped by an error that is not an outage (a bug, a refused router table) must not
+ * stay in flight for ever: it is rolled back by its runner; if that fails too it is marked failed,
+ * so that the next deploy is not refused. The next `baton up` reconciles what the instances and
+ * the router really are.
+ */
+export async function settleAfterError(
+  ctx: ReleaseContext,
+  release: Release,
+  next: NextVersion,
+  run: ReleaseRunner,
+  err: Error,
+): Promise<ReleaseOutcome> {
+  ctx.log?.(`release ${release.id} stopped by an error: ${err.message}; rolling back`);
+  const reason = `stopped by an error: ${err.message}`;
+  try {
+    const current = (await ctx.store.get(release.id)) ?? release;
+    if (!inFlight(current.status)) return { release: current, serving: ctx.stable };
+    const rolling = await ctx.lifecycle.transition(current, { to: "rolling-back", actor: ctx.actor, reason });
+    return await run(ctx, rolling, next);
+  } catch (again) {
+    const failed = await ctx.lifecycle.transition(release, {
+      to: "failed",
+      actor: ctx.actor,
+      reason: `${reason}; the rollback failed too (${(again as Error).message}); restart baton up to reconcile`,
+    });
+    return { release: failed, serving: ctx.stable };
   }
 }

@@ -88,6 +88,20 @@ export function routerService(file: ServiceFile, tracks: ServiceConfigInput["tra
   };
 }
 
+/** The table of a settled service: one version takes all traffic; a warm one waits at weight 0. */
+export function servingTable(
+  file: ServiceFile,
+  serving: { version: string; instances: Instance[] },
+  warm?: { version: string; instances: Instance[] },
+): ServiceConfigInput {
+  return routerService(file, {
+    stable: { version: serving.version, weight: 10_000, instances: serving.instances.map((i) => i.address) },
+    ...(warm
+      ? { previous: { version: warm.version, weight: 0, instances: warm.instances.map((i) => i.address) } }
+      : {}),
+  });
+}
+
 export function sampleOf(stats: StatsView, track: string, version: string): Sample {
   const t = stats.tracks.find((x) => x.track === track && x.version === version);
   return t
@@ -218,15 +232,7 @@ export async function rollBack(
   reason: string,
 ): Promise<ReleaseOutcome> {
   const { file, router } = ctx;
-  await router.putService(
-    routerService(file, {
-      stable: {
-        version: ctx.stable.version,
-        weight: 10_000,
-        instances: ctx.stable.instances.map((i) => i.address),
-      },
-    }),
-  );
+  await router.putService(servingTable(file, ctx.stable));
   const rolling = await ctx.lifecycle.transition(release, { to: "rolling-back", actor: ctx.actor, reason });
   ctx.log?.(`rolling back ${release.version}: ${rolling.reason ?? reason}`);
   await waitDrained(ctx, file.drain.timeout);
