@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProcessState } from "./instance-process-state.js";
 import type { LocalInstance } from "./local-instance.js";
 import { InstancesNotReadyError, LocalProvider, type VersionSpec } from "./local-provider.js";
-import { groupAlive, processAlive } from "./process-alive.js";
+import { groupAlive, processAlive, processStartTime } from "./process-alive.js";
 
 const ECHO = fileURLToPath(new URL("../../../../examples/echo-service/dist/server.js", import.meta.url));
 let dir: string;
@@ -144,5 +144,28 @@ describe("local instances", () => {
     expect(adopted).toHaveLength(2);
     await Promise.all(adopted.map((i) => i.waitReady(5000)));
     for (const i of adopted) expect((await fetch(`http://${i.address}/health/ready`)).status).toBe(200);
+  });
+
+  it("never adopts or signals a pid that is now another process (its start time differs)", async () => {
+    const other = spawn("sleep", ["30"], { stdio: "ignore" });
+    let adopted: LocalInstance[] = [];
+    try {
+      const pid = other.pid!;
+      const startedAt = processStartTime(pid)!;
+      expect(startedAt).toBeGreaterThan(0);
+      // A record from before a reboot whose pid the kernel has since given to `sleep`.
+      const stale = { pid, port: 1, version: "v-old", startedAt: startedAt - 1 };
+      expect(provider.adopt(spec({ count: 1, version: "v-old" }), [stale])).toEqual([]);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(processAlive(pid)).toBe(true);
+      // The same pid with its real start time is the process that was started: adopted.
+      adopted = provider.adopt(spec({ count: 1, version: "v-same" }), [
+        { ...stale, version: "v-same", startedAt },
+      ]);
+      expect(adopted.map((i) => i.pid)).toEqual([pid]);
+    } finally {
+      for (const i of adopted) await i.stop(500); // stops watching (and restarting) it
+      other.kill("SIGKILL");
+    }
   });
 });
