@@ -5,6 +5,7 @@ import { createRouter, type Router, silentLogger } from "@baton/router";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLoad } from "../../router/src/test-support/load.js";
 import { ControlPlane } from "./control-plane.js";
+import { processAlive } from "./providers/process-alive.js";
 import { RouterAdmin } from "./router-admin.js";
 import { parseServiceFile } from "./service-file.js";
 import { ECHO_SERVER } from "./test-support/release-fixture.js";
@@ -98,4 +99,26 @@ describe("control plane", () => {
     plane.abort("t");
     expect((await plane.wait(next.id)).status).toBe("rolled-back");
   }, 60_000);
+
+  it("started on a state database that does not know the running release, stops nothing the router routes to", async () => {
+    const serving = (await plane.status()).serving!;
+    const empty = await testSchema("planeempty");
+    try {
+      const stranger = new ControlPlane({
+        file,
+        db: empty.db,
+        router: new RouterAdmin(`http://127.0.0.1:${router.adminAddress!.port}`),
+        routerUrl: `http://127.0.0.1:${router.address.port}`,
+        dataDir: dir,
+      });
+      await stranger.init();
+      await stranger.recover();
+      for (const i of serving.instances) expect(processAlive(i.pid)).toBe(true);
+      const res = await fetch(`http://127.0.0.1:${router.address.port}/`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-baton-version")).toBe(serving.version);
+    } finally {
+      await empty.drop();
+    }
+  });
 });

@@ -292,13 +292,32 @@ export class ControlPlane {
     await this.retiring;
   }
 
-  /** Stops what was started for the service and is owned by nothing here (see `recover`). */
+  /**
+   * Stops what was started for the service and is owned by nothing here (see `recover`). What the
+   * router routes to is never an orphan (instances are recorded before the router hears of them):
+   * it is spared, so a state database that does not know the running release (another one, a
+   * restored one) never takes a serving instance down. Without the router's table, nothing is.
+   */
   private async sweep(): Promise<void> {
+    const view = await this.opts.router.service(this.service).catch((err: Error) => err);
+    if (view instanceof Error && !/HTTP 404/.test(view.message)) {
+      this.log(`not looking for orphaned instances: ${view.message}`);
+      return;
+    }
+    const routed =
+      view instanceof Error ? [] : [...view.tracks.flatMap((t) => t.instances), ...view.draining];
+    const sparePorts = new Set(routed.map((i) => Number(i.address.split(":").at(-1))));
     const stopped =
       (await this.provider.sweep?.(this.service, {
         spareOwned: true,
         graceMs: this.opts.file.drain.timeout,
+        sparePorts,
       })) ?? [];
+    const unknown = routed.filter((i) => !this.owns(i.address));
+    if (unknown.length > 0)
+      this.log(
+        `the router routes ${this.service} to ${unknown.map((i) => i.address).join(", ")}, which this state database does not know: left as they are`,
+      );
     if (stopped.length === 0) return;
     this.log(`stopped ${stopped.length} instance process(es) no release owns: pid ${stopped.join(", ")}`);
     await this.audit
@@ -309,6 +328,12 @@ export class ControlPlane {
         details: { pids: stopped },
       })
       .catch(() => {});
+  }
+
+  /** Whether an instance at `address` is one this control plane serves, keeps warm or releases. */
+  private owns(address: string): boolean {
+    const sets = [this.serving, this.warm.current].flatMap((s) => s?.instances ?? []);
+    return sets.some((i) => i.address === address);
   }
 
   /** The environment the serving version was released with (its migration's database, say). */

@@ -71,4 +71,13 @@ describe("baton.yaml", () => {
     expect(refusal(noRun).message).toMatch(/run: run is required with the local provider/);
     expect(() => parseServiceFile(`${noRun}\nprovider: static\n`)).not.toThrow();
   });
+
+  it("sends blue-green's preview check to the service's own readiness path unless told otherwise", () => {
+    const own = parseServiceFile("service: s\nlisten: 80\nrun: x\nhealth: { readiness: /healthz }\n");
+    expect(own.blueGreen.previewChecks).toEqual(["/healthz"]);
+    const given = parseServiceFile(
+      "service: s\nlisten: 80\nrun: x\nblueGreen: { previewChecks: [/a, /b] }\n",
+    );
+    expect(given.blueGreen.previewChecks).toEqual(["/a", "/b"]);
+  });
 });

@@ -52,7 +52,8 @@ export const serviceFileSchema = z
       ),
     blueGreen: z
       .strictObject({
-        previewChecks: z.array(z.string().startsWith("/")).default(["/health/ready"]),
+        /** Paths sent to the new version through the router before the switch (default: readiness). */
+        previewChecks: z.array(z.string().startsWith("/")).optional(),
         keepOldFor: durationSchema("24h"),
       })
       .prefault({}),
@@ -143,7 +144,11 @@ export const serviceFileSchema = z
         });
       names.add(r.name);
     });
-  });
+  })
+  .transform((f) => ({
+    ...f,
+    blueGreen: { ...f.blueGreen, previewChecks: f.blueGreen.previewChecks ?? [f.health.readiness] },
+  }));
 
 export type ServiceFile = z.output<typeof serviceFileSchema>;
 export type ServiceFileInput = z.input<typeof serviceFileSchema>;

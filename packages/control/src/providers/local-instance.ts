@@ -3,7 +3,7 @@ import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { failpoint } from "../failpoint.js";
 import { ProcessState } from "./instance-process-state.js";
-import { groupAlive, processAlive, processStartTime } from "./process-alive.js";
+import { groupAlive, processAlive, processEnv, processStartTime } from "./process-alive.js";
 import type { InstanceRecord } from "./provider.js";
 import { WatchedInstance } from "./watched-instance.js";
 
@@ -99,12 +99,21 @@ export class LocalInstance extends WatchedInstance {
 
   /** Takes over a process started by an earlier control plane. */
   adopt(record: InstanceRecord): boolean {
-    if (!alive(record.pid) || !sameProcess(record)) return false;
+    if (!alive(record.pid) || !sameProcess(record) || !this.mine(record.pid)) return false;
     this.pid = record.pid;
     this.startedAt = record.startedAt;
     this.transition(ProcessState.Starting);
     this.watch();
     return true;
+  }
+
+  /**
+   * Whether process `pid` was started for this service from this data directory: its marker says
+   * so, or it has none (started before markers were set).
+   */
+  private mine(pid: number): boolean {
+    const marker = processEnv(pid, OWNER_ENV);
+    return marker === undefined || this.spec.owner === undefined || marker === this.spec.owner;
   }
 
   /** SIGTERM to the process group, SIGKILL after `graceMs`. Resolves when it is gone. */
@@ -113,8 +122,9 @@ export class LocalInstance extends WatchedInstance {
     clearTimeout(this.watchTimer);
     if (this.state === ProcessState.Stopped) return;
     this.transition(ProcessState.Stopping);
-    // A process that is not the one started (its pid reused) is never signalled.
-    if (!sameProcess(this.record)) return this.transition(ProcessState.Stopped);
+    // A process that is not the one started (its pid reused, or another data directory's instance
+    // recorded in a shared database) is never signalled.
+    if (!sameProcess(this.record) || !this.mine(this.pid)) return this.transition(ProcessState.Stopped);
     signal(this.pid, "SIGTERM");
     const deadline = Date.now() + graceMs;
     while (alive(this.pid) && Date.now() < deadline) await sleep(50);

@@ -168,4 +168,35 @@ describe("local instances", () => {
       other.kill("SIGKILL");
     }
   });
+
+  it("never adopts, signals or sweeps another data directory's instances, even from a shared database", async () => {
+    const mine = await provider.startVersion(spec({ service: "mine", count: 1, version: "v-mine" }));
+    started.push(...mine);
+    const otherDir = await mkdtemp(join(tmpdir(), "baton-local-other-"));
+    try {
+      const other = new LocalProvider(otherDir);
+      // The other directory finds this one's records (one state database for both): not its own.
+      expect(
+        other.adopt(
+          spec({ service: "mine", count: 1, version: "v-mine" }),
+          mine.map((i) => i.record),
+        ),
+      ).toEqual([]);
+      expect(await other.sweep("mine", { spareOwned: false, graceMs: 500 })).toEqual([]);
+      expect(alive(mine[0]!.pid)).toBe(true);
+      // Its own sweep, with nothing owned, is what finds it.
+      const fresh = new LocalProvider(dir);
+      expect(
+        await fresh.sweep("mine", {
+          spareOwned: false,
+          graceMs: 500,
+          sparePorts: new Set([mine[0]!.spec.port]),
+        }),
+      ).toEqual([]);
+      expect(await fresh.sweep("mine", { spareOwned: false, graceMs: 500 })).toEqual([mine[0]!.pid]);
+      expect(alive(mine[0]!.pid)).toBe(false);
+    } finally {
+      await rm(otherDir, { recursive: true, force: true });
+    }
+  });
 });

@@ -87,13 +87,16 @@ export class LocalProvider implements Provider {
     });
   }
 
-  async sweep(service: string, opts: { spareOwned: boolean; graceMs: number }): Promise<number[]> {
+  async sweep(
+    service: string,
+    opts: { spareOwned: boolean; graceMs: number; sparePorts?: Set<number> },
+  ): Promise<number[]> {
     const spared = new Set<number>();
     if (opts.spareOwned)
       for (const i of this.owned.values())
         if (i.pid > 0 && i.state !== ProcessState.Stopped) spared.add(i.pid);
     const strays = processesWithEnv(OWNER_ENV, this.ownerOf(service)).filter(
-      (p) => !spared.has(p.pid) && !spared.has(p.pgid),
+      (p) => !spared.has(p.pid) && !spared.has(p.pgid) && !opts.sparePorts?.has(Number(p.env("PORT"))),
     );
     if (strays.length === 0) return [];
     const groups = [...new Set(strays.map((p) => p.pgid))];

@@ -60,9 +60,12 @@ export function processStartTime(pid: number): number | undefined {
  * inherited by whatever they start), with their process groups. Only processes of this user
  * can be read, which are the only ones Baton could have started.
  */
-export function processesWithEnv(name: string, value: string): { pid: number; pgid: number }[] {
+export function processesWithEnv(
+  name: string,
+  value: string,
+): { pid: number; pgid: number; env: (name: string) => string | undefined }[] {
   const needle = Buffer.from(`\0${name}=${value}\0`);
-  const out: { pid: number; pgid: number }[] = [];
+  const out: { pid: number; pgid: number; env: (name: string) => string | undefined }[] = [];
   let entries: string[];
   try {
     entries = readdirSync("/proc");
@@ -81,7 +84,25 @@ export function processesWithEnv(name: string, value: string): { pid: number; pg
     }
     if (env.indexOf(needle) < 0) continue;
     const s = procStat(pid);
-    if (s && s.state !== "Z") out.push({ pid, pgid: s.pgid });
+    const text = env.toString("utf8");
+    if (s && s.state !== "Z") out.push({ pid, pgid: s.pgid, env: (n) => envValue(text, n) });
   }
   return out;
+}
+
+/** The value of `name` in process `pid`'s environment; undefined when unset or unreadable. */
+export function processEnv(pid: number, name: string): string | undefined {
+  try {
+    return envValue(`\0${readFileSync(`/proc/${pid}/environ`, "utf8")}`, name);
+  } catch {
+    return undefined;
+  }
+}
+
+function envValue(nulSeparated: string, name: string): string | undefined {
+  const at = nulSeparated.indexOf(`\0${name}=`);
+  if (at < 0) return undefined;
+  const from = at + name.length + 2;
+  const end = nulSeparated.indexOf("\0", from);
+  return nulSeparated.slice(from, end < 0 ? undefined : end);
 }

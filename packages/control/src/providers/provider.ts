@@ -55,9 +55,13 @@ export interface Provider {
   /**
    * Stops every process ever started for `service` that is still running, except (with
    * `spareOwned`) those an instance of this provider owns; returns their pids. Processes Baton
-   * does not run (static provider) have nothing to sweep.
+   * does not run (static provider) have nothing to sweep. Processes listening on `sparePorts` (what
+   * the router routes to) are spared too.
    */
-  sweep?(service: string, opts: { spareOwned: boolean; graceMs: number }): Promise<number[]>;
+  sweep?(
+    service: string,
+    opts: { spareOwned: boolean; graceMs: number; sparePorts?: Set<number> },
+  ): Promise<number[]>;
 }
 
 export class InstancesNotReadyError extends Error {

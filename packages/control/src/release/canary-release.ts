@@ -66,6 +66,10 @@ async function progress(
     // Recorded before traffic moves (never forward blind); the table of the stored step is put
     // again when resuming, which the router takes as a no-op.
     const resumed = stepIndex === fromStep;
+    // An abort asked for while the release could not run (the database away) is honoured before
+    // the step's traffic is put back.
+    const abortedBefore = ctx.aborted?.();
+    if (abortedBefore) return rollBack(ctx, release, fresh, abortedBefore);
     if (!resumed)
       release = await lifecycle.record(release, ctx.actor, { step: stepIndex, stepStarted: true });
     await router.putService(
