@@ -115,6 +115,9 @@ export function parseInput<S extends z.ZodType>(
   input: unknown,
   where: "body" | "query",
 ): z.output<S> {
+  // JSON.parse makes "__proto__" an own key, which a parsed object then drops without a word.
+  const proto = protoPath(input);
+  if (proto) return fail(proto, `${proto}: "__proto__" is not accepted as a name`);
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
@@ -135,6 +138,17 @@ export function parseInput<S extends z.ZodType>(
   }
   const field = issue.path.map(String).join(".");
   return fail(field || where, field ? `${field}: ${issue.message}` : issue.message);
+}
+
+/** Where in `value` (a parsed JSON document) a "__proto__" key stands, if anywhere. */
+function protoPath(value: unknown, path: string[] = []): string | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  for (const key of Object.keys(value)) {
+    if (key === "__proto__") return path.join(".") || "body";
+    const inner = protoPath((value as Record<string, unknown>)[key], [...path, key]);
+    if (inner) return inner;
+  }
+  return undefined;
 }
 
 function fail(field: string, message: string): never {

@@ -165,6 +165,13 @@ describe("control plane API", () => {
       [
         "POST",
         "/v1/deploy",
+        `{"version":"v4","dir":${JSON.stringify(ECHO_DIR)},"env":{"__proto__":"x"}}`,
+        "env",
+        /__proto__/,
+      ],
+      [
+        "POST",
+        "/v1/deploy",
         JSON.stringify({ version: "v4", dir: ECHO_DIR, env: { A: "x\u0000y" } }),
         "env.A",
         /NUL/,

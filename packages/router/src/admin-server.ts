@@ -136,7 +136,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   let size = 0;
   for await (const c of req) {
     size += (c as Buffer).length;
-    if (size > MAX_BODY) throw new HttpError(413, `body over ${MAX_BODY} bytes`);
+    if (size > MAX_BODY) throw new HttpError(413, `body over ${MAX_BODY} bytes`, "BATON_BODY_TOO_LARGE");
     chunks.push(c as Buffer);
   }
   const text = Buffer.concat(chunks).toString("utf8");
