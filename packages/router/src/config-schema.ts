@@ -135,6 +135,11 @@ export const serviceSchema = z
       })
       .prefault({}),
     maxConnectionsPerInstance: positiveInt(256),
+    /**
+     * The `x-baton-track` header picks a track only with `x-baton-track-token: <token>`; without
+     * this, it is ignored, so that no client can reach a preview or a warm old version at will.
+     */
+    trackOverride: z.strictObject({ token: z.string().min(16, "use a token of 16+ characters") }).optional(),
     /** Requests waiting for a pooled connection per instance; beyond it, 503 at once. */
     maxQueuedPerInstance: z.number().int().min(0).default(1000),
     /** Slow or greedy clients: see client-guard.ts. 0 turns a limit off. */

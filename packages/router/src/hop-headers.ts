@@ -48,7 +48,13 @@ const NOT_HOP_BY_HOP = new Set([
  * forwarding the underscore form would smuggle past the router exactly what it removed (nginx
  * drops every header with an underscore by default; only the dangerous ones are dropped here).
  */
-const REQUEST_ALIASED = new Set([...REQUEST_SKIP, "host", "content-length", "x-baton-track"]);
+const REQUEST_ALIASED = new Set([
+  ...REQUEST_SKIP,
+  "host",
+  "content-length",
+  "x-baton-track",
+  "x-baton-track-token",
+]);
 const RESPONSE_ALIASED = new Set([...RESPONSE_SKIP, "content-length"]);
 
 function aliases(lowerName: string, names: Set<string>): boolean {

@@ -48,7 +48,8 @@ export class HttpProxy {
       return;
     }
     const key = stickyKeyOf(head, cfg.stickiness.cookie, req);
-    const track = service.chooseTrack(key, head.trackOverride);
+    const override = service.permittedOverride(head);
+    const track = service.chooseTrack(key, override);
     new Exchange(
       this.log,
       req,
@@ -59,7 +60,7 @@ export class HttpProxy {
       head.contentLength,
       head.chunked,
       key,
-      head.trackOverride,
+      override,
       cfg.clients.maxConcurrent > 0 ? address : undefined,
     ).start();
   };

@@ -18,7 +18,7 @@ export { BatonRouterError, ConfigError, type ConfigIssue, UnknownServiceError } 
 export { InstanceState } from "./instance-state.js";
 export type { WindowSummary } from "./latency-window.js";
 export { createLogger, type Logger, silentLogger } from "./logger.js";
-export { TRACK_OVERRIDE_HEADER } from "./request-head.js";
+export { TRACK_OVERRIDE_HEADER, TRACK_TOKEN_HEADER } from "./request-head.js";
 export { createRouter, Router, type RouterOptions } from "./router.js";
 export { BUCKETS, stickyBucket } from "./sticky-bucket.js";
 export type { InstanceView, ServiceView, StatsView, TrackStatsView } from "./views.js";

@@ -7,6 +7,8 @@ export interface RequestHead {
   forward: string[];
   host: string | undefined;
   trackOverride: string | undefined;
+  /** The `x-baton-track-token` header, which never goes upstream. */
+  trackToken: string | undefined;
   /** Value of the service's sticky header or cookie, when present. */
   stickyHeader: string | undefined;
   cookie: string | undefined;
@@ -17,6 +19,7 @@ export interface RequestHead {
 }
 
 export const TRACK_OVERRIDE_HEADER = "x-baton-track";
+export const TRACK_TOKEN_HEADER = "x-baton-track-token";
 
 /**
  * Reads `req.rawHeaders` once. Avoids `req.headers` (which builds an object per request) because
@@ -27,6 +30,7 @@ export function readRequestHead(req: IncomingMessage, stickyHeaderName: string |
   const forward: string[] = [];
   let host: string | undefined;
   let trackOverride: string | undefined;
+  let trackToken: string | undefined;
   let stickyHeader: string | undefined;
   let cookie: string | undefined;
   let xff: string | undefined;
@@ -60,6 +64,9 @@ export function readRequestHead(req: IncomingMessage, stickyHeaderName: string |
       case TRACK_OVERRIDE_HEADER:
         trackOverride = value.trim();
         break;
+      case TRACK_TOKEN_HEADER:
+        trackToken = value.trim();
+        continue;
       default:
         if (isRequestHopHeader(lower)) continue;
     }
@@ -78,6 +85,7 @@ export function readRequestHead(req: IncomingMessage, stickyHeaderName: string |
     forward: extra ? dropNamed(forward, extra) : forward,
     host,
     trackOverride,
+    trackToken,
     stickyHeader,
     cookie,
     contentLength,

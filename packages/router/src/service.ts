@@ -1,3 +1,4 @@
+import { timingSafeEqual } from "node:crypto";
 import { ClientGuard } from "./client-guard.js";
 import type { ServiceConfig } from "./config-schema.js";
 import { Instance } from "./instance.js";
@@ -128,6 +129,22 @@ export class Service {
     this.pauseQueue.clear();
     this.clients.close();
     await Promise.all([...this.instances.values()].map((i) => i.stop("router closed")));
+  }
+
+  /**
+   * The track a request asks for with `x-baton-track`, when it may: the service has a
+   * `trackOverride` token and the request carries it.
+   */
+  permittedOverride(head: {
+    trackOverride: string | undefined;
+    trackToken: string | undefined;
+  }): string | undefined {
+    const want = this.table.config.trackOverride?.token;
+    if (head.trackOverride === undefined || want === undefined || head.trackToken === undefined)
+      return undefined;
+    const a = Buffer.from(head.trackToken);
+    const b = Buffer.from(want);
+    return a.length === b.length && timingSafeEqual(a, b) ? head.trackOverride : undefined;
   }
 
   /** The track for a request: allow-list first, then the override header, then the sticky bucket. */

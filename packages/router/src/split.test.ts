@@ -75,9 +75,20 @@ describe("sticky weighted split", () => {
   it("honours the x-baton-track override and per-track allow-lists", async () => {
     const users = await versionsFor(fx.url, 200, (i) => ({ "x-user-id": `user-${i}` }));
     const stableUser = `user-${users.indexOf("v1")}`;
-    const forced = await request(fx.url, { headers: { "x-user-id": stableUser, "x-baton-track": "canary" } });
-    await forced.body.dump();
-    expect(forced.headers["x-baton-version"]).toBe("v2");
+    // Without the service's token the header is ignored: no client picks a track at will.
+    const ask = async (headers: Record<string, string>) => {
+      const res = await request(fx.url, { headers: { "x-user-id": stableUser, ...headers } });
+      await res.body.dump();
+      return res.headers["x-baton-version"];
+    };
+    expect(await ask({ "x-baton-track": "canary" })).toBe("v1");
+    const token = "a-token-of-16-chars-or-more";
+    await fx.admin("PUT", "/v1/services/payments", { ...service(1000), trackOverride: { token } });
+    expect(await ask({ "x-baton-track": "canary" })).toBe("v1");
+    expect(await ask({ "x-baton-track": "canary", "x-baton-track-token": "wrong-token-of-16-chars" })).toBe(
+      "v1",
+    );
+    expect(await ask({ "x-baton-track": "canary", "x-baton-track-token": token })).toBe("v2");
 
     await fx.admin("PUT", "/v1/services/payments", service(1000, {}, { allow: [stableUser] }));
     const allowed = await request(fx.url, { headers: { "x-user-id": stableUser } });

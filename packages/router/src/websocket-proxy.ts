@@ -112,7 +112,7 @@ export class WebSocketProxy {
       req,
       socket,
       head,
-      track: service.chooseTrack(stickyKeyOf(h, cfg.stickiness.cookie, req), h.trackOverride),
+      track: service.chooseTrack(stickyKeyOf(h, cfg.stickiness.cookie, req), service.permittedOverride(h)),
       target: checked.target,
       headers,
       protocols: checked.protocols,

@@ -6,11 +6,13 @@ import { type RouterFixture, startRouter, waitFor } from "./test-support/router-
 let a: EchoInstance;
 let b: EchoInstance;
 let fx: RouterFixture;
+const TOKEN = "websocket-test-track-token";
 
 const svc = (stable: string[], canaryWeight: number) => ({
   name: "chat",
   stickiness: { header: "x-user-id" },
   drain: { timeout: "2s", websocketCloseBatch: 2, websocketCloseInterval: "300ms" },
+  trackOverride: { token: TOKEN },
   tracks: {
     stable: { version: "v1", weight: 10_000 - canaryWeight, instances: stable },
     canary: { version: "v2", weight: canaryWeight, instances: [b.address] },
@@ -24,7 +26,9 @@ interface Session {
 }
 
 async function open(track: string): Promise<Session> {
-  const ws = new WebSocket(`${fx.url.replace("http", "ws")}/ws`, { headers: { "x-baton-track": track } });
+  const ws = new WebSocket(`${fx.url.replace("http", "ws")}/ws`, {
+    headers: { "x-baton-track": track, "x-baton-track-token": TOKEN },
+  });
   const session = {} as Session;
   session.ws = ws;
   ws.on("close", (code) => (session.closed = { code, at: Date.now() }));

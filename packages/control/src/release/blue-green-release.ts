@@ -1,4 +1,5 @@
-import { TRACK_OVERRIDE_HEADER } from "@baton/router";
+import { randomBytes } from "node:crypto";
+import { TRACK_OVERRIDE_HEADER, TRACK_TOKEN_HEADER } from "@baton/router";
 import { request } from "undici";
 import type { Instance } from "../providers/provider.js";
 import type { Release } from "../state/release-store.js";
@@ -48,11 +49,17 @@ export async function runBlueGreenRelease(
     });
 
   if (release.step === 0) {
+    // Only the preview checks may reach the preview: a token of this run, gone after the switch.
+    const token = randomBytes(24).toString("hex");
     await router.putService(
-      routerService(file, {
-        stable: { version: old.version, weight: 10_000, instances: oldAddresses },
-        preview: { version: next.version, weight: 0, instances: freshAddresses },
-      }),
+      routerService(
+        file,
+        {
+          stable: { version: old.version, weight: 10_000, instances: oldAddresses },
+          preview: { version: next.version, weight: 0, instances: freshAddresses },
+        },
+        token,
+      ),
     );
     say(`${next.version} in the router as a preview (weight 0)`);
     const ready = await waitTrackReady(ctx, "preview", fresh.length, 10_000);
@@ -64,7 +71,7 @@ export async function runBlueGreenRelease(
         "preview instances did not pass the router's health checks in 10s",
       );
     for (const path of file.blueGreen.previewChecks) {
-      const problem = await previewCheck(ctx, path, next.version);
+      const problem = await previewCheck(ctx, path, next.version, token);
       await store.addDecision({
         releaseId: release.id,
         step: 0,
@@ -121,11 +128,16 @@ async function waitTrackReady(
 }
 
 /** Sends one GET through the router to the preview track; returns what was wrong, if anything. */
-async function previewCheck(ctx: ReleaseContext, path: string, version: string): Promise<string | undefined> {
+async function previewCheck(
+  ctx: ReleaseContext,
+  path: string,
+  version: string,
+  token: string,
+): Promise<string | undefined> {
   if (!ctx.routerUrl) return "no router URL to send preview checks through";
   try {
     const res = await request(`${ctx.routerUrl}${path}`, {
-      headers: { [TRACK_OVERRIDE_HEADER]: "preview" },
+      headers: { [TRACK_OVERRIDE_HEADER]: "preview", [TRACK_TOKEN_HEADER]: token },
       headersTimeout: 5000,
     });
     await res.body.dump();

@@ -78,8 +78,14 @@ export interface ReleaseOutcome {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The router entry for the service, with the given tracks. */
-export function routerService(file: ServiceFile, tracks: ServiceConfigInput["tracks"]): ServiceConfigInput {
+export function routerService(
+  file: ServiceFile,
+  tracks: ServiceConfigInput["tracks"],
+  /** Lets requests with this token pick a track with `x-baton-track` (blue-green's preview checks). */
+  overrideToken?: string,
+): ServiceConfigInput {
   return {
+    ...(overrideToken ? { trackOverride: { token: overrideToken } } : {}),
     name: file.service,
     stickiness: file.stickiness,
     health: { path: file.health.readiness, interval: "500ms", timeout: "500ms", rise: 1, fall: 2 },
