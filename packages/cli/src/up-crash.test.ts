@@ -73,7 +73,7 @@ afterAll(async () => {
 const instanceProcesses = () => processesWithEnv(OWNER_ENV, `${resolve(dir, ".baton")}#shop`);
 
 /** `baton up` restarted after a kill: the release ends, nothing runs untracked, the chain holds. */
-async function expectRecovered(label: string): Promise<void> {
+async function expectRecovered(label: string, alsoAwait?: Promise<unknown>): Promise<void> {
   const up = await startBatonUp(dir, env);
   try {
     await until(
@@ -89,24 +89,35 @@ async function expectRecovered(label: string): Promise<void> {
     expect(strays, `${label}: instance processes baton does not track (${up.said()})`).toEqual([]);
     const verify = await batonCli(["audit", "verify"], dir);
     expect(verify.code, `${label}: ${verify.stdout}${verify.stderr}`).toBe(0);
+    await alsoAwait; // a command following the release ends while this control plane answers
   } finally {
     up.kill("SIGTERM"); // leaves router and instances serving, as an operator's restart would
     await exitOf(up);
   }
 }
 
-/** Runs `command` under a `baton up` that SIGKILLs itself at `point` of `v`, then recovers. */
-async function crashAt(label: string, failpoint: string, command: string[]): Promise<void> {
+/**
+ * Runs `command` under a `baton up` that SIGKILLs itself at `point` of `v`, then recovers. With
+ * `follow`, the command is `--wait`: it must wait for the restarted control plane and end with the
+ * release's own exit code, never 2 for the control plane that went away.
+ */
+async function crashAt(label: string, failpoint: string, command: string[], follow = false): Promise<void> {
   const up = await startBatonUp(dir, { ...env, BATON_FAILPOINT: failpoint });
   const ended = exitOf(up);
+  const following = follow ? batonCli([...command, "--wait"], dir) : undefined;
   // Killed while it answers (at release.starting), the command says the control plane went away.
-  const asked = await batonCli(command, dir);
+  const asked = following ? { stdout: "", stderr: "" } : await batonCli(command, dir);
   const how = await Promise.race([ended, new Promise((r) => setTimeout(() => r("still running"), 60_000))]);
   expect(how, `${label}: the point was never reached\n${asked.stderr}\n${up.said()}`).toEqual({
     code: null,
     signal: "SIGKILL",
   });
-  await expectRecovered(label);
+  await expectRecovered(label, following);
+  if (following) {
+    const r = await following;
+    expect(r.code, `${label}: deploy --wait\n${r.stdout}${r.stderr}`).toBe(0);
+    expect(r.stdout).toMatch(/the control plane does not answer; waiting/);
+  }
 }
 
 describe("baton up SIGKILLed at every point of every strategy", () => {
@@ -136,7 +147,12 @@ describe("baton up SIGKILLed at every point of every strategy", () => {
     for (const strategy of ["canary", "rolling", "blue-green"])
       for (const point of POINTS[strategy]!) {
         const v = `v${++version}`;
-        await crashAt(`${strategy} ${v} killed at ${point}`, `${v}:${point}`, deploy(v, strategy));
+        await crashAt(
+          `${strategy} ${v} killed at ${point}`,
+          `${v}:${point}`,
+          deploy(v, strategy),
+          strategy === "canary" && point === "release.step.1",
+        );
       }
     const bad = `v${++version}`;
     await crashAt(`a failing canary killed as it rolls back`, `${bad}:release.rolling-back`, [

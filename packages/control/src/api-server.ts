@@ -171,6 +171,10 @@ export async function startApi(
       });
     });
   });
+  // A client slow with its headers or body holds a connection no longer than this (Node's own
+  // defaults are 60 s and 300 s); long-polls (?wait=1) are answers, not requests, and unaffected.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port, opts.host, () => resolve());

@@ -360,7 +360,11 @@ export class ControlPlane {
       actor,
       stable,
       pollMs: 500,
-      promoted: () => state.promoted,
+      promoted: () => {
+        const asked = state.promoted;
+        state.promoted = false;
+        return asked;
+      },
       aborted: () => state.aborted,
       log: this.opts.log,
     };

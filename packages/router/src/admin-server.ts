@@ -81,7 +81,7 @@ export function createAdminServer(router: Router, token: string | undefined, log
     throw new HttpError(404, `no route ${method} ${path}`, "BATON_NOT_FOUND");
   };
 
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     routes(req, res).catch((err: unknown) => {
       // An answer already under way cannot become an error answer: cut it (and never throw here).
       if (res.headersSent) {
@@ -102,6 +102,10 @@ export function createAdminServer(router: Router, token: string | undefined, log
       json(res, 500, { error: { code: "BATON_INTERNAL", message: (err as Error).message } });
     });
   });
+  // A slow client of the admin API holds a connection no longer than this (Node: 60 s / 300 s).
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  return server;
 }
 
 /** The request target as a URL: a path (never `//host/...`, which a base URL would read as a host). */

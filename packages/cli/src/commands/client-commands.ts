@@ -69,7 +69,7 @@ export function registerClientCommands(program: Command): void {
         return out(`release ${release.id} of ${release.version} (${release.strategy}) started`);
       }
       out(`release ${release.id} of ${release.version} (${release.strategy}) started`);
-      const end = await follow(api, release.id);
+      const end = await follow(() => findApi(o), release.id);
       if (o.json) out(JSON.stringify(end, null, 2));
       process.exitCode = end.status === "succeeded" ? 0 : 1;
     },
@@ -103,7 +103,7 @@ export function registerClientCommands(program: Command): void {
   withCommon(program.command("promote").description("let the release in flight past its pause")).action(
     async (o: Common) => {
       await callApi(await findApi(o), "POST", "/v1/promote", { actor: actor() });
-      out("promoted: the release moves on at its next look");
+      out("promoted: the canary moves one step on at its next look (unless its analysis fails it)");
     },
   );
 
@@ -124,7 +124,7 @@ export function registerClientCommands(program: Command): void {
     const release = await callApi<Release>(api, "POST", "/v1/rollback", { actor: actor() });
     out(`release ${release.id}: back to ${release.version} (${release.strategy})`);
     if (o.wait) {
-      const end = await follow(api, release.id);
+      const end = await follow(() => findApi(o), release.id);
       process.exitCode = end.status === "succeeded" ? 0 : 1;
     }
   });
@@ -200,15 +200,39 @@ export function registerClientCommands(program: Command): void {
 }
 
 /** Prints the release's progress (status, step, decisions) until it ends; returns it. */
-async function follow(api: ApiTarget, id: number): Promise<Release> {
+/** How long `--wait` waits for a control plane that went away (killed, restarted) to answer again. */
+const REGAIN_MS = 120_000;
+
+/**
+ * Prints a release's progress until it ends. A control plane that stops answering meanwhile (its
+ * `baton up` killed and started again) is waited for: the release resumes there, so it is
+ * followed to its end rather than reported as a failure of the command.
+ */
+async function follow(find: () => Promise<ApiTarget>, id: number): Promise<Release> {
   let seen = 0;
   let last = "";
+  let api = await find();
+  let lostSince = 0;
   for (;;) {
-    const { release, decisions } = await callApi<{ release: Release; decisions: DecisionRecord[] }>(
-      api,
-      "GET",
-      `/v1/releases/${id}`,
-    );
+    let answer: { release: Release; decisions: DecisionRecord[] };
+    try {
+      answer = await callApi(api, "GET", `/v1/releases/${id}`);
+      lostSince = 0;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== "BATON_API_UNREACHABLE" && code !== "BATON_NOT_UP") throw err;
+      if (lostSince === 0) {
+        lostSince = Date.now();
+        out(
+          `  ${clock()}  the control plane does not answer; waiting up to ${REGAIN_MS / 1000}s for it (baton up)`,
+        );
+      }
+      if (Date.now() - lostSince > REGAIN_MS) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+      api = await find().catch(() => api); // a restarted `baton up` may listen elsewhere
+      continue;
+    }
+    const { release, decisions } = answer;
     const now = `${release.status} step ${release.step + 1}`;
     if (now !== last) {
       out(

@@ -111,4 +111,18 @@ describe("canary release", () => {
     expect(out.serving.version).toBe(ctx.stable.version);
     expect(r.failed).toBe(0);
   }, 30_000);
+
+  it("moves one step on for each baton promote, even while the analysis has too little traffic to judge", async () => {
+    const from = Date.now() + 1000;
+    const out = await runRelease({ ...ctx, promoted: () => Date.now() >= from }, runCanaryRelease, {
+      version: "v5",
+      cwd: dir,
+    });
+    everything.push(...out.serving.instances);
+    expect(out.release.status).toBe("succeeded");
+    const decisions = await ctx.store.decisions(out.release.id);
+    expect(decisions.filter((d) => d.decision === "promoted").map((d) => d.step)).toEqual([0, 1]);
+    expect(decisions.find((d) => d.decision === "promoted")?.reason).toMatch(/analysis said inconclusive/);
+    ctx = { ...ctx, stable: out.serving };
+  }, 30_000);
 });

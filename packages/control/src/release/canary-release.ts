@@ -104,9 +104,21 @@ async function progress(
       if (verdict.decision === "fail") return rollBack(ctx, release, fresh, verdict.reason);
       const abort = ctx.aborted?.();
       if (abort) return rollBack(ctx, release, fresh, abort);
-      const paused =
-        step.pause === undefined ? !(ctx.promoted?.() ?? false) : Date.now() - started < step.pause;
-      if (!paused && verdict.decision === "pass") break;
+      // `baton promote` moves one step on at once, whatever the pause or a verdict still
+      // inconclusive (too little traffic): the operator's call, recorded as such. Not past a fail.
+      if (ctx.promoted?.()) {
+        await store.addDecision({
+          releaseId: release.id,
+          step: stepIndex,
+          decision: "promoted",
+          reason: `promoted by the operator; the analysis said ${verdict.decision}: ${verdict.reason}`,
+          numbers: { errorRate: verdict.errorRate, latency: verdict.latency, requests: verdict.requests },
+        });
+        say(`  promoted by the operator (analysis: ${verdict.decision})`);
+        break;
+      }
+      const pauseOver = step.pause !== undefined && Date.now() - started >= step.pause;
+      if (pauseOver && verdict.decision === "pass") break;
     }
   }
 

@@ -26,7 +26,10 @@ export interface ReleaseContext {
   stable: { version: string; instances: Instance[] };
   /** How often the analysis looks, ms (default 1000). */
   pollMs?: number;
-  /** Whether `baton promote` was asked for (a step without a pause waits for it). */
+  /**
+   * Whether `baton promote` was asked for since the last call (each promotion is taken once and
+   * moves one step on; a step without a pause waits for one).
+   */
   promoted?: () => boolean;
   /** Why the release was aborted (`baton abort`), if it was: it then rolls back at the next look. */
   aborted?: () => string | undefined;
