@@ -124,6 +124,12 @@ describe("one request never ends the router (finding 1)", () => {
     expect(text).toContain("more than one Host header");
     expect(proc!.process.exitCode).toBeNull();
   });
+
+  it("answers CONNECT with 405 instead of closing the connection without a word", async () => {
+    const text = await raw(proc!.port, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
+    expect(text).toMatch(/^HTTP\/1\.1 405 /);
+    expect(text).toContain("CONNECT is not supported");
+  });
 });
 
 /** A raw WebSocket client: sends frames by hand and reports the close code the router sends. */

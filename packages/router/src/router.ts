@@ -99,6 +99,10 @@ export class Router {
         socket.destroy();
       }
     });
+    // A reverse proxy is no tunnel: CONNECT gets a clear refusal instead of a closed connection.
+    this.proxyServer.on("connect", (_req: IncomingMessage, socket: Socket) => {
+      rejectUpgrade(socket, 405, "CONNECT is not supported: this is a reverse proxy, not a forward one");
+    });
     this.proxyServer.on("connection", (socket: Socket) => {
       this.connections++;
       socket.once("close", () => this.connections--);
