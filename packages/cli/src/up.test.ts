@@ -310,6 +310,15 @@ describe("baton up and the release commands", () => {
     expect(audit.stdout).toMatch(/events, chain verified/);
     const logs = await baton(["logs", "--version", "v6", "--lines", "5"]);
     expect(logs.stdout).toMatch(/== v6 0-\d+\.log ==\n.*"event":"listening"/);
+    // A changed event is named by its number, with what is wrong, and the command exits 1.
+    const table = `${schema.schema}.baton_audit`;
+    const { rows } = await schema.db.query<{ actor: string }>(`SELECT actor FROM ${table} WHERE seq = 2`);
+    await schema.db.query(`UPDATE ${table} SET actor = 'mallory' WHERE seq = 2`);
+    const broken = await baton(["audit", "verify"]);
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toMatch(/event 2: changed: its content no longer matches its hash/);
+    await schema.db.query(`UPDATE ${table} SET actor = $1 WHERE seq = 2`, [rows[0]!.actor]);
+    expect((await baton(["audit", "verify"])).code).toBe(0);
 
     // `baton down` stops the instances, the router and the control plane.
     const pids = (await status()).serving!.instances.map((i) => i.pid);
@@ -365,6 +374,12 @@ describe("baton up and the release commands", () => {
       const back = Date.now() - killedAt;
       expect(back).toBeLessThan(5_000);
 
+      // The supervisor counts the restart once the new router answered its check: a moment later.
+      await until(
+        "status to count the restart",
+        async () => (await status(sup)).router?.restarts === 1,
+        5_000,
+      );
       const s = await status(sup);
       expect(s.router?.restarts).toBe(1);
       expect(s.router?.state).toBe("running");

@@ -165,7 +165,7 @@ export function registerClientCommands(program: Command): void {
   withCommon(
     audit.command("verify").description("check that no event was changed, removed or reordered"),
   ).action(async (o: Common) => {
-    const r = await callApi<{ rows: number; problems: { id: number; problem: string }[] }>(
+    const r = await callApi<{ rows: number; problems: { seq: number; problem: string; detail: string }[] }>(
       await findApi(o),
       "GET",
       "/v1/audit/verify",
@@ -174,7 +174,7 @@ export function registerClientCommands(program: Command): void {
     else if (r.problems.length === 0) out(`audit log: ${r.rows} events, chain verified`);
     else {
       out(`audit log: ${r.rows} events, ${r.problems.length} problem(s):`);
-      for (const p of r.problems) out(`  event ${p.id}: ${p.problem}`);
+      for (const p of r.problems) out(`  event ${p.seq}: ${p.problem}: ${p.detail}`);
     }
     process.exitCode = r.problems.length === 0 ? 0 : 1;
   });
