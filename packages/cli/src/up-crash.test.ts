@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -65,6 +66,25 @@ drain: { timeout: 500ms, preStop: 0s }
 
 afterAll(async () => {
   await batonCli(["down"], dir).catch(() => {});
+  // After a failure `baton up` may be gone, and `baton down` with it: nothing is left running.
+  const kill = (pid: number) => {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      /* gone already */
+    }
+  };
+  for (const p of instanceProcesses()) kill(p.pid);
+  for (const e of readdirSync("/proc").filter((x) => /^\d+$/.test(x) && Number(x) !== process.pid)) {
+    const cmd = (() => {
+      try {
+        return readFileSync(`/proc/${e}/cmdline`, "utf8");
+      } catch {
+        return "";
+      }
+    })();
+    if (cmd.includes(dir)) kill(Number(e));
+  }
   await schema?.drop();
   await rm(dir, { recursive: true, force: true });
 }, 60_000);
