@@ -27,7 +27,7 @@ import type { RouterAdmin } from "./router-admin.js";
 import type { ServiceFile } from "./service-file.js";
 import { type DecisionRecord, type Release, ReleaseStore } from "./state/release-store.js";
 import type { SqlClient } from "./state/sql-client.js";
-import { type Warm, WarmVersion } from "./warm-version.js";
+import { WarmVersion } from "./warm-version.js";
 
 export interface ControlPlaneOptions {
   file: ServiceFile;
@@ -115,11 +115,12 @@ export class ControlPlane {
     const found = await findServing(this.store, this.provider, this.opts.file);
     this.serving = found.serving;
     const active = await this.store.active(this.service);
-    if (found.warm) this.keepWarm(found.warm);
+    if (found.warm) this.warm.keep(found.warm);
     if (!active || !found.inFlight) {
       // The router may have restarted without its state: put back what serves (an equal table is a
       // no-op), with the warm version only while its warm period lasts.
-      if (found.serving) await this.opts.router.putService(this.table(found.serving, this.warm.current));
+      if (found.serving)
+        await this.opts.router.putService(servingTable(this.opts.file, found.serving, this.warm.current));
       await this.sweep();
       return;
     }
@@ -127,9 +128,8 @@ export class ControlPlane {
     const { stable, next } = found.inFlight;
     const state: RunState = { promoted: false, finished: false };
     // The recorded instances are adopted before the sweep, which spares what is owned.
-    const run = this.track(active, state, stable, next, actor);
+    void this.track(active, state, stable, next, actor);
     await this.sweep();
-    void run;
   }
 
   /**
@@ -397,7 +397,7 @@ export class ControlPlane {
       attempt,
       load: (id) => this.store.get(id),
       retreat: async () => {
-        await this.opts.router.putService(this.table(stable));
+        await this.opts.router.putService(servingTable(this.opts.file, stable));
       },
       log: (line) => this.log(line),
     })
@@ -407,7 +407,7 @@ export class ControlPlane {
         this.serving = out.serving.instances.length > 0 ? out.serving : this.serving;
         if (out.previous) {
           const source = await this.store.latestOf(this.service, out.previous.version);
-          this.keepWarm({
+          this.warm.keep({
             ...out.previous,
             source: { dir: source?.dir ?? null, env: source?.env ?? {} },
             until: Date.now() + this.opts.file.blueGreen.keepOldFor,
@@ -417,10 +417,6 @@ export class ControlPlane {
       });
     done.catch((err: unknown) => this.log(`release failed unexpectedly: ${(err as Error).message}`));
     return this.slot.hold(release.id, state, done);
-  }
-
-  private keepWarm(set: Warm): void {
-    this.warm.keep(set);
   }
 
   /** The warm version leaves the router table at once, then stops after its drain. */
@@ -442,10 +438,6 @@ export class ControlPlane {
     } catch (err) {
       this.log(`retiring ${warm.version} failed: ${(err as Error).message}`);
     }
-  }
-
-  private table(serving: VersionSet, warm?: VersionSet) {
-    return servingTable(this.opts.file, serving, warm);
   }
 
   private log(line: string): void {

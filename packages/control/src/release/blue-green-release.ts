@@ -7,6 +7,7 @@ import {
   adoptRecorded,
   completeMigrationOf,
   freshInstances,
+  instancesUp,
   type NextVersion,
   type ReleaseContext,
   type ReleaseOutcome,
@@ -41,12 +42,7 @@ export async function runBlueGreenRelease(
   const fresh = await freshInstances(ctx, release, next, versionSize(ctx, next));
   if (!Array.isArray(fresh)) return fresh;
   const freshAddresses = fresh.map((i) => i.address);
-  if (release.status === "starting")
-    release = await lifecycle.transition(release, {
-      to: "progressing",
-      actor: ctx.actor,
-      patch: { instances: fresh.map((i) => i.record), step: 0, stepStarted: true },
-    });
+  release = await instancesUp(ctx, release, fresh);
 
   if (release.step === 0) {
     // Only the preview checks may reach the preview: a token of this run, gone after the switch.

@@ -4,6 +4,7 @@ import type { Release } from "../state/release-store.js";
 import {
   adoptRecorded,
   freshInstances,
+  instancesUp,
   type NextVersion,
   type ReleaseContext,
   type ReleaseOutcome,
@@ -34,12 +35,7 @@ export async function runCanaryRelease(
     return rollBack(ctx, release, adoptRecorded(ctx, release, next), release.reason ?? "rollback resumed");
   const fresh = await freshInstances(ctx, release, next, versionSize(ctx, next));
   if (!Array.isArray(fresh)) return fresh;
-  if (release.status === "starting")
-    release = await ctx.lifecycle.transition(release, {
-      to: "progressing",
-      actor: ctx.actor,
-      patch: { instances: fresh.map((i) => i.record), step: 0, stepStarted: true },
-    });
+  release = await instancesUp(ctx, release, fresh);
   const startedAt = release.stepStartedAt ? Date.parse(release.stepStartedAt) : Date.now();
   return progress(ctx, release, fresh, release.step, startedAt);
 }

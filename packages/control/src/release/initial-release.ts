@@ -2,6 +2,7 @@ import type { Release } from "../state/release-store.js";
 import {
   adoptRecorded,
   freshInstances,
+  instancesUp,
   type NextVersion,
   type ReleaseContext,
   type ReleaseOutcome,
@@ -29,12 +30,7 @@ export async function runInitialRelease(
   }
   const fresh = await freshInstances(ctx, release, next, versionSize(ctx, next));
   if (!Array.isArray(fresh)) return fresh;
-  if (release.status === "starting")
-    release = await ctx.lifecycle.transition(release, {
-      to: "progressing",
-      actor: ctx.actor,
-      patch: { instances: fresh.map((i) => i.record) },
-    });
+  release = await instancesUp(ctx, release, fresh);
   await ctx.router.putService(servingTable(ctx.file, { version: next.version, instances: fresh }));
   ctx.log?.(`${next.version} serving on ${fresh.length} instance${fresh.length === 1 ? "" : "s"}`);
   release = await succeed(ctx, release);

@@ -170,6 +170,19 @@ export async function freshInstances(
   );
 }
 
+/**
+ * The new version's instances are up: a starting release becomes progressing with them recorded
+ * (at its first step). A release that had got further (taken over after a crash) stays as it is.
+ */
+export function instancesUp(ctx: ReleaseContext, release: Release, fresh: Instance[]): Promise<Release> {
+  if (release.status !== "starting") return Promise.resolve(release);
+  return ctx.lifecycle.transition(release, {
+    to: "progressing",
+    actor: ctx.actor,
+    patch: { instances: fresh.map((i) => i.record), step: 0, stepStarted: true },
+  });
+}
+
 /** The release's recorded instances, re-attached; any that died start again on their port. */
 export function adoptRecorded(ctx: ReleaseContext, release: Release, next: NextVersion): Instance[] {
   return ctx.provider.adopt(
