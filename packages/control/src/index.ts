@@ -14,6 +14,7 @@ export { type AuditEvent, AuditLog, type AuditProblem, type AuditRecord } from "
 export { canonicalJson } from "./audit/canonical-json.js";
 export { ControlPlane, type ControlPlaneOptions, type DeployRequest, type Status } from "./control-plane.js";
 export { BatonControlError, DatabaseUnavailableError, ReleaseInProgressError } from "./errors.js";
+export { formatDuration } from "./format-duration.js";
 export { freePort } from "./providers/free-port.js";
 export { ProcessState } from "./providers/instance-process-state.js";
 export { LocalInstance, type LocalInstanceSpec } from "./providers/local-instance.js";
