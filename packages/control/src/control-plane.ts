@@ -3,13 +3,14 @@ import { BatonControlError } from "./errors.js";
 import { LocalProvider } from "./providers/local-provider.js";
 import type { Provider } from "./providers/provider.js";
 import { StaticProvider } from "./providers/static-provider.js";
-import { retirePrevious, runBlueGreenRelease } from "./release/blue-green-release.js";
+import { runBlueGreenRelease } from "./release/blue-green-release.js";
 import { runCanaryRelease } from "./release/canary-release.js";
+import { runImmediateRelease } from "./release/immediate-release.js";
 import { runInitialRelease } from "./release/initial-release.js";
 import { runInstantRollback } from "./release/instant-rollback.js";
 import { inFlight, ReleaseLifecycle } from "./release/release-lifecycle.js";
 import { releaseMigration } from "./release/release-migration.js";
-import { type RunState, runUntilSettled, settleAfterError } from "./release/release-runner.js";
+import { type RunState, runUntilSettled, settleAfterError, type Waiting } from "./release/release-runner.js";
 import { ReleaseSlot } from "./release/release-slot.js";
 import {
   type NextVersion,
@@ -19,18 +20,25 @@ import {
   servingTable,
   startedDetails,
 } from "./release/release-steps.js";
+import { retirePrevious } from "./release/retire-previous.js";
 import { runRollingRelease } from "./release/rolling-release.js";
 import { resolveVersion } from "./release/version-resolution.js";
 import { instanceLogs, type LogTail } from "./release-logs.js";
 import { findServing, type VersionSet } from "./release-recovery.js";
 import type { RouterAdmin } from "./router-admin.js";
-import type { ServiceFile } from "./service-file.js";
+import { keepPreviousOf, releaseSettings, type ServiceFile } from "./service-file.js";
 import { type DecisionRecord, type Release, ReleaseStore } from "./state/release-store.js";
 import type { SqlClient } from "./state/sql-client.js";
 import { WarmVersion } from "./warm-version.js";
 
 export interface ControlPlaneOptions {
   file: ServiceFile;
+  /**
+   * Reads baton.yaml again; called at every deploy and rollback, so a changed file (instances,
+   * strategy, analysis) is what the next release uses. The service, its port and its provider
+   * cannot change under a running control plane.
+   */
+  readFile?: () => Promise<ServiceFile>;
   db: SqlClient;
   router: RouterAdmin;
   routerUrl: string;
@@ -47,8 +55,16 @@ export interface DeployRequest {
   env?: Record<string, string>;
   /** Static provider: the new version's instance addresses (default: the version's last ones). */
   instances?: string[];
-  strategy?: ServiceFile["strategy"];
+  strategy?: ServiceFile["strategy"] | "immediate";
   actor: string;
+  /** A rollback: the version it rolls back from. */
+  rollbackOf?: string;
+}
+
+export interface RollbackRequest {
+  actor: string;
+  /** How to restart the previous version when it is no longer warm (default: immediate). */
+  strategy?: ServiceFile["strategy"] | "immediate";
 }
 
 export interface Status {
@@ -62,6 +78,10 @@ export interface Status {
   } | null;
   release: Release | null;
   decisions: DecisionRecord[];
+  /** What the release in flight waits for, in words (null when none is in flight or it is busy). */
+  waiting: Waiting | null;
+  /** Whether the audit log's hash chain verifies (checked at most once a minute). */
+  auditChain: { ok: boolean; problem?: string; checkedAt: string };
 }
 
 /** One runner per strategy; each takes a recorded release from its stored status and step. */
@@ -71,6 +91,7 @@ const RUNNERS: Record<string, ReleaseRunner> = {
   "blue-green": runBlueGreenRelease,
   rolling: runRollingRelease,
   rollback: runInstantRollback,
+  immediate: runImmediateRelease,
 };
 
 /**
@@ -87,8 +108,12 @@ export class ControlPlane {
   private readonly slot: ReleaseSlot;
   /** The warm version stopping in the background, if it is. */
   private retiring: Promise<void> | undefined;
+  /** baton.yaml as last read (see `ControlPlaneOptions.readFile`). */
+  private file: ServiceFile;
+  private chain: Status["auditChain"] | undefined;
 
   constructor(private readonly opts: ControlPlaneOptions) {
+    this.file = opts.file;
     this.store = new ReleaseStore(opts.db);
     this.audit = new AuditLog(opts.db);
     this.lifecycle = new ReleaseLifecycle(opts.db);
@@ -97,7 +122,7 @@ export class ControlPlane {
   }
 
   get service(): string {
-    return this.opts.file.service;
+    return this.file.service;
   }
 
   async init(): Promise<void> {
@@ -112,7 +137,7 @@ export class ControlPlane {
    * these owns (spawned but not yet recorded when the last control plane died) is stopped.
    */
   async recover(actor = "control-plane"): Promise<void> {
-    const found = await findServing(this.store, this.provider, this.opts.file);
+    const found = await findServing(this.store, this.provider, this.file);
     this.serving = found.serving;
     const active = await this.store.active(this.service);
     if (found.warm) this.warm.keep(found.warm);
@@ -120,7 +145,7 @@ export class ControlPlane {
       // The router may have restarted without its state: put back what serves (an equal table is a
       // no-op), with the warm version only while its warm period lasts.
       if (found.serving)
-        await this.opts.router.putService(servingTable(this.opts.file, found.serving, this.warm.current));
+        await this.opts.router.putService(servingTable(this.file, found.serving, this.warm.current));
       await this.sweep();
       return;
     }
@@ -142,9 +167,11 @@ export class ControlPlane {
   }
 
   private async deployReserved(req: DeployRequest): Promise<Release> {
-    const next = await resolveVersion(this.store, this.opts.file, req);
+    await this.reread();
+    const next = await resolveVersion(this.store, this.file, req);
     const stable = this.serving ?? { version: "", instances: [] };
-    const strategy = this.serving ? (req.strategy ?? this.opts.file.strategy) : "initial";
+    const strategy = this.serving ? (req.strategy ?? this.file.strategy) : "initial";
+    const settings = releaseSettings(this.file, strategy);
     const release = await this.lifecycle.create(
       {
         service: this.service,
@@ -154,9 +181,15 @@ export class ControlPlane {
         previousInstances: stable.instances.map((i) => i.record),
         dir: next.cwd,
         env: next.env ?? {},
+        rollbackOf: req.rollbackOf ?? null,
+        settings,
       },
       req.actor,
-      await startedDetails(next),
+      {
+        ...(await startedDetails(next)),
+        settings,
+        ...(req.rollbackOf ? { rollbackOf: req.rollbackOf } : {}),
+      },
     );
     // A new release replaces the warm version: it leaves the router now and stops after its drain.
     await this.retireWarm();
@@ -165,14 +198,17 @@ export class ControlPlane {
   }
 
   /**
-   * Back to the previous release: one switch while blue-green keeps it warm, otherwise a release
-   * of the previous version from where it was last released, by the service's strategy.
+   * Back to the previous release: one switch while it is still warm (every strategy keeps it for
+   * keepPreviousFor), otherwise a release of the previous version from where it was last
+   * released, all at once and health-gated (or by `req.strategy`).
    */
-  rollback(actor: string): Promise<Release> {
-    return this.slot.reserve(() => this.rollbackReserved(actor));
+  rollback(req: RollbackRequest | string): Promise<Release> {
+    const r = typeof req === "string" ? { actor: req } : req;
+    return this.slot.reserve(() => this.rollbackReserved(r));
   }
 
-  private async rollbackReserved(actor: string): Promise<Release> {
+  private async rollbackReserved({ actor, strategy }: RollbackRequest): Promise<Release> {
+    await this.reread();
     const serving = this.serving;
     if (!serving)
       throw new BatonControlError("BATON_NOTHING_TO_ROLL_BACK", `${this.service} serves nothing yet`);
@@ -195,9 +231,11 @@ export class ControlPlane {
           instances: warm.instances.map((i) => i.record),
           dir: warm.source.dir,
           env: warm.source.env,
+          rollbackOf: serving.version,
+          settings: { strategy: "rollback", switch: "one swap to the warm instances" },
         },
         actor,
-        { dir: next.cwd },
+        { dir: next.cwd, rollbackOf: serving.version },
       );
       this.warm.take();
       void this.track(release, { promoted: false, finished: false }, serving, next, actor);
@@ -210,7 +248,30 @@ export class ControlPlane {
         "BATON_NOTHING_TO_ROLL_BACK",
         `no earlier version of ${this.service} to roll back to (serving ${serving.version})`,
       );
-    return this.deployReserved({ version: previous, actor });
+    return this.deployReserved({
+      version: previous,
+      actor,
+      strategy: strategy ?? "immediate",
+      rollbackOf: serving.version,
+    });
+  }
+
+  /** Reads baton.yaml again, if it can be; refuses a change the running control plane cannot take. */
+  private async reread(): Promise<void> {
+    if (!this.opts.readFile) return;
+    let next: ServiceFile;
+    try {
+      next = await this.opts.readFile();
+    } catch (err) {
+      throw new BatonControlError("BATON_BAD_SERVICE_FILE", (err as Error).message);
+    }
+    for (const key of ["service", "listen", "provider"] as const)
+      if (next[key] !== this.file[key])
+        throw new BatonControlError(
+          "BATON_SERVICE_FILE_CHANGED",
+          `baton.yaml changed ${key} from ${String(this.file[key])} to ${String(next[key])}; restart baton up to take it`,
+        );
+    this.file = next;
   }
 
   /** Resolves when no release is in flight here (one taken over at recovery included). */
@@ -258,7 +319,26 @@ export class ControlPlane {
         : null,
       release: latest ?? null,
       decisions: latest ? await this.store.decisions(latest.id) : [],
+      waiting: this.slot.waiting ?? null,
+      auditChain: await this.auditChain(),
     };
+  }
+
+  /** The audit chain's state, verified at most once a minute (it reads the whole log). */
+  async auditChain(): Promise<Status["auditChain"]> {
+    if (this.chain && Date.now() - Date.parse(this.chain.checkedAt) < 60_000) return this.chain;
+    const { problems } = await this.audit.verify();
+    const first = problems[0];
+    this.chain = {
+      ok: problems.length === 0,
+      ...(first
+        ? {
+            problem: `event ${first.seq}: ${first.problem}: ${first.detail}${problems.length > 1 ? ` (and ${problems.length - 1} more; run baton audit verify)` : ""}`,
+          }
+        : {}),
+      checkedAt: new Date().toISOString(),
+    };
+    return this.chain;
   }
 
   history(limit = 20): Promise<Release[]> {
@@ -279,8 +359,8 @@ export class ControlPlane {
     const warm = this.warm.take();
     await this.retiring;
     const all = [...(this.serving?.instances ?? []), ...(warm?.instances ?? [])];
-    await Promise.all(all.map((i) => i.stop(this.opts.file.drain.timeout)));
-    await this.provider.sweep?.(this.service, { spareOwned: false, graceMs: this.opts.file.drain.timeout });
+    await Promise.all(all.map((i) => i.stop(this.file.drain.timeout)));
+    await this.provider.sweep?.(this.service, { spareOwned: false, graceMs: this.file.drain.timeout });
   }
 
   /**
@@ -310,7 +390,7 @@ export class ControlPlane {
     const stopped =
       (await this.provider.sweep?.(this.service, {
         spareOwned: true,
-        graceMs: this.opts.file.drain.timeout,
+        graceMs: this.file.drain.timeout,
         sparePorts,
       })) ?? [];
     const unknown = routed.filter((i) => !this.owns(i.address));
@@ -347,10 +427,10 @@ export class ControlPlane {
     stable: VersionSet,
     env: Record<string, string> = {},
   ): ReleaseContext {
-    const { migration } = this.opts.file;
+    const { migration } = this.file;
     return {
       ...(migration ? { migration: releaseMigration(migration, env, this.opts.log) } : {}),
-      file: this.opts.file,
+      file: this.file,
       router: this.opts.router,
       routerUrl: this.opts.routerUrl,
       provider: this.provider,
@@ -366,6 +446,9 @@ export class ControlPlane {
         return asked;
       },
       aborted: () => state.aborted,
+      report: (waiting) => {
+        state.waiting = waiting;
+      },
       log: this.opts.log,
     };
   }
@@ -397,7 +480,7 @@ export class ControlPlane {
       attempt,
       load: (id) => this.store.get(id),
       retreat: async () => {
-        await this.opts.router.putService(servingTable(this.opts.file, stable));
+        await this.opts.router.putService(servingTable(this.file, stable));
       },
       log: (line) => this.log(line),
     })
@@ -410,7 +493,7 @@ export class ControlPlane {
           this.warm.keep({
             ...out.previous,
             source: { dir: source?.dir ?? null, env: source?.env ?? {} },
-            until: Date.now() + this.opts.file.blueGreen.keepOldFor,
+            until: Date.now() + keepPreviousOf(this.file, out.release.strategy),
           });
         }
         return out;

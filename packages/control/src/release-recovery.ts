@@ -4,7 +4,7 @@ import { fileDigests } from "./audit/file-digests.js";
 import type { Instance, InstanceRecord, Provider } from "./providers/provider.js";
 
 import { type NextVersion, versionSpec } from "./release/release-steps.js";
-import type { ServiceFile } from "./service-file.js";
+import { keepPreviousOf, type ServiceFile } from "./service-file.js";
 import type { Release, ReleaseStore } from "./state/release-store.js";
 
 export interface VersionSet {
@@ -14,7 +14,7 @@ export interface VersionSet {
 
 export interface Recovered {
   serving?: VersionSet;
-  /** The previous version a blue-green release keeps warm, with when its warm period ends. */
+  /** The previous version the last release keeps warm, with when its warm period ends. */
   warm?: VersionSet & { until: number; source: { dir: string | null; env: Record<string, string> } };
   /** A release a killed control plane left in flight: what to resume it with. */
   inFlight?: { stable: VersionSet; next: NextVersion };
@@ -68,13 +68,14 @@ export async function findServing(
   const restored = settled.slice(0, good).find((r) => r.previousInstances.length > 0);
   const serving = adopt(lastGood.version, restored?.previousInstances ?? lastGood.instances, true).set;
   let warm: Recovered["warm"];
-  if (good === 0 && lastGood.strategy === "blue-green" && lastGood.previousVersion) {
+  // Every release keeps its predecessor warm for keepPreviousFor; a rollback keeps nothing.
+  if (good === 0 && lastGood.previousVersion && !lastGood.rollbackOf && lastGood.strategy !== "rollback") {
     const prev = adopt(lastGood.previousVersion, lastGood.previousInstances, false, lastGood.id);
     if (prev.set.instances.length > 0)
       warm = {
         ...prev.set,
         source: prev.source,
-        until: Date.parse(lastGood.updatedAt) + file.blueGreen.keepOldFor,
+        until: Date.parse(lastGood.updatedAt) + keepPreviousOf(file, lastGood.strategy),
       };
   }
   return { serving, ...(warm ? { warm } : {}) };

@@ -4,59 +4,121 @@ import { DEFAULT_ANALYSIS } from "./analysis/canary-analysis.js";
 
 const weightPercent = z.number().min(0).max(100);
 
-const canaryStep = z.strictObject({
-  /** Share of users on the new version, in percent. */
-  weight: weightPercent,
-  /** How long to hold (while analysis runs); absent means "wait for `baton promote`". */
-  pause: optionalDurationSchema(),
-});
+const canaryStep = z
+  .strictObject({
+    weight: weightPercent.describe("Share of users on the new version at this step, in percent (0-100)."),
+    pause: optionalDurationSchema().describe(
+      "How long to hold this step while the analysis runs (e.g. 30s); the step ends when the pause is over and the analysis passes. Absent: the step waits for `baton promote`.",
+    ),
+  })
+  .describe("One step of a canary release.");
 
 /** `baton.yaml`: one service and how it is released. */
 export const serviceFileSchema = z
   .strictObject({
     service: z
       .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "service names are 1-63 letters, digits, '.', '_' or '-'"),
-    /** The router's public port for this service. */
-    listen: z.number().int().min(1).max(65_535),
-    instances: z.number().int().min(1).max(256).default(2),
-    /**
-     * Where instances come from: `local` runs `run` itself; `static` takes the addresses of
-     * instances something else runs, given at each deploy (`--instances`).
-     */
-    provider: z.enum(["local", "static"]).default("local"),
-    /** Command started per instance with PORT and BATON_VERSION set; cwd is the release's directory. */
-    run: z.string().min(1).optional(),
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "service names are 1-63 letters, digits, '.', '_' or '-'")
+      .describe("The service's name: 1-63 letters, digits, '.', '_' or '-'."),
+    listen: z
+      .number()
+      .int()
+      .min(1)
+      .max(65_535)
+      .describe("The router's public port for this service (it binds 0.0.0.0 unless told otherwise)."),
+    instances: z
+      .number()
+      .int()
+      .min(1)
+      .max(256)
+      .default(2)
+      .describe("How many instances of each version run. Read again at every deploy."),
+    provider: z
+      .enum(["local", "static"])
+      .default("local")
+      .describe(
+        "Where instances come from: `local` runs `run` itself; `static` takes the addresses of instances something else runs, given at each deploy (`--instances`).",
+      ),
+    run: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "The command that starts one instance (local provider), run in the release's directory with PORT and BATON_VERSION set.",
+      ),
     health: z
       .strictObject({
         readiness: z
           .string()
           .startsWith("/", "readiness must be a path starting with /")
-          .default("/health/ready"),
-        liveness: z.string().startsWith("/", "liveness must be a path starting with /").optional(),
-        /** How long a new instance has to pass its readiness check before the release gives up. */
-        startTimeout: durationSchema("60s"),
+          .default("/health/ready")
+          .describe(
+            "Path answering 2xx when an instance is ready for traffic; the router checks it every 500ms.",
+          ),
+        liveness: z
+          .string()
+          .startsWith("/", "liveness must be a path starting with /")
+          .optional()
+          .describe("Path answering 2xx while an instance is alive (optional)."),
+        startTimeout: durationSchema("60s").describe(
+          "How long a new instance has to pass its readiness check before the release gives up.",
+        ),
       })
-      .prefault({}),
-    strategy: z.enum(["rolling", "blue-green", "canary"]).default("canary"),
+      .prefault({})
+      .describe("How Baton tells that an instance is ready."),
+    strategy: z
+      .enum(["rolling", "blue-green", "canary"])
+      .default("canary")
+      .describe("How a new version replaces the old one. Every strategy is judged by `analysis`."),
+    keepPreviousFor: durationSchema("15m").describe(
+      "How long the previous version stays running after a release, health-checked at weight 0, so that `baton rollback` is one switch. 0 stops it as soon as it has drained.",
+    ),
     rolling: z
       .strictObject({
-        maxSurge: z.number().int().min(0).default(1),
-        maxUnavailable: z.number().int().min(0).default(0),
-        minReady: durationSchema("5s"),
+        maxSurge: z
+          .number()
+          .int()
+          .min(0)
+          .default(1)
+          .describe("How many new instances start at a time, above the desired count."),
+        maxUnavailable: z
+          .number()
+          .int()
+          .min(0)
+          .default(0)
+          .describe("How many old instances may leave before their replacements are ready."),
+        minReady: durationSchema("5s").describe(
+          "How long each new batch must stay ready before it takes traffic.",
+        ),
+        judgeFor: durationSchema("30s").describe(
+          "How long each batch is judged against the old instances before old ones leave: it goes on as soon as the analysis passes, or at the end unless the analysis failed. 0 turns the analysis off.",
+        ),
       })
       .prefault({})
       .refine(
         (r) => r.maxSurge + r.maxUnavailable > 0,
         "maxSurge and maxUnavailable cannot both be 0: nothing could move",
+      )
+      .describe(
+        "Rolling releases: batch by batch; each batch is compared with the old instances by the analysis before old ones leave.",
       ),
     blueGreen: z
       .strictObject({
-        /** Paths sent to the new version through the router before the switch (default: readiness). */
-        previewChecks: z.array(z.string().startsWith("/")).optional(),
-        keepOldFor: durationSchema("24h"),
+        previewChecks: z
+          .array(z.string().startsWith("/"))
+          .optional()
+          .describe(
+            "Paths sent to the new version through the router before the switch; each must answer 2xx (default: the readiness path).",
+          ),
+        keepOldFor: optionalDurationSchema().describe(
+          "How long the old set stays warm after the switch (default: keepPreviousFor).",
+        ),
+        postSwitchAnalysis: durationSchema("60s").describe(
+          "After the switch, how long the new version is compared with the old version's own numbers from just before the switch; a failure switches back at once. 0 turns it off.",
+        ),
       })
-      .prefault({}),
+      .prefault({})
+      .describe("Blue-green releases: the whole new set is previewed, then one switch."),
     canary: z
       .strictObject({
         steps: z
@@ -84,48 +146,114 @@ export const serviceFileSchema = z
                 message: "the last step must reach 100",
               });
             }
-          }),
+          })
+          .describe("The traffic steps; the last one (100) is the promotion."),
       })
-      .prefault({}),
+      .prefault({})
+      .describe("Canary releases: traffic moves step by step while the analysis compares versions."),
     analysis: z
       .strictObject({
-        minRequests: z.number().int().min(1).default(DEFAULT_ANALYSIS.minRequests),
-        maxErrorRateIncrease: z.number().min(0).max(1).default(DEFAULT_ANALYSIS.maxErrorRateIncrease),
-        maxP95IncreaseMs: z.number().min(0).default(DEFAULT_ANALYSIS.maxP95IncreaseMs),
-        confidence: z.number().gt(0.5).lt(1).default(DEFAULT_ANALYSIS.confidence),
+        minRequests: z
+          .number()
+          .int()
+          .min(1)
+          .default(DEFAULT_ANALYSIS.minRequests)
+          .describe(
+            "Requests the new version must serve before a step may pass (a clearly bad version fails sooner).",
+          ),
+        maxErrorRateIncrease: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(DEFAULT_ANALYSIS.maxErrorRateIncrease)
+          .describe(
+            "Largest acceptable increase of the new version's 5xx rate over the old one's (0.02 = 2 points).",
+          ),
+        maxP95IncreaseMs: z
+          .number()
+          .min(0)
+          .default(DEFAULT_ANALYSIS.maxP95IncreaseMs)
+          .describe("Largest acceptable increase of the new version's p95 latency, in ms."),
+        confidence: z
+          .number()
+          .gt(0.5)
+          .lt(1)
+          .default(DEFAULT_ANALYSIS.confidence)
+          .describe(
+            "1 - the chance of failing a version that is within the tolerances, however often the analysis looks.",
+          ),
+        maxInconclusive: durationSchema("5m").describe(
+          "How long a step may stay inconclusive (too little traffic) before `onInconclusive` applies.",
+        ),
+        onInconclusive: z
+          .enum(["pause", "promote", "rollback"])
+          .default("pause")
+          .describe(
+            "What a step inconclusive for `maxInconclusive` does: pause for a human (`baton promote` or `baton abort`), promote, or roll back.",
+          ),
       })
-      .prefault({}),
-    stickiness: z.strictObject({ header: z.string().optional(), cookie: z.string().optional() }).prefault({}),
-    drain: z.strictObject({ timeout: durationSchema("30s"), preStop: durationSchema("2s") }).prefault({}),
-    /**
-     * The database migration a release needs (pgroll format, path in the release's directory):
-     * started before the new instances, completed once the old version has drained, rolled back
-     * with the release.
-     */
+      .prefault({})
+      .describe("How every release compares the new version with the old one, sequentially."),
+    stickiness: z
+      .strictObject({
+        header: z
+          .string()
+          .optional()
+          .describe("Request header carrying a user's sticky key (a user id): one user, one version."),
+        cookie: z.string().optional().describe("Cookie carrying the sticky key, when there is no header."),
+      })
+      .prefault({})
+      .describe("How the router keeps each user on one version during a split."),
+    drain: z
+      .strictObject({
+        timeout: durationSchema("30s").describe(
+          "How long an old instance may finish its requests and WebSockets before it is stopped.",
+        ),
+        preStop: durationSchema("2s").describe(
+          "Not used yet: an instance gets its stop signal once the router reports it drained.",
+        ),
+      })
+      .prefault({})
+      .describe("How old instances leave."),
     migration: z
       .strictObject({
-        file: z.string().min(1),
-        schema: z.string().min(1).default("public"),
-        /** The environment variable holding the application's database URL. */
-        databaseEnv: z.string().min(1).default("DATABASE_URL"),
+        file: z.string().min(1).describe("The migration file (pgroll format), in the release's directory."),
+        schema: z.string().min(1).default("public").describe("The schema of the migrated tables."),
+        databaseEnv: z
+          .string()
+          .min(1)
+          .default("DATABASE_URL")
+          .describe("The environment variable holding the application's database URL."),
       })
-      .optional(),
-    /** Release waves: each region has its own router (admin API) and instances. */
+      .optional()
+      .describe(
+        "The database migration a release needs: started before the new instances, completed once the old version has drained, rolled back with the release.",
+      ),
     regions: z
       .array(
-        z.strictObject({
-          name: z
-            .string()
-            .regex(/^[A-Za-z0-9_-]{1,32}$/, "region names are 1-32 letters, digits, '_' or '-'"),
-          /** That region's router admin API. */
-          router: z.string().url("router must be the URL of that region's router admin API"),
-          /** That region's public router URL (blue-green preview checks go through it). */
-          url: z.string().url("url must be the public URL of that region's router").optional(),
-          /** How long the new version serves the region, under analysis, before the next region. */
-          bake: durationSchema("60s"),
-        }),
+        z
+          .strictObject({
+            name: z
+              .string()
+              .regex(/^[A-Za-z0-9_-]{1,32}$/, "region names are 1-32 letters, digits, '_' or '-'")
+              .describe("The region's name."),
+            router: z
+              .string()
+              .url("router must be the URL of that region's router admin API")
+              .describe("That region's router admin API URL."),
+            url: z
+              .string()
+              .url("url must be the public URL of that region's router")
+              .optional()
+              .describe("That region's public router URL (blue-green preview checks go through it)."),
+            bake: durationSchema("60s").describe(
+              "How long the new version serves the region, under analysis, before the next region.",
+            ),
+          })
+          .describe("One region of a release wave."),
       )
-      .default([]),
+      .default([])
+      .describe("Release waves: each region has its own router and instances, released one after another."),
   })
   .superRefine((f, ctx) => {
     if (f.provider === "local" && !f.run)
@@ -147,7 +275,11 @@ export const serviceFileSchema = z
   })
   .transform((f) => ({
     ...f,
-    blueGreen: { ...f.blueGreen, previewChecks: f.blueGreen.previewChecks ?? [f.health.readiness] },
+    blueGreen: {
+      ...f.blueGreen,
+      previewChecks: f.blueGreen.previewChecks ?? [f.health.readiness],
+      keepOldFor: f.blueGreen.keepOldFor ?? f.keepPreviousFor,
+    },
   }));
 
 export type ServiceFile = z.output<typeof serviceFileSchema>;
@@ -164,5 +296,30 @@ export function serviceFileJsonSchema(): Record<string, unknown> {
     ...z.toJSONSchema(serviceFileSchema, { io: "input", unrepresentable: "any" }),
     title: "baton.yaml",
     description: "A service released by Baton: how to run it and how to roll out a new version.",
+  };
+}
+
+/** How long the previous version stays warm after a release of this strategy. */
+export function keepPreviousOf(file: ServiceFile, strategy: string): number {
+  return strategy === "blue-green" ? file.blueGreen.keepOldFor : file.keepPreviousFor;
+}
+
+/** The settings a release of this strategy runs with, kept with the release for the history. */
+export function releaseSettings(file: ServiceFile, strategy: string): Record<string, unknown> {
+  const byStrategy: Record<string, unknown> = {
+    canary: { steps: file.canary.steps },
+    rolling: file.rolling,
+    "blue-green": {
+      previewChecks: file.blueGreen.previewChecks,
+      postSwitchAnalysis: file.blueGreen.postSwitchAnalysis,
+    },
+  };
+  return {
+    instances: file.instances,
+    strategy,
+    ...(byStrategy[strategy] ? { [strategy]: byStrategy[strategy] } : {}),
+    analysis: file.analysis,
+    keepPreviousFor: keepPreviousOf(file, strategy),
+    drain: file.drain,
   };
 }

@@ -1,31 +1,34 @@
 import { randomBytes } from "node:crypto";
 import { TRACK_OVERRIDE_HEADER, TRACK_TOKEN_HEADER } from "@baton/router";
 import { request } from "undici";
-import type { Instance } from "../providers/provider.js";
+import type { Sample } from "../analysis/canary-analysis.js";
+import { formatDuration } from "../format-duration.js";
 import type { Release } from "../state/release-store.js";
 import {
   adoptRecorded,
-  completeMigrationOf,
   freshInstances,
   instancesUp,
   type NextVersion,
+  promote,
   type ReleaseContext,
   type ReleaseOutcome,
   rollBack,
   routerService,
+  sampleOf,
   servingTable,
   sleep,
-  succeed,
   versionSize,
-  waitDrained,
 } from "./release-steps.js";
+import { judgeStep } from "./step-judge.js";
 
 /**
  * Blue-green: the full new set starts and joins the router at weight 0, reachable only with the
- * track override; the preview checks go through the router to it; then one atomic switch. The old
- * set stays in the table at weight 0 (health-checked, warm) for `keepOldFor`, so a rollback is a
- * single swap, then drains and stops. Step 0 is the preview, step 1 the switch (recorded before it
- * is made); re-entered from the stored step after a crash.
+ * track override; the preview checks go through the router to it; then one atomic switch. For
+ * `postSwitchAnalysis` after it, the new version is judged against the old version's own numbers
+ * from just before the switch, and switched back at once on failure (the old set is still warm).
+ * The old set then stays in the table at weight 0 (health-checked, warm) for `keepOldFor`, so a
+ * rollback is a single swap, then drains and stops. Step 0 is the preview, step 1 the switch and
+ * its analysis (recorded before the switch is made); re-entered from the stored step after a crash.
  */
 export async function runBlueGreenRelease(
   ctx: ReleaseContext,
@@ -79,34 +82,44 @@ export async function runBlueGreenRelease(
     }
     const aborted = ctx.aborted?.();
     if (aborted) return rollBack(ctx, release, fresh, aborted);
+    // The old version's own numbers from just before the switch: what the new one is held to
+    // after it. Stored before the switch is recorded, so a release resumed after it has them.
+    const before = await router.stats(file.service, BASELINE_SECONDS);
+    await store.addDecision({
+      releaseId: release.id,
+      step: 1,
+      decision: "baseline",
+      reason: `${old.version} before the switch (last ${BASELINE_SECONDS}s)`,
+      numbers: { sample: sampleOf(before, "stable", old.version) },
+    });
     release = await lifecycle.record(release, ctx.actor, { step: 1, stepStarted: true });
   }
 
+  // The switch; the old set stays warm at weight 0 at least while the new one is judged.
   await router.putService(servingTable(file, { version: next.version, instances: fresh }, old));
-  say(`switched to ${next.version}; ${old.version} kept warm for ${file.blueGreen.keepOldFor}ms`);
-  release = await succeed(ctx, release, undefined, false);
-  return { release, serving: { version: next.version, instances: fresh }, previous: old };
+  say(`switched to ${next.version}; ${old.version} warm at weight 0`);
+  const window = file.blueGreen.postSwitchAnalysis;
+  if (window > 0) {
+    const decisions = await store.decisions(release.id);
+    const baseline = decisions.find((d) => d.decision === "baseline")?.numbers.sample as Sample | undefined;
+    const outcome = await judgeStep(ctx, release, {
+      step: 1,
+      label: `after the switch (${formatDuration(window)} of analysis)`,
+      treatment: { track: "stable", version: next.version, instances: fresh.length },
+      control: { baseline: baseline ?? { requests: 0, errors: 0, latencyBuckets: [] }, version: old.version },
+      startedAt: release.stepStartedAt ? Date.parse(release.stepStartedAt) : Date.now(),
+      pauseMs: window,
+      deadlineMs: window,
+    });
+    // The old set is warm and health-checked: switching back is one swap.
+    if (outcome.kind === "fail" || outcome.kind === "aborted")
+      return rollBack(ctx, release, fresh, outcome.reason);
+  }
+  return promote(ctx, release, fresh, old);
 }
 
-/**
- * Ends the warm period of a blue-green release: the previous set leaves the table at once; it
- * drains and stops in the background (`stopped`). The caller owns the timing (`keepOldFor`), so a
- * rollback in between can cancel it.
- */
-export async function retirePrevious(
-  ctx: ReleaseContext,
-  serving: { version: string; instances: Instance[] },
-  previous: { version: string; instances: Instance[] },
-): Promise<{ stopped: Promise<void> }> {
-  await ctx.router.putService(servingTable(ctx.file, serving));
-  const stopped = (async () => {
-    await waitDrained(ctx, ctx.file.drain.timeout);
-    await Promise.all(previous.instances.map((i) => i.stop(ctx.file.drain.timeout)));
-    await completeMigrationOf(ctx); // the old version is gone: the contract phase runs now
-    ctx.log?.(`${previous.version} retired`);
-  })();
-  return { stopped };
-}
+/** How much of the old version's traffic before the switch the new version is compared with. */
+const BASELINE_SECONDS = 120;
 
 async function waitTrackReady(
   ctx: ReleaseContext,

@@ -11,6 +11,7 @@ import {
 } from "../test-support/release-fixture.js";
 import { runCanaryRelease } from "./canary-release.js";
 import type { ReleaseContext } from "./release-steps.js";
+import { retirePrevious } from "./retire-previous.js";
 
 const file = parseServiceFile(`
 service: echo
@@ -55,6 +56,10 @@ describe("canary release", () => {
     const afterGood = { ...load.result, byVersion: { ...load.result.byVersion } };
     expect(afterGood.failed).toBe(0);
     expect(afterGood.byVersion.v2).toBeGreaterThan(0);
+    // The old version stays warm (weight 0, running) for keepPreviousFor; retiring it stops it.
+    expect(good.previous?.version).toBe("v1");
+    expect(good.previous?.instances.every((i) => i.state === "ready")).toBe(true);
+    await (await retirePrevious(ctx, good.serving, good.previous!)).stopped;
     expect(ctx.stable.instances.every((i) => i.state === "stopped")).toBe(true);
     const passes = await ctx.store.decisions(good.release.id);
     expect(passes.some((d) => d.decision === "pass")).toBe(true);

@@ -1,4 +1,3 @@
-import { analyzeCanary, type Verdict } from "../analysis/canary-analysis.js";
 import type { Instance } from "../providers/provider.js";
 import type { Release } from "../state/release-store.js";
 import {
@@ -6,17 +5,14 @@ import {
   freshInstances,
   instancesUp,
   type NextVersion,
+  promote,
   type ReleaseContext,
   type ReleaseOutcome,
   rollBack,
   routerService,
-  sampleOf,
-  servingTable,
-  sleep,
-  succeed,
   versionSize,
-  waitDrained,
 } from "./release-steps.js";
+import { judgeStep } from "./step-judge.js";
 
 /**
  * A canary release: start the new version (health-gated), move traffic step by step while the
@@ -48,7 +44,7 @@ async function progress(
   fromStep: number,
   fromStepStartedAt: number,
 ): Promise<ReleaseOutcome> {
-  const { file, router, store, lifecycle } = ctx;
+  const { file, router, lifecycle } = ctx;
   const say = ctx.log ?? (() => {});
   const stableVersion = ctx.stable.version;
   const stableAddresses = ctx.stable.instances.map((i) => i.address);
@@ -75,56 +71,21 @@ async function progress(
       }),
     );
     say(`step ${stepIndex + 1}: ${release.version} at ${step.weight}%`);
-    const started = resumed ? fromStepStartedAt : Date.now();
-    let last: Verdict | undefined;
-    for (;;) {
-      await sleep(ctx.pollMs ?? 1000);
-      const window = Math.min(300, (Date.now() - started) / 1000 + 1);
-      const stats = await router.stats(file.service, window);
-      const verdict = analyzeCanary(
-        sampleOf(stats, "canary", release.version),
-        sampleOf(stats, "stable", stableVersion),
-        file.analysis,
-      );
-      if (verdict.decision !== last?.decision) {
-        await store.addDecision({
-          releaseId: release.id,
-          step: stepIndex,
-          decision: verdict.decision,
-          reason: verdict.reason,
-          numbers: { errorRate: verdict.errorRate, latency: verdict.latency, requests: verdict.requests },
-        });
-        say(`  analysis: ${verdict.decision}: ${verdict.reason}`);
-      }
-      last = verdict;
-      if (verdict.decision === "fail") return rollBack(ctx, release, fresh, verdict.reason);
-      const abort = ctx.aborted?.();
-      if (abort) return rollBack(ctx, release, fresh, abort);
-      // `baton promote` moves one step on at once, whatever the pause or a verdict still
-      // inconclusive (too little traffic): the operator's call, recorded as such. Not past a fail.
-      if (ctx.promoted?.()) {
-        await store.addDecision({
-          releaseId: release.id,
-          step: stepIndex,
-          decision: "promoted",
-          reason: `promoted by the operator; the analysis said ${verdict.decision}: ${verdict.reason}`,
-          numbers: { errorRate: verdict.errorRate, latency: verdict.latency, requests: verdict.requests },
-        });
-        say(`  promoted by the operator (analysis: ${verdict.decision})`);
-        break;
-      }
-      const pauseOver = step.pause !== undefined && Date.now() - started >= step.pause;
-      if (pauseOver && verdict.decision === "pass") break;
-    }
+    const outcome = await judgeStep(ctx, release, {
+      step: stepIndex,
+      label: `step ${stepIndex + 1} (${step.weight}%)`,
+      treatment: { track: "canary", version: release.version, instances: fresh.length },
+      control: { track: "stable", version: stableVersion },
+      startedAt: resumed ? fromStepStartedAt : Date.now(),
+      pauseMs: step.pause,
+    });
+    if (outcome.kind === "fail" || outcome.kind === "aborted")
+      return rollBack(ctx, release, fresh, outcome.reason);
   }
 
-  // Promotion: the new version becomes stable in one swap; the old one drains, then stops.
+  // Promotion: the new version becomes stable in one swap; the old one stays warm (weight 0) for
+  // keepPreviousFor, or drains and stops.
   if (release.step !== steps.length - 1)
     release = await lifecycle.record(release, ctx.actor, { step: steps.length - 1, stepStarted: true });
-  await router.putService(servingTable(file, { version: release.version, instances: fresh }));
-  say(`${release.version} at 100%; ${stableVersion} drains`);
-  await waitDrained(ctx, file.drain.timeout);
-  await Promise.all(ctx.stable.instances.map((i) => i.stop(file.drain.timeout)));
-  release = await succeed(ctx, release);
-  return { release, serving: { version: release.version, instances: fresh } };
+  return promote(ctx, release, fresh);
 }

@@ -14,6 +14,16 @@ export interface RunState {
   promoted: boolean;
   aborted?: string;
   finished: boolean;
+  /** What the release waits for now, for status displays. */
+  waiting?: Waiting;
+}
+
+/** What a release in flight waits for, in words an operator can act on. */
+export interface Waiting {
+  kind: "promote" | "analysis" | "pause" | "paused";
+  message: string;
+  /** Estimated seconds until the wait could end on its own, when there is an estimate. */
+  seconds?: number;
 }
 
 export interface RunUntilSettledOptions {

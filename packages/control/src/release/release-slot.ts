@@ -1,5 +1,5 @@
 import { BatonControlError, ReleaseInProgressError } from "../errors.js";
-import type { RunState } from "./release-runner.js";
+import type { RunState, Waiting } from "./release-runner.js";
 import type { ReleaseOutcome } from "./release-steps.js";
 
 /**
@@ -55,6 +55,11 @@ export class ReleaseSlot {
   /** Resolves when no release is in flight here (or when `id` is no longer the one in flight). */
   async settled(id?: number): Promise<void> {
     if (id === undefined || this.running?.id === id) await this.running?.done.catch(() => {});
+  }
+
+  /** What the release in flight waits for, if one is in flight and waits. */
+  get waiting(): Waiting | undefined {
+    return this.running?.state.waiting;
   }
 
   private state(): RunState {

@@ -2,13 +2,15 @@ import type { ServiceConfigInput, StatsView } from "@baton/router";
 import type { Sample } from "../analysis/canary-analysis.js";
 import type { AuditLog } from "../audit/audit-log.js";
 import { fileDigests } from "../audit/file-digests.js";
+import { formatDuration } from "../format-duration.js";
 import type { Instance, Provider, VersionSpec } from "../providers/provider.js";
 import type { RouterAdmin } from "../router-admin.js";
-import type { ServiceFile } from "../service-file.js";
+import { keepPreviousOf, type ServiceFile } from "../service-file.js";
 import type { Release, ReleaseStore } from "../state/release-store.js";
 import { isTransient } from "../transient-error.js";
 import type { ReleaseLifecycle } from "./release-lifecycle.js";
 import type { ReleaseMigrationHooks } from "./release-migration.js";
+import type { Waiting } from "./release-runner.js";
 
 /** What a release runs against: the service file, the router, the provider and the stores. */
 export interface ReleaseContext {
@@ -34,6 +36,8 @@ export interface ReleaseContext {
   /** Why the release was aborted (`baton abort`), if it was: it then rolls back at the next look. */
   aborted?: () => string | undefined;
   log?: (line: string) => void;
+  /** Told what the release waits for (undefined: nothing now), for status displays. */
+  report?: (waiting: Waiting | undefined) => void;
   /** The database migration the release runs, when baton.yaml names one. */
   migration?: ReleaseMigrationHooks;
 }
@@ -241,6 +245,35 @@ export async function succeed(
     actor: ctx.actor,
     ...(step !== undefined ? { patch: { step } } : {}),
   });
+}
+
+/**
+ * The new version takes all traffic in one swap. The old one stays in the table at weight 0,
+ * health-checked and warm, for keepPreviousFor (so `baton rollback` is one switch; the migration's
+ * contract phase waits until it retires), or drains and stops now when that is 0.
+ */
+export async function promote(
+  ctx: ReleaseContext,
+  release: Release,
+  fresh: Instance[],
+  previous: { version: string; instances: Instance[] } = ctx.stable,
+  keepWarm = keepPreviousOf(ctx.file, release.strategy) > 0,
+): Promise<ReleaseOutcome> {
+  const { file } = ctx;
+  const serving = { version: release.version, instances: fresh };
+  const keep = keepWarm && previous.instances.length > 0;
+  await ctx.router.putService(servingTable(file, serving, keep ? previous : undefined));
+  if (keep) {
+    ctx.log?.(
+      `${release.version} at 100%; ${previous.version} kept warm for ${formatDuration(keepPreviousOf(file, release.strategy))}`,
+    );
+    const done = await succeed(ctx, release, undefined, false);
+    return { release: done, serving, previous };
+  }
+  ctx.log?.(`${release.version} at 100%; ${previous.version} drains`);
+  await waitDrained(ctx, file.drain.timeout);
+  await Promise.all(previous.instances.map((i) => i.stop(file.drain.timeout)));
+  return { release: await succeed(ctx, release), serving };
 }
 
 /**

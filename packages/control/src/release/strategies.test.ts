@@ -9,9 +9,10 @@ import {
   releaseFixture,
   runRelease,
 } from "../test-support/release-fixture.js";
-import { retirePrevious, runBlueGreenRelease } from "./blue-green-release.js";
+import { runBlueGreenRelease } from "./blue-green-release.js";
 import { runCanaryRelease } from "./canary-release.js";
 import type { ReleaseContext, ReleaseOutcome } from "./release-steps.js";
+import { retirePrevious } from "./retire-previous.js";
 import { runRollingRelease } from "./rolling-release.js";
 
 const file = parseServiceFile(`
@@ -21,7 +22,7 @@ instances: 3
 run: ${process.execPath} ${ECHO_SERVER}
 health: { startTimeout: 2s }
 rolling: { maxSurge: 1, maxUnavailable: 0, minReady: 500ms }
-blueGreen: { previewChecks: [/health/ready, /], keepOldFor: 1s }
+blueGreen: { previewChecks: [/health/ready, /], keepOldFor: 1s, postSwitchAnalysis: 2s }
 canary:
   steps: [ { weight: 20, pause: 1s }, { weight: 100 } ]
 analysis: { minRequests: 100 }

@@ -20,6 +20,10 @@ export interface Release {
   /** Where the release's files are and the environment its instances get, to adopt them later. */
   dir: string | null;
   env: Record<string, string>;
+  /** A rollback: the version it rolled back from (null for a release). */
+  rollbackOf: string | null;
+  /** The baton.yaml settings the release ran with (strategy, analysis, instances, ...). */
+  settings: Record<string, unknown>;
   createdAt: string;
   updatedAt: string;
 }
@@ -29,7 +33,7 @@ export type NewRelease = Pick<
   Release,
   "service" | "version" | "previousVersion" | "strategy" | "previousInstances"
 > &
-  Partial<Pick<Release, "dir" | "env" | "instances">>;
+  Partial<Pick<Release, "dir" | "env" | "instances" | "rollbackOf" | "settings">>;
 
 /** The fields of a release a change writes. */
 export type ReleasePatch = Partial<
@@ -78,6 +82,10 @@ export class ReleaseStore {
       CREATE UNIQUE INDEX IF NOT EXISTS baton_releases_one_active ON baton_releases (service)
       WHERE status IN ('starting', 'progressing', 'rolling-back')`);
     await this.db.query(`
+      ALTER TABLE baton_releases
+        ADD COLUMN IF NOT EXISTS rollback_of text,
+        ADD COLUMN IF NOT EXISTS settings jsonb NOT NULL DEFAULT '{}'`);
+    await this.db.query(`
       CREATE TABLE IF NOT EXISTS baton_decisions (
         id bigserial PRIMARY KEY,
         release_id bigint NOT NULL REFERENCES baton_releases (id),
@@ -99,8 +107,8 @@ export class ReleaseStore {
       );
     const { rows } = await this.db
       .query<Row>(
-        `INSERT INTO baton_releases (service, version, previous_version, strategy, status, previous_instances, dir, env, instances, step_started_at)
-       VALUES ($1, $2, $3, $4, 'starting', $5, $6, $7, $8, now()) RETURNING *`,
+        `INSERT INTO baton_releases (service, version, previous_version, strategy, status, previous_instances, dir, env, instances, step_started_at, rollback_of, settings)
+       VALUES ($1, $2, $3, $4, 'starting', $5, $6, $7, $8, now(), $9, $10) RETURNING *`,
         [
           r.service,
           r.version,
@@ -110,6 +118,8 @@ export class ReleaseStore {
           r.dir ?? null,
           JSON.stringify(r.env ?? {}),
           JSON.stringify(r.instances ?? []),
+          r.rollbackOf ?? null,
+          JSON.stringify(r.settings ?? {}),
         ],
       )
       .catch((err: { code?: string }) => {
@@ -228,6 +238,8 @@ interface Row {
   previous_instances: InstanceRecord[];
   dir: string | null;
   env: Record<string, string>;
+  rollback_of: string | null;
+  settings: Record<string, unknown>;
   created_at: Date;
   updated_at: Date;
 }
@@ -247,6 +259,8 @@ function toRelease(r: Row): Release {
     previousInstances: r.previous_instances,
     dir: r.dir,
     env: r.env,
+    rollbackOf: r.rollback_of,
+    settings: r.settings,
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
   };
