@@ -1,0 +1,168 @@
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createRouter, type Router, silentLogger } from "@baton/router";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLoad } from "../../../router/src/test-support/load.js";
+import { ControlPlane } from "../control-plane.js";
+import { RouterAdmin } from "../router-admin.js";
+import { parseServiceFile } from "../service-file.js";
+import { ECHO_SERVER } from "../test-support/release-fixture.js";
+import { testSchema } from "../test-support/test-database.js";
+
+/** baton.yaml as the test changes it between deploys (the control plane reads it at each one). */
+let analysisYaml = "analysis: { minRequests: 150, maxInconclusive: 20s }";
+const yaml = (extra = "") => `
+service: echo
+listen: 8080
+instances: 2
+run: ${process.execPath} ${ECHO_SERVER}
+health: { startTimeout: 5s }
+rolling: { maxSurge: 1, minReady: 300ms, judgeFor: 20s }
+blueGreen: { postSwitchAnalysis: 4s }
+canary:
+  steps: [ { weight: 20, pause: 1s }, { weight: 100 } ]
+${analysisYaml}
+stickiness: { header: x-user-id }
+drain: { timeout: 2s }
+${extra}`;
+let extraYaml = "";
+
+let env: Awaited<ReturnType<typeof testSchema>>;
+let dir: string;
+let router: Router;
+let plane: ControlPlane;
+let url: string;
+
+beforeAll(async () => {
+  env = await testSchema("judged");
+  dir = await mkdtemp(join(tmpdir(), "baton-judged-"));
+  await chmod(dir, 0o755);
+  router = await createRouter(
+    { listen: "127.0.0.1:0", admin: { listen: "127.0.0.1:0" } },
+    { logger: silentLogger },
+  );
+  url = `http://127.0.0.1:${router.address.port}/`;
+  plane = new ControlPlane({
+    file: parseServiceFile(yaml()),
+    readFile: async () => parseServiceFile(yaml(extraYaml)),
+    db: env.db,
+    router: new RouterAdmin(`http://127.0.0.1:${router.adminAddress!.port}`),
+    routerUrl: url.slice(0, -1),
+    dataDir: dir,
+  });
+  await plane.init();
+});
+
+afterAll(async () => {
+  await plane?.stopAll();
+  await router?.close().catch(() => {});
+  await env?.drop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const load = () =>
+  startLoad({ url, rate: 400, concurrency: 16, headers: (n) => ({ "x-user-id": `u${n % 3000}` }) });
+
+describe("every strategy is judged, every rollback is instant", () => {
+  it("rolls back rolling and blue-green releases of a version failing 15% of requests, with the numbers; rollbacks in the warm window take one switch", async () => {
+    const first = await plane.deploy({ version: "v1", cwd: dir, actor: "t" });
+    expect((await plane.wait(first.id)).status).toBe("succeeded");
+    const traffic = load();
+    try {
+      const deploy = async (version: string, strategy: "rolling" | "blue-green" | "canary", failRate = 0) => {
+        const before = traffic.result.failed;
+        const r = await plane.deploy({
+          version,
+          cwd: dir,
+          actor: "t",
+          strategy,
+          env: { FAIL_RATE: String(failRate) },
+        });
+        const done = await plane.wait(r.id);
+        return { done, failed: traffic.result.failed - before };
+      };
+      const rollback = async (from: string, to: string) => {
+        const before = traffic.result.failed;
+        const started = Date.now();
+        const r = await plane.rollback("t");
+        const done = await plane.wait(r.id);
+        const took = Date.now() - started;
+        expect(done.status, done.reason ?? "").toBe("succeeded");
+        expect(done.strategy).toBe("rollback");
+        expect(done.rollbackOf).toBe(from);
+        expect(done.version).toBe(to);
+        expect(took, `rollback from ${from} took ${took}ms`).toBeLessThan(3000);
+        expect(traffic.result.failed - before, JSON.stringify(traffic.result.failures)).toBe(0);
+        expect((await plane.status()).serving?.version).toBe(to);
+      };
+
+      for (const strategy of ["rolling", "blue-green", "canary"] as const) {
+        const good = await deploy(`${strategy}-good`, strategy);
+        expect(good.done.status, `${strategy}: ${good.done.reason}`).toBe("succeeded");
+        expect(good.failed, `${strategy} healthy`).toBe(0);
+        expect(good.done.settings).toMatchObject({ strategy, instances: 2 });
+        const status = await plane.status();
+        expect(status.warm?.version).toBe("v1");
+        await rollback(`${strategy}-good`, "v1");
+      }
+
+      for (const strategy of ["rolling", "blue-green"] as const) {
+        const bad = await deploy(`${strategy}-bad`, strategy, 0.15);
+        expect(bad.done.status, `${strategy}: ${bad.done.reason}`).toBe("rolled-back");
+        expect(bad.done.reason).toMatch(/error rate [\d.]+ > [\d.]+ \+ 0\.02.*n=\d+/);
+        expect((await plane.status()).serving?.version).toBe("v1");
+        const decisions = await plane.store.decisions(bad.done.id);
+        expect(decisions.find((d) => d.decision === "fail")?.numbers).toHaveProperty("errorRate");
+      }
+    } finally {
+      await traffic.stop();
+    }
+  }, 240_000);
+
+  it("outside the warm window, a rollback restarts the previous version all at once; the history says what it rolled back from", async () => {
+    extraYaml = "keepPreviousFor: 0s";
+    const traffic = load();
+    try {
+      const r = await plane.deploy({ version: "v7", cwd: dir, actor: "t", strategy: "canary" });
+      expect((await plane.wait(r.id)).status).toBe("succeeded");
+      expect((await plane.status()).warm).toBeNull();
+      const before = traffic.result.failed;
+      const back = await plane.rollback("t");
+      const done = await plane.wait(back.id);
+      expect(done.status, done.reason ?? "").toBe("succeeded");
+      expect(done.strategy).toBe("immediate");
+      expect(done.rollbackOf).toBe("v7");
+      expect(done.version).toBe("v1");
+      expect(traffic.result.failed - before).toBe(0);
+    } finally {
+      await traffic.stop();
+      extraYaml = "";
+    }
+  }, 60_000);
+
+  it("a canary with almost no traffic pauses after maxInconclusive, says so, and baton promote finishes it", async () => {
+    extraYaml = "keepPreviousFor: 0s";
+    analysisYaml = "analysis: { minRequests: 150, maxInconclusive: 2s }";
+    try {
+      const r = await plane.deploy({ version: "v8", cwd: dir, actor: "t", strategy: "canary" });
+      let status = await plane.status();
+      for (let i = 0; i < 100 && status.waiting?.kind !== "paused"; i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        status = await plane.status();
+      }
+      expect(status.waiting?.kind).toBe("paused");
+      expect(status.waiting?.message).toMatch(/inconclusive.*baton promote/);
+      expect(status.decisions.some((d) => d.decision === "paused")).toBe(true);
+      const events = await plane.audit.list(500);
+      expect(events.some((e) => e.action === "release.paused")).toBe(true);
+      // Paused means paused: nothing moves on its own.
+      await new Promise((res) => setTimeout(res, 1500));
+      expect((await plane.store.get(r.id))?.step).toBe(0);
+      plane.promote();
+      expect((await plane.wait(r.id)).status).toBe("succeeded");
+    } finally {
+      extraYaml = "";
+    }
+  }, 60_000);
+});
