@@ -22,6 +22,7 @@ canary:
   steps: [ { weight: 20, pause: 2s }, { weight: 100 } ]
 analysis: { minRequests: 50 }
 stickiness: { header: x-user-id }
+keepPreviousFor: 0s # the old version stops once drained (no warm window)
 drain: { timeout: 1s }
 `);
 

@@ -24,6 +24,7 @@ canary:
   steps: [ { weight: 20, pause: 1s }, { weight: 100 } ]
 analysis: { minRequests: 50 }
 stickiness: { header: x-user-id }
+keepPreviousFor: 0s # the old version stops once drained (no warm window)
 drain: { timeout: 1s }
 migration: { file: migration.yaml, schema: ${app} }
 `);
