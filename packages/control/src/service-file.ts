@@ -200,10 +200,30 @@ export const serviceFileSchema = z
           .string()
           .optional()
           .describe("Request header carrying a user's sticky key (a user id): one user, one version."),
-        cookie: z.string().optional().describe("Cookie carrying the sticky key, when there is no header."),
+        cookie: z
+          .string()
+          .optional()
+          .describe(
+            "Cookie carrying the sticky key when there is no header (set by the application, or by the router: see assign).",
+          ),
+        assign: z
+          .enum(["cookie", "random", "address"])
+          .default("cookie")
+          .describe(
+            "A request with no sticky key gets: `cookie` (default) a random bucket the router sends back as a cookie (baton_sticky, or `cookie`), so browsers stay on one version and clients keeping no cookies are split per request; `random` a bucket per request, no cookie; `address` the client's address (behind a load balancer, only with trustedProxies).",
+          ),
+        cookieMaxAge: optionalDurationSchema().describe(
+          "How long the router's sticky cookie lasts (default 30d).",
+        ),
       })
       .prefault({})
       .describe("How the router keeps each user on one version during a split."),
+    trustedProxies: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        "Proxies in front of the router (addresses or CIDR ranges) whose X-Forwarded-For and X-Forwarded-Proto are believed; nobody's by default.",
+      ),
     drain: z
       .strictObject({
         timeout: durationSchema("30s").describe(
