@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseHostPort } from "./address.js";
+import { cidrProblem } from "./cidr-set.js";
 import { parseDuration } from "./duration.js";
 
 const toMs = (v: string | number, ctx: z.RefinementCtx) => {
@@ -38,6 +39,14 @@ const headerName = z
   .string()
   .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a valid HTTP header name")
   .transform((s) => s.toLowerCase());
+
+/** RFC 6265 4.1.1: a cookie name is a token; it goes into the router's own Set-Cookie header. */
+const cookieName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/,
+    "not a valid cookie name (1-64 token characters: no spaces, '=' or ';')",
+  );
 
 /**
  * A version is sent in every response's `x-baton-version` header and used as a metrics label, so it
@@ -94,8 +103,29 @@ export const serviceSchema = z
           .transform((h) => h.toLowerCase()),
       )
       .optional(),
+    /**
+     * Which sticky key puts a request in a bucket (see sticky-key.ts). First present wins:
+     * - `header`: a request header naming the user (e.g. x-user-id); sent by the client or an auth proxy.
+     * - `cookie`: a cookie naming the user, set by the application (or by the router, see `assign`).
+     * - neither present: `assign` decides.
+     *   - "cookie" (default): a random bucket key, sent back in `Set-Cookie: <cookie or baton_sticky>=<key>;
+     *     Max-Age=<cookieMaxAge>; Path=/; HttpOnly; SameSite=Lax` (`; Secure` behind a trusted https
+     *     proxy). A client that keeps it stays on one version; one that keeps no cookies is split per
+     *     request, so traffic from one address (an ingress, a load generator) follows the weights.
+     *   - "random": a random bucket per request and no cookie (APIs whose clients keep no cookies).
+     *   - "address": the client address (the right-most untrusted X-Forwarded-For hop behind a
+     *     trusted proxy). Behind a proxy that is not trusted, every request shares one bucket.
+     */
     stickiness: z
-      .strictObject({ header: headerName.optional(), cookie: z.string().min(1).optional() })
+      .strictObject({
+        header: headerName.optional(),
+        cookie: cookieName.optional(),
+        assign: z.enum(["cookie", "random", "address"]).default("cookie"),
+        cookieMaxAge: duration("30d").refine(
+          (ms) => ms >= 1000 && ms <= 400 * 86_400_000,
+          "cookieMaxAge must be from 1s to 400d (browsers cap cookies at 400 days)",
+        ),
+      })
       .prefault({}),
     health: z
       .strictObject({
@@ -208,6 +238,19 @@ export const routerConfigSchema = z
         token: z.string().min(16, "use a token of 16+ characters").optional(),
       })
       .optional(),
+    /**
+     * Proxies in front of the router (addresses or CIDR ranges, IPv4 or IPv6) whose X-Forwarded-For
+     * and X-Forwarded-Proto are believed. Empty (default): nobody's; the router replaces them with
+     * the peer's address and "http". See trusted-proxies.ts.
+     */
+    trustedProxies: z
+      .array(
+        z.string().superRefine((entry, ctx) => {
+          const problem = cidrProblem(entry);
+          if (problem) ctx.addIssue({ code: "custom", message: problem });
+        }),
+      )
+      .default([]),
     /** Where the last applied configuration is saved, so a restart resumes it. */
     stateFile: z.string().min(1).optional(),
     limits: z
@@ -270,3 +313,4 @@ export type RouterConfig = z.output<typeof routerConfigSchema>;
 export type ServiceConfigInput = z.input<typeof serviceSchema>;
 export type ServiceConfig = z.output<typeof serviceSchema>;
 export type TrackConfig = ServiceConfig["tracks"][string];
+export type Stickiness = ServiceConfig["stickiness"];

@@ -15,6 +15,7 @@ export type {
   RouterConfigInput,
   ServiceConfig,
   ServiceConfigInput,
+  Stickiness,
   TrackConfig,
 } from "./config-schema.js";
 

@@ -1,13 +1,16 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
+import { appendStickyCookie } from "./append-sticky-cookie.js";
 import type { GuardedExchange } from "./client-guard.js";
-import { connectionTokens, isResponseHopHeader, responseCodings } from "./hop-headers.js";
+import { connectionTokens, isResponseHopHeader, responseCodings, stripNamed } from "./hop-headers.js";
 import type { Instance } from "./instance.js";
 import type { Logger } from "./logger.js";
 import { plainResponse } from "./plain-response.js";
 import { bufferBody } from "./request-body.js";
+import type { RequestHead } from "./request-head.js";
 import type { ParsedHead } from "./response-parser.js";
 import type { Service } from "./service.js";
+import type { StickyKey } from "./sticky-key.js";
 import type { Track } from "./track.js";
 import type { UpstreamConnection, UpstreamHandler } from "./upstream-connection.js";
 import { QUEUE_FULL, QUEUE_TIMEOUT } from "./upstream-pool.js";
@@ -25,6 +28,8 @@ export class Exchange implements UpstreamHandler, GuardedExchange {
   private readonly started = performance.now();
   private readonly idempotent: boolean;
   private readonly hasBody: boolean;
+  private readonly headers: string[];
+  private readonly client: string;
   /** Body bytes already read from the client, and the part of the body not read yet. */
   private prefix: Buffer[] | null = null;
   private stream: IncomingMessage | Readable | null;
@@ -51,18 +56,18 @@ export class Exchange implements UpstreamHandler, GuardedExchange {
     private readonly res: ServerResponse,
     private readonly service: Service,
     private track: Track,
-    private readonly headers: string[],
-    contentLength: number,
-    chunked: boolean,
-    private readonly stickyKey: string,
+    head: RequestHead,
+    private readonly sticky: StickyKey,
     private readonly override: string | undefined,
     /** The client address whose slot this exchange holds (see ClientGuard). */
     private address: string | undefined,
   ) {
     this.idempotent = IDEMPOTENT.has(req.method!);
-    this.hasBody = chunked || contentLength > 0;
+    this.headers = head.forward;
+    this.client = head.clientAddress;
+    this.hasBody = head.chunked || head.contentLength > 0;
     this.stream = this.hasBody ? req : null;
-    this.bodyLength = chunked ? -1 : contentLength;
+    this.bodyLength = head.chunked ? -1 : head.contentLength;
     res.on("close", this.onClientClose);
   }
 
@@ -101,7 +106,7 @@ export class Exchange implements UpstreamHandler, GuardedExchange {
     const queued = this.service.pauseQueue.add(trackName, timeout, maxWaiting, (retry) => {
       if (this.clientGone) return this.done();
       const table = this.service.table;
-      this.track = table.byName.get(trackName) ?? this.service.chooseTrack(this.stickyKey, this.override);
+      this.track = table.byName.get(trackName) ?? this.service.chooseTrack(this.sticky, this.override);
       if (retry && this.track.ready.length > 0) {
         this.tried = undefined;
         return this.begin();
@@ -170,6 +175,7 @@ export class Exchange implements UpstreamHandler, GuardedExchange {
       if (keep) out.push("transfer-encoding", keep);
     }
     out.push("x-baton-version", this.track.version);
+    if (this.sticky.setCookie !== undefined) appendStickyCookie(out, this.sticky.setCookie);
     this.headersSent = true;
     this.res.writeHead(head.status, out);
   }
@@ -291,7 +297,7 @@ export class Exchange implements UpstreamHandler, GuardedExchange {
   cutSlowClient(): void {
     const cfg = this.service.config.clients;
     this.log.debug(
-      { service: this.service.name, client: this.req.socket?.remoteAddress, url: this.req.url },
+      { service: this.service.name, client: this.client, url: this.req.url },
       `client moved under ${cfg.minBytes} bytes in ${cfg.minBytesWindow}ms; cut`,
     );
     if (this.finished) return this.reset();
@@ -387,11 +393,4 @@ export class Exchange implements UpstreamHandler, GuardedExchange {
       this.done();
     }
   };
-}
-
-/** Removes the named headers from a flat [name, value, ...] list. */
-function stripNamed(names: Set<string>, out: string[]): void {
-  for (let i = out.length - 2; i >= 0; i -= 2) {
-    if (names.has(out[i]!.toLowerCase())) out.splice(i, 2);
-  }
 }

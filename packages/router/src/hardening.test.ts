@@ -153,7 +153,8 @@ describe("hardening", () => {
     expect(h.te).toBeUndefined();
     expect(h["keep-alive"]).toBeUndefined();
     expect(h["x-keep"]).toBe("yes");
-    expect(h["x-forwarded-for"]).toBe("203.0.113.7, 127.0.0.1");
+    // No trusted proxies configured: the client's own X-Forwarded-* are replaced, not extended.
+    expect(h["x-forwarded-for"]).toBe("127.0.0.1");
     expect(h["x-forwarded-proto"]).toBe("http");
     // The instance's own hop-by-hop header (named in its Connection header) does not reach the client.
     expect(text).toMatch(/^HTTP\/1\.1 200 /);

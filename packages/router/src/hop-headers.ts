@@ -85,6 +85,13 @@ export function connectionTokens(value: string | undefined): Set<string> | undef
   return out;
 }
 
+/** Removes the named headers from a flat [name, value, ...] list. */
+export function stripNamed(names: Set<string>, out: string[]): void {
+  for (let i = out.length - 2; i >= 0; i -= 2) {
+    if (names.has(out[i]!.toLowerCase())) out.splice(i, 2);
+  }
+}
+
 /** Value of cookie `name` in a Cookie header, without allocating for the other cookies. */
 export function cookieValue(header: string, name: string): string | undefined {
   let from = 0;

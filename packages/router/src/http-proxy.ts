@@ -3,8 +3,10 @@ import { Exchange } from "./exchange.js";
 import { onlyChunkedCoding } from "./hop-headers.js";
 import type { Logger } from "./logger.js";
 import { plainResponse } from "./plain-response.js";
-import { readRequestHead, stickyKeyOf } from "./request-head.js";
+import { readRequestHead } from "./request-head.js";
 import type { Service } from "./service.js";
+import { stickyKeyOf } from "./sticky-key.js";
+import type { TrustedProxies } from "./trusted-proxies.js";
 
 export type ServiceResolver = (req: IncomingMessage) => Service | undefined;
 
@@ -16,6 +18,7 @@ export class HttpProxy {
   constructor(
     private readonly resolve: ServiceResolver,
     readonly log: Logger,
+    private readonly trust: TrustedProxies,
   ) {}
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -29,12 +32,12 @@ export class HttpProxy {
       return;
     }
     const cfg = service.config;
-    const head = readRequestHead(req, cfg.stickiness.header);
+    const head = readRequestHead(req, cfg.stickiness.header, this.trust);
     if (head.chunked && !onlyChunkedCoding(req.rawHeaders)) {
       plainResponse(res, 501, undefined, "only the chunked transfer coding is supported\n", true);
       return;
     }
-    const address = req.socket.remoteAddress ?? "";
+    const address = head.clientAddress;
     if (!service.clients.acquire(address)) {
       const limit = cfg.clients.maxConcurrent;
       // A body still on its way would otherwise be read (and thrown away) to keep the connection.
@@ -47,19 +50,17 @@ export class HttpProxy {
       );
       return;
     }
-    const key = stickyKeyOf(head, cfg.stickiness.cookie, req);
+    const sticky = stickyKeyOf(head, cfg.stickiness, service.table.splits);
     const override = service.permittedOverride(head);
-    const track = service.chooseTrack(key, override);
+    const track = service.chooseTrack(sticky, override);
     new Exchange(
       this.log,
       req,
       res,
       service,
       track,
-      head.forward,
-      head.contentLength,
-      head.chunked,
-      key,
+      head,
+      sticky,
       override,
       cfg.clients.maxConcurrent > 0 ? address : undefined,
     ).start();

@@ -8,6 +8,7 @@ export {
   type RouterConfigInput,
   type ServiceConfig,
   type ServiceConfigInput,
+  type Stickiness,
   serviceToInput,
   type TrackConfig,
   validateRouterConfig,
@@ -21,4 +22,5 @@ export { createLogger, type Logger, silentLogger } from "./logger.js";
 export { TRACK_OVERRIDE_HEADER, TRACK_TOKEN_HEADER } from "./request-head.js";
 export { createRouter, Router, type RouterOptions } from "./router.js";
 export { BUCKETS, stickyBucket } from "./sticky-bucket.js";
+export { ASSIGNED_STICKY_COOKIE } from "./sticky-key.js";
 export type { InstanceView, ServiceView, StatsView, TrackStatsView } from "./views.js";

@@ -9,6 +9,8 @@ export class InstanceMetrics {
   connectFailures = 0;
   retries = 0;
   websocketsTotal = 0;
+  /** Passive ejections while serving this track. */
+  ejections = 0;
   latencySumUs = 0;
   /** Non-cumulative counts per bucket; the last slot is +Inf. */
   readonly latencyCounts = new Float64Array(BUCKETS_US.length + 1);

@@ -16,6 +16,8 @@ export interface InstanceHooks {
   stateChanged(instance: Instance, from: InstanceState, to: InstanceState, reason: string): void;
   /** Whether taking this instance out passively would leave its track within `maxEjectedPercent`. */
   mayEject(instance: Instance): boolean;
+  /** The instance was just ejected passively: evidence against the version it runs. */
+  ejected(instance: Instance, reason: string): void;
 }
 
 type Policy = Pick<
@@ -161,12 +163,11 @@ export class Instance {
     const backoff = Math.min(p.baseEjection * 2 ** this.ejections, p.maxEjection);
     this.ejections++;
     this.consecutiveErrors = 0;
-    this.transition(
-      InstanceState.Ejected,
-      `${p.consecutiveFailures} consecutive failures (${reason}); back in ${backoff}ms`,
-    );
+    const why = `${p.consecutiveFailures} consecutive failures (${reason}); back in ${backoff}ms`;
+    this.transition(InstanceState.Ejected, why);
     this.ejectTimer = setTimeout(() => this.ejectionElapsed(), backoff);
     this.ejectTimer.unref();
+    this.hooks.ejected(this, why);
   }
 
   private ejectionElapsed(): void {

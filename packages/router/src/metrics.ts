@@ -70,6 +70,12 @@ export function createMetricsRegistry(
     perMembership((m) => m.metrics.retries),
   );
   metric(
+    "baton_passive_ejections_total",
+    "Times the instance was ejected passively (consecutive failures) while serving the track.",
+    "counter",
+    perMembership((m) => m.metrics.ejections),
+  );
+  metric(
     "baton_websockets_total",
     "WebSocket sessions proxied.",
     "counter",

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
-import { connectionTokens, cookieValue, isRequestHopHeader } from "./hop-headers.js";
+import { connectionTokens, isRequestHopHeader } from "./hop-headers.js";
+import type { TrustedProxies } from "./trusted-proxies.js";
 
 /** What one pass over a request's raw headers yields: the forwarded headers and the routing inputs. */
 export interface RequestHead {
@@ -9,9 +10,14 @@ export interface RequestHead {
   trackOverride: string | undefined;
   /** The `x-baton-track-token` header, which never goes upstream. */
   trackToken: string | undefined;
-  /** Value of the service's sticky header or cookie, when present. */
+  /** Value of the service's sticky header, when present. */
   stickyHeader: string | undefined;
+  /** The Cookie header(s), searched for a sticky cookie only when no sticky header is present. */
   cookie: string | undefined;
+  /** The client: the peer, or behind a trusted proxy the right-most untrusted X-Forwarded-For hop. */
+  clientAddress: string;
+  /** A trusted proxy says the client connected with https (the assigned cookie is then `Secure`). */
+  secure: boolean;
   /** Content-Length of the request, or -1 when absent. */
   contentLength: number;
   /** The request body is chunked (its length is unknown until it ends). */
@@ -25,7 +31,11 @@ export const TRACK_TOKEN_HEADER = "x-baton-track-token";
  * Reads `req.rawHeaders` once. Avoids `req.headers` (which builds an object per request) because
  * this runs for every request and the forwarded list has to be built anyway.
  */
-export function readRequestHead(req: IncomingMessage, stickyHeaderName: string | undefined): RequestHead {
+export function readRequestHead(
+  req: IncomingMessage,
+  stickyHeaderName: string | undefined,
+  trust: TrustedProxies,
+): RequestHead {
   const raw = req.rawHeaders;
   const forward: string[] = [];
   let host: string | undefined;
@@ -34,6 +44,7 @@ export function readRequestHead(req: IncomingMessage, stickyHeaderName: string |
   let stickyHeader: string | undefined;
   let cookie: string | undefined;
   let xff: string | undefined;
+  let xfp: string | undefined;
   let connection: string | undefined;
   let contentLength = -1;
   let chunked = false;
@@ -58,6 +69,9 @@ export function readRequestHead(req: IncomingMessage, stickyHeaderName: string |
       case "x-forwarded-for":
         xff = xff === undefined ? value : `${xff}, ${value}`;
         continue;
+      case "x-forwarded-proto":
+        xfp = xfp === undefined ? value : `${xfp}, ${value}`;
+        continue;
       case "connection":
         connection = value;
         continue;
@@ -73,13 +87,19 @@ export function readRequestHead(req: IncomingMessage, stickyHeaderName: string |
     if (lower === stickyHeaderName) stickyHeader = value;
     forward.push(name, value);
   }
-  const remote = req.socket.remoteAddress ?? "";
-  forward.push(
-    "x-forwarded-for",
-    xff === undefined ? remote : `${xff}, ${remote}`,
-    "x-forwarded-proto",
-    "http",
-  );
+  const peer = req.socket.remoteAddress ?? "";
+  let clientAddress = peer;
+  let forwardedFor = peer;
+  let proto = "http";
+  // An untrusted peer's X-Forwarded-* are dropped, not extended: it could have written anything.
+  if ((xff !== undefined || xfp !== undefined) && trust.trusts(peer)) {
+    if (xff !== undefined) {
+      forwardedFor = `${xff}, ${peer}`;
+      clientAddress = trust.clientAddress(xff, peer);
+    }
+    if (xfp !== undefined) proto = xfp;
+  }
+  forward.push("x-forwarded-for", forwardedFor, "x-forwarded-proto", proto);
   const extra = connectionTokens(connection);
   return {
     forward: extra ? dropNamed(forward, extra) : forward,
@@ -88,6 +108,8 @@ export function readRequestHead(req: IncomingMessage, stickyHeaderName: string |
     trackToken,
     stickyHeader,
     cookie,
+    clientAddress,
+    secure: proto !== "http" && /^\s*https\s*(,|$)/i.test(proto),
     contentLength,
     chunked,
   };
@@ -99,16 +121,6 @@ function dropNamed(headers: string[], names: Set<string>): string[] {
     if (!names.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
   }
   return out;
-}
-
-/** The sticky key: the configured header, else the cookie, else the client address. */
-export function stickyKeyOf(head: RequestHead, cookieName: string | undefined, req: IncomingMessage): string {
-  if (head.stickyHeader) return head.stickyHeader;
-  if (cookieName && head.cookie) {
-    const v = cookieValue(head.cookie, cookieName);
-    if (v) return v;
-  }
-  return req.socket.remoteAddress ?? "";
 }
 
 /** The Host header alone, for picking the service before the full pass. */

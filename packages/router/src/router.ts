@@ -13,6 +13,7 @@ import { rejectUpgrade } from "./reject-upgrade.js";
 import { hostOf, requestHeadProblem } from "./request-head.js";
 import { Service } from "./service.js";
 import { digest, readState, writeState } from "./state-store.js";
+import { TrustedProxies } from "./trusted-proxies.js";
 import { type ServiceView, type StatsView, serviceView, statsView } from "./views.js";
 import { WebSocketProxy } from "./websocket-proxy.js";
 
@@ -33,6 +34,7 @@ export class Router {
   private defaultService: Service | undefined;
   private readonly proxyServer: Server;
   private readonly websockets: WebSocketProxy;
+  private readonly trust: TrustedProxies;
   private adminServer: Server | undefined;
   private readonly log: Logger;
   private readonly registry: Registry;
@@ -50,8 +52,9 @@ export class Router {
     this.configDigest = digest(opts.configText ?? JSON.stringify(config));
     const limits = config.limits;
     const resolve = (req: IncomingMessage) => this.resolve(req);
-    const http = new HttpProxy(resolve, this.log);
-    const ws = new WebSocketProxy(resolve, this.log, {
+    this.trust = new TrustedProxies(config.trustedProxies);
+    const http = new HttpProxy(resolve, this.log, this.trust);
+    const ws = new WebSocketProxy(resolve, this.log, this.trust, {
       maxMessageBytes: limits.websocketMaxMessageBytes,
       maxBufferedBytes: limits.websocketMaxBufferedBytes,
     });
@@ -205,6 +208,7 @@ export class Router {
     }
     if (configText !== undefined) this.configDigest = digest(configText);
     await this.commit({ ...config, listen: this.config.listen, admin: this.config.admin });
+    this.trust.update(config.trustedProxies);
     const keep = new Set(config.services.map((s) => s.name));
     for (const svc of config.services) {
       const existing = this.services_.get(svc.name);

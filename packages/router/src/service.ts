@@ -7,6 +7,7 @@ import { InstanceState } from "./instance-state.js";
 import type { Logger } from "./logger.js";
 import { PauseQueue } from "./pause-queue.js";
 import { serviceSalt, stickyBucket } from "./sticky-bucket.js";
+import type { StickyKey } from "./sticky-key.js";
 import { Track } from "./track.js";
 import { TrackStats } from "./track-stats.js";
 
@@ -15,6 +16,8 @@ export class RoutingTable {
   readonly byName: Map<string, Track>;
   /** Sticky key -> track, from the tracks' allow-lists. */
   readonly allowed: Map<string, Track>;
+  /** More than one track takes weight: only then does a request need a bucket. */
+  readonly splits: boolean;
 
   constructor(
     readonly config: ServiceConfig,
@@ -23,6 +26,7 @@ export class RoutingTable {
     this.byName = new Map(tracks.map((t) => [t.name, t]));
     this.allowed = new Map();
     for (const t of tracks) for (const k of t.config.allow) this.allowed.set(k, t);
+    this.splits = tracks.filter((t) => t.config.weight > 0).length > 1;
   }
 
   /** The track for a sticky bucket: ranges are laid out in config order. */
@@ -147,11 +151,14 @@ export class Service {
     return a.length === b.length && timingSafeEqual(a, b) ? head.trackOverride : undefined;
   }
 
-  /** The track for a request: allow-list first, then the override header, then the sticky bucket. */
-  chooseTrack(stickyKey: string, override: string | undefined): Track {
+  /**
+   * The track for a request: allow-list first (for keys that name someone, see StickyKey), then
+   * the override header, then the sticky bucket.
+   */
+  chooseTrack(sticky: StickyKey, override: string | undefined): Track {
     const table = this.table;
-    if (table.allowed.size > 0) {
-      const t = table.allowed.get(stickyKey);
+    if (sticky.named && table.allowed.size > 0) {
+      const t = table.allowed.get(sticky.key);
       if (t) return t;
     }
     if (override !== undefined) {
@@ -159,7 +166,7 @@ export class Service {
       if (t) return t;
     }
     if (table.tracks.length === 1) return table.tracks[0]!;
-    return table.trackForBucket(stickyBucket(stickyKey, this.salt));
+    return table.trackForBucket(stickyBucket(sticky.key, this.salt));
   }
 
   statsFor(track: string, version: string): TrackStats {
@@ -217,6 +224,14 @@ export class Service {
         }
       }
       if (to === InstanceState.Healthy) this.wakeWaiters();
+    },
+    ejected: (inst: Instance, reason: string) => {
+      this.statsFor(inst.track, inst.version).recordEjection(Date.now());
+      inst.metrics.ejections++;
+      this.log.warn(
+        { service: this.name, track: inst.track, version: inst.version, instance: inst.key, reason },
+        "instance ejected passively (counted against its version in /v1/stats)",
+      );
     },
     mayEject: (inst: Instance): boolean => {
       const track = this.table.byName.get(inst.track);

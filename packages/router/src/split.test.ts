@@ -64,12 +64,17 @@ describe("sticky weighted split", () => {
     expect(await versionsFor(fx.url, users, (i) => ({ "x-user-id": `user-${i}` }))).toEqual(before);
   }, 60_000);
 
-  it("uses the cookie when the header is absent, and the client address when both are", async () => {
+  it("uses the cookie when the header is absent, and the client address when both are (assign: address)", async () => {
     const viaCookie = await versionsFor(fx.url, 2000, (i) => ({ cookie: `a=1; baton_uid=user-${i}` }));
     const viaHeader = await versionsFor(fx.url, 2000, (i) => ({ "x-user-id": `user-${i}` }));
     expect(viaCookie).toEqual(viaHeader);
+    const addressMode = service(1000, {
+      stickiness: { header: "x-user-id", cookie: "baton_uid", assign: "address" },
+    });
+    expect((await fx.admin("PUT", "/v1/services/payments", addressMode)).status).toBe(200);
     const anonymous = await versionsFor(fx.url, 200, () => ({}));
     expect(new Set(anonymous).size).toBe(1); // one client address: one bucket
+    await fx.admin("PUT", "/v1/services/payments", service(1000));
   });
 
   it("honours the x-baton-track override and per-track allow-lists", async () => {

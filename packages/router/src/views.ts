@@ -34,7 +34,16 @@ export interface TrackStatsView extends WindowSummary {
   current: boolean;
   weight: number;
   websocketsOpen: number;
-  totals: { requests: number; errors5xx: number; websockets: number; paused: number; pauseTimeouts: number };
+  /** Passive ejections of this version's instances in the window: evidence against the version. */
+  ejections: number;
+  totals: {
+    requests: number;
+    errors5xx: number;
+    websockets: number;
+    paused: number;
+    pauseTimeouts: number;
+    ejections: number;
+  };
 }
 
 export interface StatsView {
@@ -94,7 +103,8 @@ export function statsView(s: Service, windowSeconds: number, nowMs = Date.now())
   for (const st of s.allTrackStats()) {
     const t = current.get(st);
     const summary = st.window.summarize(nowMs, windowSeconds);
-    if (!t && summary.requests === 0 && st.websocketsOpen === 0) continue;
+    const ejections = st.ejectionsWithin(nowMs, windowSeconds);
+    if (!t && summary.requests === 0 && st.websocketsOpen === 0 && ejections === 0) continue;
     tracks.push({
       track: st.track,
       version: st.version,
@@ -102,12 +112,14 @@ export function statsView(s: Service, windowSeconds: number, nowMs = Date.now())
       weight: t?.config.weight ?? 0,
       ...summary,
       websocketsOpen: st.websocketsOpen,
+      ejections,
       totals: {
         requests: st.requests,
         errors5xx: st.errors5xx,
         websockets: st.websocketsTotal,
         paused: st.paused,
         pauseTimeouts: st.pauseTimeouts,
+        ejections: st.ejections,
       },
     });
   }

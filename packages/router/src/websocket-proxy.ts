@@ -5,8 +5,10 @@ import type { ServiceResolver } from "./http-proxy.js";
 import type { Instance, WebSocketSession } from "./instance.js";
 import type { Logger } from "./logger.js";
 import { rejectUpgrade } from "./reject-upgrade.js";
-import { readRequestHead, stickyKeyOf } from "./request-head.js";
+import { readRequestHead } from "./request-head.js";
+import { stickyKeyOf } from "./sticky-key.js";
 import type { Track } from "./track.js";
+import type { TrustedProxies } from "./trusted-proxies.js";
 import { checkUpgrade, isRefusal } from "./upgrade-request.js";
 import { WebSocketBudget } from "./websocket-budget.js";
 
@@ -58,12 +60,15 @@ interface Upgrade {
  */
 export class WebSocketProxy {
   private readonly chosenProtocol = new WeakMap<IncomingMessage, string>();
+  /** A sticky key assigned to the upgrade, sent in the 101 like on any HTTP response. */
+  private readonly assignedCookie = new WeakMap<IncomingMessage, string>();
   private readonly wss: WebSocketServer;
   private readonly budget: WebSocketBudget;
 
   constructor(
     private readonly resolve: ServiceResolver,
     private readonly log: Logger,
+    private readonly trust: TrustedProxies,
     private readonly limits: WebSocketLimits = {
       maxMessageBytes: 1024 * 1024,
       maxBufferedBytes: 64 * 1024 * 1024,
@@ -76,6 +81,10 @@ export class WebSocketProxy {
       maxPayload: limits.maxMessageBytes,
       clientTracking: false,
       handleProtocols: (_protocols, req) => this.chosenProtocol.get(req) ?? false,
+    });
+    this.wss.on("headers", (headers: string[], req: IncomingMessage) => {
+      const cookie = this.assignedCookie.get(req);
+      if (cookie !== undefined) headers.push(`Set-Cookie: ${cookie}`);
     });
   }
 
@@ -102,17 +111,19 @@ export class WebSocketProxy {
     const service = this.resolve(req);
     if (!service) return rejectUpgrade(socket, 404, "no service for this host");
     const cfg = service.config;
-    const h = readRequestHead(req, cfg.stickiness.header);
+    const h = readRequestHead(req, cfg.stickiness.header, this.trust);
     const headers: Record<string, string> = {};
     for (let i = 0; i < h.forward.length; i += 2) {
       const name = h.forward[i]!.toLowerCase();
       if (!OWN_HANDSHAKE.has(name)) headers[name] = h.forward[i + 1]!;
     }
+    const sticky = stickyKeyOf(h, cfg.stickiness, service.table.splits);
+    if (sticky.setCookie !== undefined) this.assignedCookie.set(req, sticky.setCookie);
     this.connect({
       req,
       socket,
       head,
-      track: service.chooseTrack(stickyKeyOf(h, cfg.stickiness.cookie, req), service.permittedOverride(h)),
+      track: service.chooseTrack(sticky, service.permittedOverride(h)),
       target: checked.target,
       headers,
       protocols: checked.protocols,
