@@ -3,8 +3,8 @@ import { z } from "zod";
 import { BatonControlError } from "./errors.js";
 
 /**
- * What the control plane's HTTP API accepts, parsed at the edge: every body and query string goes
- * through one of these schemas before anything else sees it, so a bad value is a 400 naming the
+ * What the control plane's HTTP API accepts, parsed at the edge: every body, query string and path
+ * parameter goes through one of these schemas before anything else sees it, so a bad value is a 400 naming the
  * field (code BATON_BAD_REQUEST), never a 500 from deeper down (a NUL byte reaching spawn(), a
  * 20-digit id reaching PostgreSQL). Unknown fields are refused by name: a typo must not be ignored.
  */
@@ -39,24 +39,30 @@ const actor = z
   .string({ error: "must be a string" })
   .min(1, "must not be empty")
   .max(128, "must be at most 128 characters")
-  .refine((a) => !hasControl(a), "must not contain control characters");
+  .refine((a) => !hasControl(a), "must not contain control characters")
+  .describe('who asked, as the audit log keeps it (default "api")');
 
 export const deployBody = z
   .strictObject(
     {
-      version: versionName.optional(),
+      version: versionName
+        .describe("default: a digest of dir's files; alone: released again from where it last was")
+        .optional(),
       dir: z
         .string({ error: "must be a string" })
         .max(4096, "must be at most 4096 characters")
         .refine((d) => !d.includes("\u0000"), "must not contain a NUL byte")
         .refine(isAbsolute, "must be the absolute path of the release's directory")
+        .describe("the release's directory on the control plane's machine (absolute)")
         .optional(),
       strategy: z
         .enum(["rolling", "blue-green", "canary"], { error: "must be rolling, blue-green or canary" })
+        .describe("default: baton.yaml's")
         .optional(),
       env: z
         .record(envName, envValue, { error: 'must be an object of NAME: "value" strings' })
         .refine((e) => Object.keys(e).length <= 256, "at most 256 variables")
+        .describe("the environment of the new version's instances")
         .optional(),
       instances: z
         .array(
@@ -70,6 +76,7 @@ export const deployBody = z
           { error: "must be a list of host:port addresses" },
         )
         .max(1000, "at most 1000 instances")
+        .describe("static provider: the new version's instances")
         .optional(),
       actor: actor.optional(),
     },
@@ -92,31 +99,56 @@ const count = (max: number, fallback: number) =>
     .regex(/^\d{1,6}$/, `must be a whole number from 1 to ${max}`)
     .transform(Number)
     .refine((n) => n >= 1 && n <= max, `must be a whole number from 1 to ${max}`)
-    .default(fallback);
+    .default(fallback)
+    .describe(`a whole number from 1 to ${max} (default ${fallback})`);
 
 export const releasesQuery = z.strictObject({ limit: count(1000, 20) });
 export const releaseQuery = z.strictObject({
-  wait: z.enum(["0", "1"], { error: "must be 1 (wait for the release to end) or 0" }).optional(),
+  wait: z
+    .enum(["0", "1"], { error: "must be 1 (wait for the release to end) or 0" })
+    .describe("1: answer once the release has ended (a long poll)")
+    .optional(),
 });
-export const logsQuery = z.strictObject({ version: versionName.optional(), lines: count(10_000, 50) });
+export const logsQuery = z.strictObject({
+  version: versionName.describe("only this version's instances").optional(),
+  lines: count(10_000, 50),
+});
 export const emptyQuery = z.strictObject({});
 
+const RELEASE_ID = `must be a release id: a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`;
 /** A release id from the path: a positive whole number JavaScript holds exactly. */
-export function releaseId(text: string): number {
-  const id = /^[1-9]\d{0,15}$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isSafeInteger(id))
-    throw badRequest("id", `release id must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`);
-  return id;
+export const releasePath = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[1-9]\d{0,15}$/, RELEASE_ID)
+    .transform(Number)
+    .refine(Number.isSafeInteger, RELEASE_ID)
+    .describe("the release's id"),
+});
+
+/**
+ * The query string (what follows the first `?` of the request target) as an object: a parameter
+ * given twice is refused rather than guessed at; `__proto__` stays an own key, to be refused by
+ * name like any other unknown one.
+ */
+export function queryObject(target: string): Record<string, string> {
+  const at = target.indexOf("?");
+  const out: Record<string, string> = Object.create(null);
+  for (const [k, v] of new URLSearchParams(at < 0 ? "" : target.slice(at + 1))) {
+    if (Object.hasOwn(out, k)) throw badRequest(k, `query parameter ${k} is given more than once`);
+    out[k] = v;
+  }
+  return out;
 }
 
-/** Parses `input` with `schema`, or throws a 400 naming the first wrong field ("body" or "query"). */
+/** Parses `input` with `schema`, or throws a 400 naming the first wrong field (or where it is). */
 export function parseInput<S extends z.ZodType>(
   schema: S,
   input: unknown,
-  where: "body" | "query",
+  where: "body" | "query" | "path",
 ): z.output<S> {
   // JSON.parse makes "__proto__" an own key, which a parsed object then drops without a word.
-  const proto = protoPath(input);
+  const proto = protoPath(input, where);
   if (proto) return fail(proto, `${proto}: "__proto__" is not accepted as a name`);
   const r = schema.safeParse(input);
   if (r.success) return r.data;
@@ -141,11 +173,11 @@ export function parseInput<S extends z.ZodType>(
 }
 
 /** Where in `value` (a parsed JSON document) a "__proto__" key stands, if anywhere. */
-function protoPath(value: unknown, path: string[] = []): string | undefined {
+function protoPath(value: unknown, where: string, path: string[] = []): string | undefined {
   if (value === null || typeof value !== "object") return undefined;
   for (const key of Object.keys(value)) {
-    if (key === "__proto__") return path.join(".") || "body";
-    const inner = protoPath((value as Record<string, unknown>)[key], [...path, key]);
+    if (key === "__proto__") return path.join(".") || where;
+    const inner = protoPath((value as Record<string, unknown>)[key], where, [...path, key]);
     if (inner) return inner;
   }
   return undefined;
@@ -167,11 +199,4 @@ export class BadRequestError extends BatonControlError {
 
 export function badRequest(field: string, message: string): BadRequestError {
   return new BadRequestError(field, message);
-}
-
-/** The body exceeded the API's limit: 413, and nothing of it was used. */
-export class BodyTooLargeError extends BatonControlError {
-  constructor(limit: number) {
-    super("BATON_BODY_TOO_LARGE", `the request body is over the limit of ${limit} bytes`);
-  }
 }

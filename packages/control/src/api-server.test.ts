@@ -1,17 +1,30 @@
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import type { Server } from "node:http";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { createRouter, type Router, silentLogger } from "@baton/router";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLoad } from "../../router/src/test-support/load.js";
-import { hashToken, startApi } from "./api-server.js";
+import { buildApi, hashToken, type ReleaseControl, startApi } from "./api-server.js";
 import { ControlPlane } from "./control-plane.js";
-import { RouterAdmin } from "./router-admin.js";
+import {
+  API_ERROR_CODES,
+  BatonControlError,
+  ERRORS,
+  type ErrorCode,
+  isErrorCode,
+  statusOf,
+} from "./errors.js";
+import { freePort } from "./providers/free-port.js";
+import { InstancesNotReadyError } from "./providers/provider.js";
+import { RouterAdmin, RouterAdminError } from "./router-admin.js";
 import { parseServiceFile } from "./service-file.js";
+import { pgClient } from "./state/sql-client.js";
 import { testSchema } from "./test-support/test-database.js";
 
 const ECHO_DIR = fileURLToPath(new URL("../../../examples/echo-service/", import.meta.url));
@@ -33,7 +46,7 @@ let env: Awaited<ReturnType<typeof testSchema>>;
 let dir: string;
 let router: Router;
 let plane: ControlPlane;
-let api: { server: Server; url: string };
+let api: { server: Server; url: string; close(): Promise<void> };
 
 async function call(method: string, path: string, body?: unknown, token = TOKEN) {
   const res = await request(`${api.url}${path}`, {
@@ -63,7 +76,7 @@ beforeAll(async () => {
   api = await startApi(plane, { host: "127.0.0.1", port: 0, tokenSha256: hashToken(TOKEN) });
 });
 afterAll(async () => {
-  api?.server.close();
+  await api?.close();
   await plane?.stopAll();
   await router?.close();
   await env?.drop();
@@ -240,7 +253,13 @@ describe("control plane API", () => {
       ["GET", "/v1/releases?limit=0", undefined, "limit", /^limit: /],
       ["GET", "/v1/releases?limit=1&limit=2", undefined, "limit", /more than once/],
       ["GET", "/v1/releases?lmit=5", undefined, "lmit", /unknown parameter "lmit"/],
-      ["GET", "/v1/releases/12345678901234567890", undefined, "id", /release id must be a whole number/],
+      [
+        "GET",
+        "/v1/releases/12345678901234567890",
+        undefined,
+        "id",
+        /^id: must be a release id: a whole number/,
+      ],
       ["GET", "/v1/releases/0", undefined, "id", /release id/],
       ["GET", "/v1/releases/1?wait=yes", undefined, "wait", /^wait: /],
       ["GET", "/v1/logs?lines=abc", undefined, "lines", /^lines: /],
@@ -303,5 +322,373 @@ describe("control plane API", () => {
     }
     // The API still answers.
     expect((await call("GET", "/v1/status")).status).toBe(200);
+  });
+});
+
+/** A raw HTTP exchange on a fresh connection: what Node's parser refuses never reaches a route. */
+function rawHttp(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => socket.end(text));
+    let answer = "";
+    socket.on("data", (d) => (answer += d));
+    socket.on("close", () => resolve(answer));
+    socket.on("error", reject);
+  });
+}
+const envelopeOf = (raw: string) => JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4));
+
+/** The same control plane, one of its calls failing with `err`. */
+function failing(method: "history" | "status", err: unknown): ReleaseControl {
+  return new Proxy(plane, {
+    get(target, key) {
+      if (key === method) return async () => Promise.reject(err);
+      const value = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+describe("one error envelope, one catalog", () => {
+  it("gives every code exactly one status and a one-line description", () => {
+    for (const [code, spec] of Object.entries(ERRORS)) {
+      expect(code).toMatch(/^BATON_[A-Z_]+$/);
+      expect(Number.isInteger(spec.status) && spec.status >= 400 && spec.status <= 599, code).toBe(true);
+      expect(spec.description, code).toMatch(/^[^\n]{10,}$/);
+      expect(statusOf(code as ErrorCode)).toBe(spec.status);
+    }
+    expect(API_ERROR_CODES).toContain("BATON_INTERNAL");
+    expect(API_ERROR_CODES).not.toContain("BATON_NOT_UP");
+  });
+
+  it("holds every code raised in the control plane and the CLI", async () => {
+    const raised = new Set<string>();
+    for (const pkg of ["control", "cli"]) {
+      const root = fileURLToPath(new URL(`../../${pkg}/src/`, import.meta.url));
+      for (const name of await readdir(root, { recursive: true })) {
+        if (!name.endsWith(".ts") || name.endsWith(".test.ts")) continue;
+        const text = await readFile(join(root, name), "utf8");
+        // A code as errors carry it: `code = "…"`, or the first argument of an error or super().
+        for (const m of text.matchAll(/(?:\bcode\s*=\s*|Error\(\s*|super\(\s*)"(BATON_[A-Z_]+)"/g))
+          raised.add(m[1]!);
+      }
+    }
+    expect(raised.size).toBeGreaterThan(15);
+    expect([...raised].filter((code) => !isErrorCode(code))).toEqual([]);
+  });
+
+  it("answers Baton's errors with the catalog's status, anything else as BATON_INTERNAL", async () => {
+    const lines: string[] = [];
+    const cases: [unknown, string][] = [
+      [
+        new RouterAdminError("router admin API at http://127.0.0.1:1 unreachable: ECONNREFUSED", true),
+        "BATON_ROUTER_UNREACHABLE",
+      ],
+      [
+        new RouterAdminError("router refused PUT /v1/services/echo (HTTP 400): bad weight"),
+        "BATON_ROUTER_REFUSED",
+      ],
+      [
+        new InstancesNotReadyError("v9", ["127.0.0.1:1: connection refused"], []),
+        "BATON_INSTANCES_NOT_READY",
+      ],
+      [
+        new BatonControlError("BATON_ILLEGAL_TRANSITION", "release 3 of v3 is succeeded"),
+        "BATON_ILLEGAL_TRANSITION",
+      ],
+      // A local code (the CLI's, or startApi's) is not an answer: internal.
+      [new BatonControlError("BATON_API_UNPROTECTED", "not an answer"), "BATON_INTERNAL"],
+      [
+        Object.assign(new Error("invalid byte sequence for encoding UTF8"), { code: "22021" }),
+        "BATON_INTERNAL",
+      ],
+      [new TypeError("Cannot read properties of undefined (reading 'id')"), "BATON_INTERNAL"],
+    ];
+    for (const [err, code] of cases) {
+      const one = await startApi(failing("history", err), {
+        host: "127.0.0.1",
+        port: 0,
+        log: (line) => lines.push(line),
+      });
+      try {
+        const res = await request(`${one.url}/v1/releases`);
+        const text = await res.body.text();
+        const body = JSON.parse(text);
+        expect(res.statusCode, code).toBe(ERRORS[code as ErrorCode].status);
+        expect(body.error.code).toBe(code);
+        expect(Object.keys(body)).toEqual(["error"]);
+        // Never a stack trace, nor the text of an error that is not Baton's own.
+        expect(text).not.toMatch(/\n\s+at |api-server|node_modules/);
+        if (code === "BATON_INTERNAL") {
+          expect(body.error.message).toMatch(
+            /^internal error \(request req-[\w-]+\); the control plane's log/,
+          );
+          expect(text).not.toContain((err as Error).message);
+          expect(lines.at(-1)).toContain((err as Error).message);
+          expect(lines.at(-1)).toMatch(/GET \/v1\/releases/);
+        } else expect(body.error.message).toBe((err as Error).message);
+      } finally {
+        await one.close();
+      }
+    }
+  });
+
+  it("answers 503 BATON_DATABASE_UNAVAILABLE when the state database is down", async () => {
+    const port = await freePort();
+    const down = new ControlPlane({
+      file,
+      db: pgClient(`postgres://postgres@127.0.0.1:${port}/nothing`),
+      router: new RouterAdmin(`http://127.0.0.1:${router.adminAddress!.port}`),
+      routerUrl: `http://127.0.0.1:${router.address.port}`,
+      dataDir: dir,
+    });
+    const one = await startApi(down, { host: "127.0.0.1", port: 0 });
+    try {
+      const res = await request(`${one.url}/v1/releases`);
+      expect(res.statusCode).toBe(503);
+      expect(((await res.body.json()) as any).error.code).toBe("BATON_DATABASE_UNAVAILABLE");
+    } finally {
+      await one.close();
+    }
+  });
+
+  it("answers what no route takes, and what HTTP itself refuses, in the same envelope", async () => {
+    const port = Number(new URL(api.url).port);
+    const unauthorized = await request(`${api.url}/v1/status`, { headers: { authorization: "Bearer nope" } });
+    expect(unauthorized.statusCode).toBe(401);
+    expect(unauthorized.headers["www-authenticate"]).toMatch(/^Bearer/);
+    expect(await unauthorized.body.json()).toEqual({
+      error: { code: "BATON_UNAUTHORIZED", message: "missing or wrong bearer token" },
+    });
+    // Not even whether a route exists is told without the token.
+    expect((await call("GET", "/v1/nothing", undefined, "")).status).toBe(401);
+
+    const missing = await call("GET", "/v1/nothing");
+    expect(missing).toEqual({
+      status: 404,
+      body: { error: { code: "BATON_NOT_FOUND", message: "no route GET /v1/nothing" } },
+    });
+    const wrongMethod = await request(`${api.url}/v1/deploy`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(wrongMethod.statusCode).toBe(405);
+    expect(wrongMethod.headers.allow).toBe("POST");
+    expect(((await wrongMethod.body.json()) as any).error.code).toBe("BATON_METHOD_NOT_ALLOWED");
+    const head = await request(`${api.url}/v1/releases/1`, {
+      method: "HEAD",
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect([head.statusCode, head.headers.allow]).toEqual([405, "GET"]);
+    await head.body.dump();
+    // The down route exists only where `onDown` is given.
+    expect((await call("POST", "/v1/down", {})).body.error.code).toBe("BATON_NOT_FOUND");
+
+    const noType = await request(`${api.url}/v1/promote`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(noType.statusCode).toBe(415);
+    expect(((await noType.body.json()) as any).error.code).toBe("BATON_UNSUPPORTED_MEDIA_TYPE");
+
+    const badEscape = await call("GET", "/v1/releases/%E0%A4");
+    expect(badEscape.status).toBe(400);
+    expect(badEscape.body.error).toMatchObject({ code: "BATON_BAD_REQUEST", field: "path" });
+
+    const garbage = await rawHttp(port, "HELLO THERE\r\n\r\n");
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
+    expect(envelopeOf(garbage).error.code).toBe("BATON_BAD_REQUEST");
+    const huge = await rawHttp(
+      port,
+      `GET /v1/status HTTP/1.1\r\nhost: x\r\nx-big: ${"a".repeat(64 * 1024)}\r\n\r\n`,
+    );
+    expect(huge).toMatch(/^HTTP\/1\.1 431 /);
+    expect(envelopeOf(huge).error.code).toBe("BATON_HEADERS_TOO_LARGE");
+  });
+
+  it("refuses unknown or repeated parameters by name, on every route", async () => {
+    const cases: [string, string, string, RegExp][] = [
+      ["GET", "/v1/status?verbose=1", "verbose", /^unknown parameter "verbose" \(none accepted here\)/],
+      ["GET", "/v1/releases?__proto__=x", "query", /__proto__/],
+      ["POST", "/v1/promote?force=1", "force", /unknown parameter "force"/],
+      ["GET", "/v1/logs?lines=5&lines=6", "lines", /more than once/],
+      ["GET", "/v1/releases/1?wait=1&colour=red", "colour", /accepted: wait/],
+    ];
+    for (const [method, path, field, message] of cases) {
+      const r = await call(method, path, method === "POST" ? {} : undefined);
+      expect(r.status, path).toBe(400);
+      expect(r.body.error, path).toMatchObject({ code: "BATON_BAD_REQUEST", field });
+      expect(r.body.error.message, path).toMatch(message);
+    }
+  });
+
+  it("limits bodies in bytes, not characters", async () => {
+    const one = await startApi(plane, { host: "127.0.0.1", port: 0, maxBodyBytes: 1000 });
+    const post = (body: string) =>
+      request(`${one.url}/v1/abort`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+    try {
+      // 456 characters, 906 bytes: under the limit (and then a well-formed but refused actor).
+      const under = await post(JSON.stringify({ actor: "é".repeat(450) }));
+      expect(((await under.body.json()) as any).error.code).toBe("BATON_BAD_REQUEST");
+      // 556 characters, 1106 bytes: over it.
+      const over = await post(JSON.stringify({ actor: "é".repeat(550) }));
+      expect(over.statusCode).toBe(413);
+      expect(over.headers.connection).toBe("close");
+      expect(await over.body.json()).toEqual({
+        error: { code: "BATON_BODY_TOO_LARGE", message: "the request body is over the limit of 1000 bytes" },
+      });
+    } finally {
+      await one.close();
+    }
+  });
+
+  it("stops through POST /v1/down after answering, and adds extraStatus to the status", async () => {
+    let stopped!: () => void;
+    const down = new Promise<void>((resolve) => (stopped = resolve));
+    const one = await startApi(plane, {
+      host: "127.0.0.1",
+      port: 0,
+      onDown: () => stopped(),
+      extraStatus: () => ({ router: { state: "running", pid: 1 } }),
+    });
+    try {
+      const status = await request(`${one.url}/v1/status`);
+      expect(((await status.body.json()) as any).router).toEqual({ state: "running", pid: 1 });
+      const res = await request(`${one.url}/v1/down`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+      });
+      expect(res.statusCode).toBe(202);
+      expect(await res.body.json()).toEqual({ stopping: true });
+      await down;
+    } finally {
+      await one.close();
+    }
+  });
+});
+
+/** Every `$ref` in `doc`, with where it stands. */
+function refsOf(value: unknown, at = "#"): [string, string][] {
+  if (value === null || typeof value !== "object") return [];
+  return Object.entries(value).flatMap(([k, v]) =>
+    k === "$ref" && typeof v === "string" ? [[at, v] as [string, string]] : refsOf(v, `${at}/${k}`),
+  );
+}
+function resolvePointer(doc: unknown, ref: string): unknown {
+  return ref
+    .slice(2)
+    .split("/")
+    .map((p) => p.replaceAll("~1", "/").replaceAll("~0", "~"))
+    .reduce<any>((node, key) => (node && Object.hasOwn(node, key) ? node[key] : undefined), doc);
+}
+
+describe("the OpenAPI document", () => {
+  it("is served without a token, is OpenAPI 3.1, and describes every route Fastify routes", async () => {
+    const app = buildApi(plane, {
+      host: "127.0.0.1",
+      port: 0,
+      tokenSha256: hashToken(TOKEN),
+      onDown: () => {},
+    });
+    const routed: string[] = [];
+    app.addHook("onRoute", (r) => {
+      for (const m of [r.method].flat())
+        routed.push(`${m.toLowerCase()} ${r.url.replace(/:(\w+)/g, "{$1}")}`);
+    });
+    await app.ready();
+    try {
+      const res = await app.inject({ method: "GET", url: "/v1/openapi.json" });
+      expect(res.statusCode).toBe(200);
+      const doc = res.json();
+      expect(doc.openapi).toMatch(/^3\.1\.\d+$/);
+      expect(doc.info).toMatchObject({ title: expect.any(String), version: expect.any(String) });
+
+      const described: string[] = [];
+      const operationIds = new Set<string>();
+      for (const [path, item] of Object.entries<Record<string, any>>(doc.paths)) {
+        expect(path).toMatch(/^\//);
+        for (const [method, op] of Object.entries(item)) {
+          const what = `${method} ${path}`;
+          described.push(what);
+          expect(["get", "post"], what).toContain(method);
+          expect(operationIds.has(op.operationId), what).toBe(false);
+          operationIds.add(op.operationId);
+          expect(Object.keys(op.responses).length, what).toBeGreaterThan(1);
+          expect(
+            Object.keys(op.responses).filter((s) => /^2\d\d$/.test(s)),
+            what,
+          ).toHaveLength(1);
+          for (const [status, response] of Object.entries<any>(op.responses)) {
+            expect(status, what).toMatch(/^[1-5]\d\d$/);
+            expect(response.description, what).toEqual(expect.any(String));
+            expect(response.content["application/json"].schema, what).toBeDefined();
+          }
+          // Every path template parameter is declared, required, in the path.
+          const inPath = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+          const declared = (op.parameters ?? []).filter((p: any) => p.in === "path");
+          expect(
+            declared.map((p: any) => p.name),
+            what,
+          ).toEqual(inPath);
+          expect(
+            declared.every((p: any) => p.required === true),
+            what,
+          ).toBe(true);
+          for (const s of op.security ?? doc.security)
+            for (const scheme of Object.keys(s)) expect(doc.components.securitySchemes[scheme]).toBeDefined();
+          if (op.requestBody) expect(method, what).toBe("post");
+          // Error answers: each code its catalog status.
+          for (const [status, response] of Object.entries<any>(op.responses))
+            if (Number(status) >= 400)
+              for (const code of response.description.match(/BATON_[A-Z_]+/g) ?? [])
+                expect(ERRORS[code as ErrorCode].status, `${what} ${code}`).toBe(Number(status));
+        }
+      }
+      expect(described.sort()).toEqual(routed.sort());
+      expect(routed).toContain("post /v1/down");
+      expect(doc.paths["/v1/openapi.json"].get.security).toEqual([]);
+      expect(doc.paths["/v1/status"].get.security).toBeUndefined(); // the document's: bearer
+
+      const refs = refsOf(doc);
+      expect(refs.length).toBeGreaterThan(20);
+      for (const [at, ref] of refs) {
+        expect(ref, at).toMatch(/^#\//);
+        expect(resolvePointer(doc, ref), `${at}: ${ref}`).toBeDefined();
+      }
+      // Every component is a JSON Schema (2020-12, OpenAPI 3.1's dialect) that compiles.
+      const ajv = new Ajv2020({ strict: false, allErrors: true });
+      ajv.addSchema(doc, "openapi");
+      for (const id of Object.keys(doc.components.schemas))
+        expect(() => ajv.compile({ $ref: `openapi#/components/schemas/${id}` }), id).not.toThrow();
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("describes the answers the API really gives", async () => {
+    const doc = (await call("GET", "/v1/openapi.json", undefined, "")).body;
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    ajv.addSchema(doc, "openapi");
+    const conforms = async (method: string, path: string, template: string, body?: unknown) => {
+      const r = await call(method, path, body);
+      const response = doc.paths[template][method.toLowerCase()].responses[String(r.status)];
+      expect(response, `${method} ${path}: ${r.status} is not described`).toBeDefined();
+      const validate = ajv.compile({ $ref: `openapi${response.content["application/json"].schema.$ref}` });
+      expect(validate(r.body) ? [] : validate.errors, `${method} ${path}`).toEqual([]);
+      return r;
+    };
+    const [latest] = (await conforms("GET", "/v1/releases", "/v1/releases")).body;
+    expect(latest).toBeDefined(); // the releases of the deploy test
+    await conforms("GET", "/v1/status", "/v1/status");
+    await conforms("GET", `/v1/releases/${latest.id}`, "/v1/releases/{id}");
+    await conforms("GET", "/v1/releases/9007199254740991", "/v1/releases/{id}");
+    await conforms("GET", "/v1/releases/abc", "/v1/releases/{id}");
+    await conforms("GET", "/v1/logs?lines=5", "/v1/logs");
+    await conforms("GET", "/v1/audit/verify", "/v1/audit/verify");
+    await conforms("POST", "/v1/promote", "/v1/promote", {});
+    await conforms("POST", "/v1/deploy", "/v1/deploy", { version: "v9" });
+    await conforms("POST", "/v1/abort", "/v1/abort", { actor: 7 });
   });
 });

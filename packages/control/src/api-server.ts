@@ -1,21 +1,14 @@
-import { createHash, timingSafeEqual } from "node:crypto";
-import { stat } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { z } from "zod";
-import {
-  actorBody,
-  BodyTooLargeError,
-  badRequest,
-  deployBody,
-  emptyQuery,
-  logsQuery,
-  parseInput,
-  releaseId,
-  releaseQuery,
-  releasesQuery,
-} from "./api-input.js";
+import { createServer, type Server, STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import { apiRoutes } from "./api/api-routes.js";
+import { bearerCheck } from "./api/bearer-token.js";
+import { type ErrorReply, errorBody, errorReply } from "./api/error-reply.js";
+import { badRequest, emptyQuery, parseInput, queryObject } from "./api-input.js";
 import type { ControlPlane } from "./control-plane.js";
 import { BatonControlError } from "./errors.js";
+
+export { hashToken } from "./api/bearer-token.js";
 
 export interface ApiOptions {
   host: string;
@@ -38,21 +31,11 @@ export type ReleaseControl = Pick<
   "deploy" | "wait" | "promote" | "abort" | "rollback" | "history" | "logs" | "store" | "audit"
 > & { status(): Promise<unknown> };
 
-export function hashToken(token: string): string {
-  return createHash("sha256").update(token).digest("hex");
-}
-
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
-const STATUS: Record<string, number> = {
-  BATON_RELEASE_IN_PROGRESS: 409,
-  BATON_NO_RELEASE_RUNNING: 409,
-  BATON_UNKNOWN_RELEASE: 404,
-  BATON_UNKNOWN_VERSION: 404,
-  BATON_NOTHING_TO_ROLL_BACK: 409,
-  BATON_DATABASE_UNAVAILABLE: 503,
-  BATON_BAD_REQUEST: 400,
-  BATON_BODY_TOO_LARGE: 413,
-};
+// A client slow with its headers or body holds a connection no longer than this (Node's own
+// defaults are 60 s and 300 s); long-polls (?wait=1) are answers, not requests, and unaffected.
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * The control plane's HTTP API, used by the CLI, CI pipelines and the dashboard alike. Bound to
@@ -61,163 +44,157 @@ const STATUS: Record<string, number> = {
 export async function startApi(
   plane: ReleaseControl,
   opts: ApiOptions,
-): Promise<{ server: Server; url: string }> {
+): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const app = buildApi(plane, opts);
+  await app.ready();
+  // Listened to here rather than by Fastify, which would also bind every address of "localhost".
+  const server = app.server;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  }).catch(async (err) => {
+    await app.close().catch(() => {});
+    throw err;
+  });
+  const { port } = server.address() as { port: number };
+  return {
+    server,
+    url: `http://${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${port}`,
+    close: () => app.close(),
+  };
+}
+
+/**
+ * The API as a Fastify instance, not yet listening; its routes are added when it is made ready
+ * (so an `onRoute` hook added before then sees every one).
+ */
+export function buildApi(plane: ReleaseControl, opts: ApiOptions): FastifyInstance {
   if (!LOOPBACK.has(opts.host) && !opts.tokenSha256) {
     throw new BatonControlError(
       "BATON_API_UNPROTECTED",
       `the API would listen on ${opts.host} without a token; set one, or bind to 127.0.0.1`,
     );
   }
-  const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
+  const maxBodyBytes = opts.maxBodyBytes ?? 1024 * 1024;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const expected = opts.tokenSha256 ? Buffer.from(opts.tokenSha256, "hex") : undefined;
-  const authorized = (req: IncomingMessage) => {
-    if (!expected) return true;
-    const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "");
-    return !!m && timingSafeEqual(Buffer.from(hashToken(m[1]!.trim()), "hex"), expected);
-  };
+  const authorized = bearerCheck(opts.tokenSha256);
+  const routes = apiRoutes(plane, opts);
 
-  const route = async (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? "/", "http://api");
-    const m = req.method ?? "GET";
-    const p = url.pathname;
-    if (!authorized(req))
-      return json(res, 401, {
-        error: { code: "BATON_UNAUTHORIZED", message: "missing or wrong bearer token" },
-      });
-    // A web page can send a "simple" cross-origin POST (text/plain, no preflight); JSON only.
-    if (m === "POST" && !/^application\/json\b/i.test(req.headers["content-type"] ?? ""))
-      return json(res, 415, {
-        error: { code: "BATON_BAD_REQUEST", message: "POST bodies must be sent as application/json" },
-      });
-    const body = <S extends z.ZodType>(schema: S) =>
-      readJson(req, maxBody).then((b) => parseInput(schema, b, "body"));
-    const query = <S extends z.ZodType>(schema: S) => parseInput(schema, queryObject(url), "query");
-
-    if (m === "POST" && p === "/v1/deploy") {
-      const input = await body(deployBody);
-      if (input.dir !== undefined) {
-        const info = await stat(input.dir).catch(() => undefined);
-        if (!info?.isDirectory())
-          throw badRequest("dir", `dir ${input.dir} is not a directory on the control plane's machine`);
-      }
-      const release = await plane.deploy({
-        ...(input.version !== undefined ? { version: input.version } : {}),
-        ...(input.dir !== undefined ? { cwd: input.dir } : {}),
-        ...(input.strategy ? { strategy: input.strategy } : {}),
-        env: input.env ?? {},
-        ...(input.instances ? { instances: input.instances } : {}),
-        actor: input.actor ?? "api",
-      });
-      return json(res, 202, release);
-    }
-    if (m === "GET" && p === "/v1/status") {
-      query(emptyQuery);
-      const status = (await plane.status()) as Record<string, unknown>;
-      return json(res, 200, opts.extraStatus ? { ...status, ...opts.extraStatus() } : status);
-    }
-    if (m === "GET" && p === "/v1/releases")
-      return json(res, 200, await plane.history(query(releasesQuery).limit));
-    const one = /^\/v1\/releases\/([^/]+)$/.exec(p);
-    if (m === "GET" && one) {
-      const id = releaseId(decodeURIComponent(one[1]!));
-      const release = query(releaseQuery).wait === "1" ? await plane.wait(id) : await plane.store.get(id);
-      if (!release) throw new BatonControlError("BATON_UNKNOWN_RELEASE", `no release ${id}`);
-      return json(res, 200, { release, decisions: await plane.store.decisions(id) });
-    }
-    if (m === "POST" && p === "/v1/promote") {
-      await body(actorBody);
-      plane.promote();
-      return json(res, 202, { promoted: true });
-    }
-    if (m === "POST" && p === "/v1/abort") {
-      plane.abort((await body(actorBody)).actor ?? "api");
-      return json(res, 202, { aborting: true });
-    }
-    if (m === "POST" && p === "/v1/rollback")
-      return json(res, 202, await plane.rollback((await body(actorBody)).actor ?? "api"));
-    if (m === "GET" && p === "/v1/logs") {
-      const q = query(logsQuery);
-      return json(res, 200, await plane.logs(q.version, q.lines));
-    }
-    if (m === "POST" && p === "/v1/down" && opts.onDown) {
-      await body(actorBody);
-      json(res, 202, { stopping: true });
-      opts.onDown();
-      return;
-    }
-    if (m === "GET" && p === "/v1/audit/verify") {
-      query(emptyQuery);
-      return json(res, 200, await plane.audit.verify());
-    }
-    return json(res, 404, { error: { code: "BATON_NOT_FOUND", message: `no route ${m} ${p}` } });
-  };
-
-  const server = createServer((req, res) => {
-    route(req, res).catch((err: unknown) => {
-      const e = err as Error & { code?: unknown; field?: string };
-      // Only Baton's own codes are part of the API; a PostgreSQL or Node code (22P05, EINVAL) is
-      // an internal error, logged here with its own code so it can be traced.
-      const code = typeof e.code === "string" && e.code.startsWith("BATON_") ? e.code : "BATON_INTERNAL";
-      if (code === "BATON_INTERNAL")
-        log(
-          `API ${req.method} ${req.url}: internal error${e.code ? ` (${String(e.code)})` : ""}: ${e.stack ?? e.message}`,
-        );
-      if (res.headersSent) return res.destroy();
-      // A body left unread (too large) is not received to its end: the connection closes instead.
-      if (code === "BATON_BODY_TOO_LARGE") res.setHeader("connection", "close");
-      json(res, STATUS[code] ?? 500, {
-        error: { code, message: e.message, ...(e.field !== undefined ? { field: e.field } : {}) },
-      });
-    });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: maxBodyBytes,
+    // Only the routes the API lists: no HEAD twin of every GET.
+    exposeHeadRoutes: false,
+    serverFactory: (handler) => {
+      const server = createServer(handler);
+      server.headersTimeout = HEADERS_TIMEOUT_MS;
+      server.requestTimeout = REQUEST_TIMEOUT_MS;
+      return server;
+    },
+    clientErrorHandler: answerClientError,
+    // A bad percent-encoding or an overlong path parameter, found before any route is chosen.
+    frameworkErrors: (err, request, reply) =>
+      send(reply, errorReply(err, { requestId: request.id, maxBodyBytes })),
   });
-  // A client slow with its headers or body holds a connection no longer than this (Node's own
-  // defaults are 60 s and 300 s); long-polls (?wait=1) are answers, not requests, and unaffected.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  const { port } = server.address() as { port: number };
-  return { server, url: `http://${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${port}` };
-}
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = `${JSON.stringify(body, null, 2)}\n`;
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-  res.end(text);
+  const send = (reply: FastifyReply, answer: ErrorReply) => {
+    const { code } = answer.body.error;
+    if (answer.internal)
+      log(`API ${reply.request.method} ${reply.request.url} (${reply.request.id}): ${answer.internal}`);
+    if (code === "BATON_UNAUTHORIZED") reply.header("www-authenticate", 'Bearer realm="baton"');
+    // A body left unread is not received to its end: the connection closes instead.
+    if (code === "BATON_BODY_TOO_LARGE") reply.header("connection", "close");
+    return reply.code(answer.status).send(answer.body);
+  };
+  app.setErrorHandler((err, request, reply) =>
+    send(reply, errorReply(err, { requestId: request.id, maxBodyBytes })),
+  );
+  app.setReplySerializer((payload) => `${JSON.stringify(payload, null, 2)}\n`);
+
+  app.addHook("onRequest", async (request) => {
+    if ((request.routeOptions.config as { public?: boolean }).public) return;
+    if (!authorized(request.headers.authorization))
+      throw new BatonControlError("BATON_UNAUTHORIZED", "missing or wrong bearer token");
+    // A web page can send a "simple" cross-origin POST (text/plain, no preflight); JSON only,
+    // checked before the body is read.
+    const type = request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase();
+    if (request.method === "POST" && type !== "application/json")
+      throw new BatonControlError(
+        "BATON_UNSUPPORTED_MEDIA_TYPE",
+        "POST bodies must be sent as application/json",
+      );
+  });
+
+  // JSON.parse, not Fastify's parser: an empty body is `{}`, and a "__proto__" key stays an own key,
+  // which parseInput then refuses naming its field.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_request, body, done) => {
+    // Decoded once, whole: a multi-byte character may be split across chunks.
+    const text = (body as Buffer).toString("utf8");
+    if (!text.trim()) return done(null, {});
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(badRequest("body", `the body is not JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+
+  const patterns = routes.map((r) => ({
+    method: r.method,
+    pattern: new RegExp(`^${r.path.replace(/:\w+/g, "[^/]+")}$`),
+  }));
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split("?")[0]!;
+    const allowed = patterns.filter((p) => p.pattern.test(path)).map((p) => p.method);
+    if (allowed.length === 0)
+      throw new BatonControlError("BATON_NOT_FOUND", `no route ${request.method} ${path}`);
+    reply.header("allow", allowed.join(", "));
+    throw new BatonControlError(
+      "BATON_METHOD_NOT_ALLOWED",
+      `${request.method} is not allowed on ${path}; ${allowed.join(", ")} is`,
+    );
+  });
+
+  app.register(async (scope) => {
+    for (const route of routes)
+      scope.route({
+        method: route.method,
+        url: route.path,
+        config: { public: route.public === true },
+        handler: async (request, reply) => {
+          const input = {
+            params: route.params ? parseInput(route.params, request.params, "path") : undefined,
+            query: parseInput(route.query ?? emptyQuery, queryObject(request.url), "query"),
+            body: route.body
+              ? parseInput(route.body, request.body === undefined ? {} : request.body, "body")
+              : undefined,
+          };
+          const answer = await route.handle(input, reply);
+          return reply.code(route.response.status).send(answer);
+        },
+      });
+  });
+  return app;
 }
 
 /**
- * The request body as JSON; an empty one is `{}`. Over `limit` bytes (by Content-Length, or as
- * it arrives) it is refused (413) without being read to the end.
+ * What Node's HTTP parser refuses before Fastify sees a request (a timeout, headers too large,
+ * not HTTP at all), answered in the same envelope; the connection then closes.
  */
-async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
-  if (Number(req.headers["content-length"] ?? 0) > limit) throw new BodyTooLargeError(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > limit) throw new BodyTooLargeError(limit);
-    chunks.push(c);
-  }
-  // Decoded once, whole: a multi-byte character may be split across chunks.
-  const text = Buffer.concat(chunks).toString("utf8");
-  if (!text.trim()) return {};
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw badRequest("body", `the body is not JSON: ${(err as Error).message}`);
-  }
-}
-
-/** The query string as an object; a parameter given twice is refused rather than guessed at. */
-function queryObject(url: URL): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of url.searchParams) {
-    if (Object.hasOwn(out, k)) throw badRequest(k, `query parameter ${k} is given more than once`);
-    out[k] = v;
-  }
-  return out;
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const answer =
+    err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? errorBody("BATON_REQUEST_TIMEOUT", "the request's headers or body took too long to arrive")
+      : err.code === "HPE_HEADER_OVERFLOW"
+        ? errorBody("BATON_HEADERS_TOO_LARGE", "the request's headers are too large")
+        : errorBody("BATON_BAD_REQUEST", `the request is not valid HTTP (${err.code ?? err.message})`);
+  // An answer already under way on this connection cannot be followed by another (as Node does).
+  const under = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || under?.headersSent) return void socket.destroy();
+  const text = `${JSON.stringify(answer.body, null, 2)}\n`;
+  socket.end(
+    `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+  );
 }

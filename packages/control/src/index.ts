@@ -9,11 +9,24 @@ export {
 } from "./analysis/canary-analysis.js";
 export { csRadius, tauFor } from "./analysis/confidence-sequence.js";
 export { type Buckets, mannWhitney, quantile } from "./analysis/histogram.js";
-export { type ApiOptions, hashToken, type ReleaseControl, startApi } from "./api-server.js";
+export type { ApiRoute } from "./api/api-route.js";
+export { apiSchemas, errorEnvelope } from "./api/api-schemas.js";
+export type { ErrorEnvelope } from "./api/error-reply.js";
+export { openApiDocument } from "./api/openapi-document.js";
+export { type ApiOptions, buildApi, hashToken, type ReleaseControl, startApi } from "./api-server.js";
 export { type AuditEvent, AuditLog, type AuditProblem, type AuditRecord } from "./audit/audit-log.js";
 export { canonicalJson } from "./audit/canonical-json.js";
 export { ControlPlane, type ControlPlaneOptions, type DeployRequest, type Status } from "./control-plane.js";
-export { BatonControlError, DatabaseUnavailableError, ReleaseInProgressError } from "./errors.js";
+export {
+  API_ERROR_CODES,
+  BatonControlError,
+  DatabaseUnavailableError,
+  ERRORS,
+  type ErrorCode,
+  isErrorCode,
+  ReleaseInProgressError,
+  statusOf,
+} from "./errors.js";
 export { formatDuration } from "./format-duration.js";
 export { freePort } from "./providers/free-port.js";
 export { ProcessState } from "./providers/instance-process-state.js";
