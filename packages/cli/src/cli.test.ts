@@ -1,20 +1,33 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseServiceFile } from "@baton/control";
 import { afterAll, describe, expect, it } from "vitest";
+import { migrateSchema, TEST_DATABASE_URL } from "../../migrate/src/test-support/migrate-db.js";
 
 const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
 function baton(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return batonIn(process.cwd(), ...args);
+}
+
+function batonIn(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 20_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: 20_000, cwd }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
+}
+
+async function serviceDir(files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "baton-init-"));
+  dirs.push(dir);
+  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+  return dir;
 }
 
 describe("the baton command", () => {
@@ -58,5 +71,75 @@ describe("the baton command", () => {
     const { code, stderr } = await baton("deploy-now");
     expect(code).not.toBe(0);
     expect(stderr).toContain("unknown command");
+  });
+});
+
+describe("baton init", () => {
+  it("writes a baton.yaml that parses, with run and the port guessed from package.json and the code", async () => {
+    const dir = await serviceDir({
+      "package.json": JSON.stringify({ name: "@acme/payments", scripts: { start: "node server.js" } }),
+      "server.js":
+        'require("http").createServer((q, s) => s.end(q.url === "/healthz" ? "ok" : "hi")).listen(process.env.PORT);\n',
+    });
+    const r = await batonIn(dir, "init");
+    expect(r.code, r.stderr).toBe(0);
+    const text = await readFile(join(dir, "baton.yaml"), "utf8");
+    const file = parseServiceFile(text, join(dir, "baton.yaml"));
+    expect(file).toMatchObject({ service: "payments", run: "npm start", listen: 8080, strategy: "canary" });
+    expect(file.health.readiness).toBe("/healthz");
+    expect(text).toContain("Guessed from package.json's start script, `node server.js`");
+    expect(text).toContain("# The code reads PORT (seen in server.js)");
+    expect(r.stdout).toContain("the code reads PORT (server.js)");
+
+    // A file someone wrote is never replaced unasked.
+    await writeFile(join(dir, "baton.yaml"), "service: mine\n");
+    const again = await batonIn(dir, "init");
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(`${join(dir, "baton.yaml")} already exists`);
+    expect(again.stderr).toContain("--force");
+    expect(await readFile(join(dir, "baton.yaml"), "utf8")).toBe("service: mine\n");
+    expect((await batonIn(dir, "init", "--force", "--listen", "9090")).code).toBe(0);
+    expect(parseServiceFile(await readFile(join(dir, "baton.yaml"), "utf8")).listen).toBe(9090);
+  });
+
+  it("maps PORT onto the variable the code reads, and says so when it reads none", async () => {
+    const other = await serviceDir({
+      "package.json": JSON.stringify({ name: "api", main: "app.js" }),
+      "app.js": "const port = Number(process.env.HTTP_PORT ?? 3000);\n",
+    });
+    expect((await batonIn(other, "init")).code).toBe(0);
+    const mapped = parseServiceFile(await readFile(join(other, "baton.yaml"), "utf8"));
+    expect(mapped.run).toBe("HTTP_PORT=$PORT node app.js");
+
+    const bare = await serviceDir({ "main.py": "print('hi')\n" });
+    const r = await batonIn(bare, "init");
+    expect(r.code, r.stderr).toBe(0);
+    const text = await readFile(join(bare, "baton.yaml"), "utf8");
+    expect(text).toContain("# No read of PORT was seen in the code");
+    expect(parseServiceFile(text).health.readiness).toBe("/");
+  });
+});
+
+describe("baton migrate", () => {
+  it("warns at start that a sql operation without down cannot be undone, and says at rollback what stayed", async () => {
+    const db = await migrateSchema("cli_irrev");
+    try {
+      const dir = await serviceDir({
+        "40_create_enum_type.yaml":
+          "operations:\n  - sql:\n      up: CREATE TYPE fruit_size AS ENUM ('small', 'medium', 'large');\n",
+      });
+      const common = ["--database-url", TEST_DATABASE_URL, "--schema", db.schema];
+      const start = await batonIn(dir, "migrate", "start", "40_create_enum_type.yaml", ...common);
+      expect(start.code, start.stderr).toBe(0);
+      expect(start.stderr).toMatch(/warning: 40_create_enum_type\.yaml: operation 1 \(sql\) has no `down`/);
+      const back = await batonIn(dir, "migrate", "rollback", ...common);
+      expect(back.code, back.stderr).toBe(0);
+      expect(back.stdout).toContain(
+        `rolled back 40_create_enum_type on ${db.schema}, except what cannot be undone:`,
+      );
+      expect(back.stdout).toContain(`it created type ${db.schema}.fruit_size`);
+    } finally {
+      await db.drop();
+    }
   });
 });

@@ -2,6 +2,7 @@ import { serviceFileJsonSchema } from "@baton/control";
 import { Command } from "commander";
 import { registerClientCommands } from "./commands/client-commands.js";
 import { runDemo } from "./commands/demo-command.js";
+import { runInit } from "./commands/init-command.js";
 import { registerMigrateCommands } from "./commands/migrate-commands.js";
 import { runRouter } from "./commands/router-command.js";
 import { runUp } from "./commands/up-command.js";
@@ -25,6 +26,18 @@ export async function main(argv: string[]): Promise<void> {
     .requiredOption("-c, --config <file>", "router config file (YAML)")
     .option("--log-level <level>", "trace, debug, info, warn or error", process.env.BATON_LOG_LEVEL ?? "info")
     .action((opts: { config: string; logLevel: string }) => runRouter(opts));
+  program
+    .command("init")
+    .description("write a commented baton.yaml for the service in this directory")
+    .option("-f, --file <file>", "the file to write", "baton.yaml")
+    .option("--listen <port>", "the router's public port for the service", "8080")
+    .option("--force", "overwrite an existing file")
+    .action((o: { file: string; listen: string; force?: boolean }) => {
+      const listen = Number(o.listen);
+      if (!Number.isInteger(listen) || listen < 1 || listen > 65_535)
+        throw new Error(`--listen ${o.listen}: expected a port number (1-65535)`);
+      return runInit({ file: o.file, listen, ...(o.force ? { force: true } : {}) });
+    });
   program
     .command("up")
     .description("run the control plane and its API, and the router as its own process")

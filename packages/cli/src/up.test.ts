@@ -1,16 +1,16 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../control/src/providers/free-port.js";
 import { processAlive } from "../../control/src/providers/process-alive.js";
 import { TEST_DATABASE_URL, testSchema } from "../../control/src/test-support/test-database.js";
 import { startLoad } from "../../router/src/test-support/load.js";
-import { batonCli } from "./test-support/baton-cli.js";
+import { batonCli, until } from "./test-support/baton-cli.js";
+import { occupy, processesMentioning } from "./test-support/processes.js";
 
 const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const ECHO_DIR = fileURLToPath(new URL("../../../examples/echo-service/", import.meta.url));
@@ -79,36 +79,6 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((r) => child.once("exit", () => r()));
 }
 
-/** Processes (other than this one) whose command line mentions `text`: what a data dir left running. */
-function processesMentioning(text: string): number[] {
-  const found: number[] = [];
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${e}/cmdline`, "utf8").includes(text)) found.push(Number(e));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return found.filter(processAlive);
-}
-
-/** A real server holding `port`, as another program would. */
-async function occupy(port: number, host = "127.0.0.1"): Promise<Server> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(port, host, resolve));
-  return server;
-}
-
-async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "baton-up-"));
   await chmod(dir, 0o755);
@@ -125,7 +95,7 @@ strategy: canary
 canary:
   steps: [ { weight: 20, pause: 6s }, { weight: 100 } ]
 analysis: { minRequests: 100 }
-blueGreen: { keepOldFor: 5m }
+blueGreen: { keepOldFor: 5m, postSwitchAnalysis: 2s }
 stickiness: { header: x-user-id }
 drain: { timeout: 2s, preStop: 0s }
 `,
@@ -240,28 +210,38 @@ describe("baton up and the release commands", () => {
       ]);
       expect(bad.code, bad.stdout + bad.stderr).toBe(1);
       expect(bad.stdout).toMatch(/v3 \(canary from v2\) rolled-back: error rate 0\.\d+ > /);
+      // Cause before effect: the failed analysis is printed before the rollback it led to.
+      const failedAt = bad.stdout.search(/analysis fail: /);
+      expect(failedAt, bad.stdout).toBeGreaterThan(0);
+      expect(failedAt, bad.stdout).toBeLessThan(bad.stdout.search(/\d\d {2}(rolling-back|rolled-back)\n/));
       expect((await status()).serving?.version).toBe("v2");
       failedByV3 = load.result.failed;
       expect(failedByV3).toBeGreaterThan(0);
 
-      // An unknown version: a clear error, nothing changed.
+      // A directory that is not there: a clear error, nothing changed.
       const before = (await baton(["history", "--json"])).stdout;
-      const unknown = await baton(["deploy", "--version", "v9"]);
-      expect(unknown.code).toBe(2);
-      expect(unknown.stderr).toContain("[BATON_UNKNOWN_VERSION] unknown version v9 of shop");
+      const missing = await baton(["deploy", "--version", "v9", "--dir", join(dir, "gone")]);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain(`--dir ${join(dir, "gone")}: no such directory`);
       expect((await baton(["history", "--json"])).stdout).toEqual(before);
 
-      const bg = await baton([
-        "deploy",
-        "--version",
-        "v4",
-        "--dir",
+      // A version never released, deployed from its own directory without --dir: that directory.
+      const bg = await baton(
+        [
+          "deploy",
+          "--version",
+          "v4",
+          "--strategy",
+          "blue-green",
+          "--wait",
+          "--data-dir",
+          join(dir, ".baton"),
+        ],
+        {},
         ECHO_DIR,
-        "--strategy",
-        "blue-green",
-        "--wait",
-      ]);
+      );
       expect(bg.code, bg.stdout + bg.stderr).toBe(0);
+      expect(bg.stdout).toContain(`v4 was never released: deploying this directory (${resolve(ECHO_DIR)})`);
       expect((await status()).warm?.version).toBe("v2");
 
       // Rollback while v2 is warm: one switch.
@@ -270,10 +250,14 @@ describe("baton up and the release commands", () => {
       expect(back.code, back.stdout + back.stderr).toBe(0);
       expect(Date.now() - started).toBeLessThan(8_000);
       expect((await status()).serving?.version).toBe("v2");
+      expect((await baton(["history", "--limit", "1"])).stdout).toMatch(/: rollback of v4 → v2 \(/);
       expect(load.result.byVersion.v4).toBeGreaterThan(0);
 
       // The control plane SIGKILLed mid-canary: router and instances keep serving; the next
       // `baton up` takes the release over and finishes it.
+      // baton.yaml is read again at every deploy: this edit applies to v6 without a restart.
+      const yaml = join(dir, "baton.yaml");
+      await writeFile(yaml, (await readFile(yaml, "utf8")).replace("weight: 20,", "weight: 30,"));
       const canary = await baton(["deploy", "--version", "v6", "--dir", ECHO_DIR]);
       expect(canary.code, canary.stderr).toBe(0);
       // A second deploy meanwhile is refused and changes nothing.
@@ -298,6 +282,10 @@ describe("baton up and the release commands", () => {
       const s = JSON.parse(cli.stdout) as Awaited<ReturnType<typeof status>>;
       expect(s.release).toMatchObject({ version: "v6", status: "succeeded" });
       expect(s.serving?.version).toBe("v6");
+      // The settings it ran with, compactly, durations as durations.
+      expect((await baton(["status"])).stdout).toMatch(
+        /\n {2}settings: canary 30% 6s → 100%; 2 instances; analysis ≥100 requests/,
+      );
     } finally {
       await load.stop();
     }
@@ -310,6 +298,15 @@ describe("baton up and the release commands", () => {
     expect(audit.stdout).toMatch(/events, chain verified/);
     const logs = await baton(["logs", "--version", "v6", "--lines", "5"]);
     expect(logs.stdout).toMatch(/== v6 0-\d+\.log ==\n.*"event":"listening"/);
+    // By default only the instances that run (v6's, and the previous version's if kept warm); the
+    // stopped ones (v3, rolled back) with --all.
+    const live = await baton(["logs", "--lines", "1"]);
+    expect(live.stdout).toMatch(/^== v6 0-\d+\.log ==$/m);
+    expect(live.stdout).not.toMatch(/^== v3 /m);
+    expect(live.stdout).not.toContain("(stopped)");
+    expect(live.stdout).toMatch(/\(\d+ logs of stopped instances not shown; --all shows them\)/);
+    const all = await baton(["logs", "--all", "--lines", "1"]);
+    expect(all.stdout).toMatch(/^== v3 0-\d+\.log \(stopped\) ==$/m);
     // A changed event is named by its number, with what is wrong, and the command exits 1.
     const table = `${schema.schema}.baton_audit`;
     const { rows } = await schema.db.query<{ actor: string }>(`SELECT actor FROM ${table} WHERE seq = 2`);

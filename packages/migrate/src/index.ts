@@ -2,6 +2,7 @@ export { type BackfillOptions, DEFAULT_BACKFILL } from "./backfill.js";
 export { type DdlOptions, DEFAULT_DDL, runDdl } from "./ddl.js";
 export { EngineError } from "./engine-error.js";
 export { MigrationError } from "./errors.js";
+export type { IrreversibleOperation } from "./irreversible-sql.js";
 export { formatFindings, lintExitCode } from "./lint/format-findings.js";
 export { LintError, LintFileUnreadableError, LintUnsupportedFileError } from "./lint/lint-error.js";
 export { type LintFilesOptions, lintFiles, type SqlSnippet } from "./lint/lint-files.js";
@@ -17,7 +18,12 @@ export {
   type OperationSpec,
   parseMigrationFile,
 } from "./migration-file.js";
-export { type MigrationStatusReport, Migrator, type MigratorOptions } from "./migrator.js";
+export {
+  type MigrationResult,
+  type MigrationStatusReport,
+  Migrator,
+  type MigratorOptions,
+} from "./migrator.js";
 export type { Operation, OperationContext } from "./operations/operation.js";
 export { OPERATIONS } from "./operations/registry.js";
 export type { ColumnModel, SchemaModel, TableModel } from "./schema/schema-model.js";

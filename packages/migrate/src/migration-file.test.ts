@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,9 +11,17 @@ import {
   parseMigrationFile,
   sqlFragments,
 } from "./migration-file.js";
+import {
+  HAVE_PGROLL_EXAMPLES,
+  PGROLL_EXAMPLES,
+  PGROLL_EXAMPLES_SKIP_REASON,
+  warnIfPgrollExamplesMissing,
+} from "./test-support/pgroll-ledger.js";
 
-const EXAMPLES = "/work/shared/conformance/pgroll-examples";
-const haveExamples = existsSync(join(EXAMPLES, ".ledger"));
+warnIfPgrollExamplesMissing("the parsing of pgroll's example migrations");
+
+const EXAMPLES = PGROLL_EXAMPLES;
+const haveExamples = HAVE_PGROLL_EXAMPLES;
 const ledger = haveExamples
   ? readFileSync(join(EXAMPLES, ".ledger"), "utf8")
       .split("\n")
@@ -45,219 +53,216 @@ async function asyncRefusal(p: Promise<unknown>): Promise<MigrationError> {
 
 const yaml = (lines: string[]) => `${lines.join("\n")}\n`;
 
-describe.skipIf(!haveExamples)(
-  `pgroll's example migrations${haveExamples ? "" : ` (skipped: ${EXAMPLES} is missing)`}`,
-  () => {
-    it("lists all 56 in .ledger", () => {
-      expect(ledger).toHaveLength(56);
-    });
+describe.skipIf(!haveExamples)(`pgroll's example migrations${PGROLL_EXAMPLES_SKIP_REASON}`, () => {
+  it("lists all 56 in .ledger", () => {
+    expect(ledger).toHaveLength(56);
+  });
 
-    it("parses every one, and all their SQL parses", async () => {
-      for (const name of ledger) {
-        const file = await example(name);
-        expect(file.name).toBe(name.replace(/\.yaml$/, ""));
-        expect(file.operations.length).toBeGreaterThan(0);
-      }
-    });
+  it("parses every one, and all their SQL parses", async () => {
+    for (const name of ledger) {
+      const file = await example(name);
+      expect(file.name).toBe(name.replace(/\.yaml$/, ""));
+      expect(file.operations.length).toBeGreaterThan(0);
+    }
+  });
 
-    it("01_create_tables: columns with pgroll's defaults (NOT NULL unless nullable: true)", async () => {
-      const file = await example("01_create_tables.yaml");
-      const col = (name: string, type: string, extra: object = {}) => ({
-        name,
-        type,
-        pk: false,
-        nullable: false,
-        unique: false,
-        ...extra,
-      });
-      expect(file).toEqual({
-        name: "01_create_tables",
-        source: join(EXAMPLES, "01_create_tables.yaml"),
-        operations: [
-          {
-            op: "create_table",
-            name: "customers",
-            columns: [
-              col("id", "integer", { pk: true }),
-              col("name", "varchar(255)", { unique: true }),
-              col("credit_card", "text", { nullable: true }),
-            ],
-          },
-          {
-            op: "create_table",
-            name: "bills",
-            columns: [
-              col("id", "integer", { pk: true }),
-              col("date", "time with time zone"),
-              col("quantity", "integer"),
-            ],
-          },
-          {
-            op: "create_table",
-            name: "sellers",
-            columns: [
-              col("name", "varchar(255)", { pk: true }),
-              col("zip", "integer", { pk: true }),
-              col("description", "varchar(255)", { nullable: true }),
-            ],
-          },
-        ],
-      } satisfies MigrationFile);
-      expect(file.versionSchema).toBeUndefined();
+  it("01_create_tables: columns with pgroll's defaults (NOT NULL unless nullable: true)", async () => {
+    const file = await example("01_create_tables.yaml");
+    const col = (name: string, type: string, extra: object = {}) => ({
+      name,
+      type,
+      pk: false,
+      nullable: false,
+      unique: false,
+      ...extra,
     });
-
-    it("16_set_nullable: an up that is a whole SELECT CASE ... END", async () => {
-      const file = await example("16_set_nullable.yaml");
-      expect(file.operations).toEqual([
-        {
-          op: "alter_column",
-          table: "reviews",
-          column: "review",
-          nullable: false,
-          up: "SELECT CASE WHEN review IS NULL THEN product || ' is good' ELSE review END",
-          down: "review",
-        },
-      ]);
-    });
-
-    it("21_add_foreign_key_constraint: references with on_delete and the other defaults", async () => {
-      const file = await example("21_add_foreign_key_constraint.yaml");
-      expect(file.operations).toEqual([
-        {
-          op: "alter_column",
-          table: "posts",
-          column: "user_id",
-          references: {
-            name: "fk_users_id",
-            table: "users",
-            column: "id",
-            onDelete: "CASCADE",
-            onUpdate: "NO ACTION",
-            matchType: "SIMPLE",
-            deferrable: false,
-            initiallyDeferred: false,
-          },
-          up: "SELECT CASE WHEN EXISTS (SELECT 1 FROM users WHERE users.id = user_id) THEN user_id ELSE NULL END",
-          down: "user_id",
-        },
-      ]);
-    });
-
-    it("56_with_version_schema: version_schema", async () => {
-      const file = await example("56_with_version_schema.yaml");
-      expect(file.name).toBe("56_with_version_schema");
-      expect(file.versionSchema).toBe("with_version_schema");
-      expect(file.operations).toEqual([
+    expect(file).toEqual({
+      name: "01_create_tables",
+      source: join(EXAMPLES, "01_create_tables.yaml"),
+      operations: [
         {
           op: "create_table",
-          name: "products",
+          name: "customers",
           columns: [
-            { name: "id", type: "serial", pk: true, nullable: false, unique: false },
-            { name: "name", type: "varchar(255)", pk: false, nullable: false, unique: true },
+            col("id", "integer", { pk: true }),
+            col("name", "varchar(255)", { unique: true }),
+            col("credit_card", "text", { nullable: true }),
           ],
         },
-      ]);
-    });
+        {
+          op: "create_table",
+          name: "bills",
+          columns: [
+            col("id", "integer", { pk: true }),
+            col("date", "time with time zone"),
+            col("quantity", "integer"),
+          ],
+        },
+        {
+          op: "create_table",
+          name: "sellers",
+          columns: [
+            col("name", "varchar(255)", { pk: true }),
+            col("zip", "integer", { pk: true }),
+            col("description", "varchar(255)", { nullable: true }),
+          ],
+        },
+      ],
+    } satisfies MigrationFile);
+    expect(file.versionSchema).toBeUndefined();
+  });
 
-    it("08, 28, 29, 32, 36, 46: identity, defaults, replica identity, onComplete, null comment/default", async () => {
-      const fruits = (await example("08_create_fruits_table.yaml")).operations[0];
-      expect(fruits).toMatchObject({
-        columns: [{ name: "id", generated: { identity: { userSpecifiedValues: "BY DEFAULT" } } }, {}, {}],
-      });
-      const items = (await example("28_different_defaults.yaml")).operations[0];
-      expect(items).toMatchObject({
-        columns: [{}, { default: "'unnamed'" }, { default: "0.00" }, { default: "now()" }],
-      });
-      expect((await example("29_set_replica_identity.yaml")).operations).toEqual([
-        { op: "set_replica_identity", table: "fruits", identity: { type: "index", index: "fruits_pkey" } },
-      ]);
-      expect((await example("32_sql_on_complete.yaml")).operations).toEqual([
-        { op: "sql", up: "ALTER TABLE people ADD COLUMN birth_date timestamp", onComplete: true },
-      ]);
-      expect((await example("36_set_comment_to_null.yaml")).operations).toEqual([
-        { op: "alter_column", table: "events", column: "name", comment: null, up: "name", down: "name" },
-      ]);
-      const dropDefault = (await example("46_alter_column_drop_default.yaml")).operations[0]!;
-      expect(dropDefault).toEqual({
+  it("16_set_nullable: an up that is a whole SELECT CASE ... END", async () => {
+    const file = await example("16_set_nullable.yaml");
+    expect(file.operations).toEqual([
+      {
         op: "alter_column",
-        table: "tickets",
-        column: "ticket_type",
-        default: null,
-        up: "ticket_type",
-        down: "ticket_type",
-      });
-      expect("default" in dropDefault).toBe(true);
-    });
+        table: "reviews",
+        column: "review",
+        nullable: false,
+        up: "SELECT CASE WHEN review IS NULL THEN product || ' is good' ELSE review END",
+        down: "review",
+      },
+    ]);
+  });
 
-    it("38, 47, 48, 52, 54: indexes, table constraints, multi-column drops", async () => {
-      expect((await example("38_create_hash_index_with_fillfactor.yaml")).operations).toEqual([
-        {
-          op: "create_index",
-          name: "idx_fruits_name",
-          table: "fruits",
-          columns: [{ column: "name" }],
-          method: "hash",
-          unique: false,
-          storageParameters: "fillfactor = 70",
+  it("21_add_foreign_key_constraint: references with on_delete and the other defaults", async () => {
+    const file = await example("21_add_foreign_key_constraint.yaml");
+    expect(file.operations).toEqual([
+      {
+        op: "alter_column",
+        table: "posts",
+        column: "user_id",
+        references: {
+          name: "fk_users_id",
+          table: "users",
+          column: "id",
+          onDelete: "CASCADE",
+          onUpdate: "NO ACTION",
+          matchType: "SIMPLE",
+          deferrable: false,
+          initiallyDeferred: false,
         },
-      ]);
-      expect((await example("47_add_table_foreign_key_constraint.yaml")).operations).toEqual([
-        {
-          op: "create_constraint",
-          type: "foreign_key",
-          table: "tickets",
-          name: "fk_sellers",
-          columns: ["sellers_name", "sellers_zip"],
-          references: {
-            table: "sellers",
-            columns: ["name", "zip"],
-            onDelete: "NO ACTION",
-            onUpdate: "NO ACTION",
-            matchType: "SIMPLE",
-          },
-          up: { sellers_name: "sellers_name", sellers_zip: "sellers_zip" },
-          down: { sellers_name: "sellers_name", sellers_zip: "sellers_zip" },
-        },
-      ]);
-      expect((await example("48_drop_tickets_check.yaml")).operations).toEqual([
-        {
-          op: "drop_multicolumn_constraint",
-          table: "tickets",
-          name: "check_zip_name",
-          up: { sellers_name: "sellers_name", sellers_zip: "sellers_zip" },
-          down: { sellers_name: "sellers_name", sellers_zip: "sellers_zip" },
-        },
-      ]);
-      const library = (await example("52_create_table_with_exclusion_constraint.yaml")).operations[0];
-      expect(library).toMatchObject({
-        constraints: [
-          { type: "primary_key", name: "rooms_pk", columns: ["id"] },
-          {
-            type: "exclude",
-            name: "forbid_duplicated_titles",
-            exclude: { indexMethod: "btree", elements: "title WITH =", predicate: "title IS NOT NULL" },
-            deferrable: false,
-            initiallyDeferred: false,
-          },
+        up: "SELECT CASE WHEN EXISTS (SELECT 1 FROM users WHERE users.id = user_id) THEN user_id ELSE NULL END",
+        down: "user_id",
+      },
+    ]);
+  });
+
+  it("56_with_version_schema: version_schema", async () => {
+    const file = await example("56_with_version_schema.yaml");
+    expect(file.name).toBe("56_with_version_schema");
+    expect(file.versionSchema).toBe("with_version_schema");
+    expect(file.operations).toEqual([
+      {
+        op: "create_table",
+        name: "products",
+        columns: [
+          { name: "id", type: "serial", pk: true, nullable: false, unique: false },
+          { name: "name", type: "varchar(255)", pk: false, nullable: false, unique: true },
         ],
-      });
-      expect((await example("54_create_index_with_opclass.yaml")).operations[0]).toMatchObject({
-        columns: [{ column: "id", opclass: { name: "int8_ops" } }],
-      });
-    });
+      },
+    ]);
+  });
 
-    it("finds every piece of SQL in them (e.g. 45's check and per-column up/down)", async () => {
-      const file = await example("45_add_table_check_constraint.yaml");
-      expect(sqlFragments(file).map((f) => `${f.kind} ${f.path}`)).toEqual([
-        "condition check",
-        "expression up.sellers_name",
-        "expression up.sellers_zip",
-        "expression down.sellers_name",
-        "expression down.sellers_zip",
-      ]);
+  it("08, 28, 29, 32, 36, 46: identity, defaults, replica identity, onComplete, null comment/default", async () => {
+    const fruits = (await example("08_create_fruits_table.yaml")).operations[0];
+    expect(fruits).toMatchObject({
+      columns: [{ name: "id", generated: { identity: { userSpecifiedValues: "BY DEFAULT" } } }, {}, {}],
     });
-  },
-);
+    const items = (await example("28_different_defaults.yaml")).operations[0];
+    expect(items).toMatchObject({
+      columns: [{}, { default: "'unnamed'" }, { default: "0.00" }, { default: "now()" }],
+    });
+    expect((await example("29_set_replica_identity.yaml")).operations).toEqual([
+      { op: "set_replica_identity", table: "fruits", identity: { type: "index", index: "fruits_pkey" } },
+    ]);
+    expect((await example("32_sql_on_complete.yaml")).operations).toEqual([
+      { op: "sql", up: "ALTER TABLE people ADD COLUMN birth_date timestamp", onComplete: true },
+    ]);
+    expect((await example("36_set_comment_to_null.yaml")).operations).toEqual([
+      { op: "alter_column", table: "events", column: "name", comment: null, up: "name", down: "name" },
+    ]);
+    const dropDefault = (await example("46_alter_column_drop_default.yaml")).operations[0]!;
+    expect(dropDefault).toEqual({
+      op: "alter_column",
+      table: "tickets",
+      column: "ticket_type",
+      default: null,
+      up: "ticket_type",
+      down: "ticket_type",
+    });
+    expect("default" in dropDefault).toBe(true);
+  });
+
+  it("38, 47, 48, 52, 54: indexes, table constraints, multi-column drops", async () => {
+    expect((await example("38_create_hash_index_with_fillfactor.yaml")).operations).toEqual([
+      {
+        op: "create_index",
+        name: "idx_fruits_name",
+        table: "fruits",
+        columns: [{ column: "name" }],
+        method: "hash",
+        unique: false,
+        storageParameters: "fillfactor = 70",
+      },
+    ]);
+    expect((await example("47_add_table_foreign_key_constraint.yaml")).operations).toEqual([
+      {
+        op: "create_constraint",
+        type: "foreign_key",
+        table: "tickets",
+        name: "fk_sellers",
+        columns: ["sellers_name", "sellers_zip"],
+        references: {
+          table: "sellers",
+          columns: ["name", "zip"],
+          onDelete: "NO ACTION",
+          onUpdate: "NO ACTION",
+          matchType: "SIMPLE",
+        },
+        up: { sellers_name: "sellers_name", sellers_zip: "sellers_zip" },
+        down: { sellers_name: "sellers_name", sellers_zip: "sellers_zip" },
+      },
+    ]);
+    expect((await example("48_drop_tickets_check.yaml")).operations).toEqual([
+      {
+        op: "drop_multicolumn_constraint",
+        table: "tickets",
+        name: "check_zip_name",
+        up: { sellers_name: "sellers_name", sellers_zip: "sellers_zip" },
+        down: { sellers_name: "sellers_name", sellers_zip: "sellers_zip" },
+      },
+    ]);
+    const library = (await example("52_create_table_with_exclusion_constraint.yaml")).operations[0];
+    expect(library).toMatchObject({
+      constraints: [
+        { type: "primary_key", name: "rooms_pk", columns: ["id"] },
+        {
+          type: "exclude",
+          name: "forbid_duplicated_titles",
+          exclude: { indexMethod: "btree", elements: "title WITH =", predicate: "title IS NOT NULL" },
+          deferrable: false,
+          initiallyDeferred: false,
+        },
+      ],
+    });
+    expect((await example("54_create_index_with_opclass.yaml")).operations[0]).toMatchObject({
+      columns: [{ column: "id", opclass: { name: "int8_ops" } }],
+    });
+  });
+
+  it("finds every piece of SQL in them (e.g. 45's check and per-column up/down)", async () => {
+    const file = await example("45_add_table_check_constraint.yaml");
+    expect(sqlFragments(file).map((f) => `${f.kind} ${f.path}`)).toEqual([
+      "condition check",
+      "expression up.sellers_name",
+      "expression up.sellers_zip",
+      "expression down.sellers_name",
+      "expression down.sellers_zip",
+    ]);
+  });
+});
 
 describe("parseMigrationFile", () => {
   it("takes the name from the file name, or from `name`", () => {

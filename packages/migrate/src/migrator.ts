@@ -1,6 +1,12 @@
 import { type BackfillOptions, DEFAULT_BACKFILL } from "./backfill.js";
 import { type DdlOptions, DEFAULT_DDL, runDdl } from "./ddl.js";
 import { EngineError } from "./engine-error.js";
+import {
+  cannotUndoWarning,
+  type IrreversibleOperation,
+  irreversibleOperations,
+  leftInPlaceWarning,
+} from "./irreversible-sql.js";
 import type { MigrationFile, OperationSpec } from "./migration-file.js";
 import type { Operation, OperationContext } from "./operations/operation.js";
 import { OPERATIONS } from "./operations/registry.js";
@@ -26,6 +32,17 @@ export interface MigrationStatusReport {
   history: MigrationRecord[];
 }
 
+/** A migration as `start`, `complete` or `rollback` left it, with what its operator must know. */
+export interface MigrationResult extends MigrationRecord {
+  /**
+   * At start: each sql operation without `down` (rollback cannot undo it). At rollback: what each
+   * of them left in place. One sentence each, naming the file and operation.
+   */
+  warnings: string[];
+  /** The sql operations without `down`, with the objects their `up` created once started. */
+  irreversible: IrreversibleOperation[];
+}
+
 /**
  * Expand/contract migrations on one schema. `start` makes only additive changes and presents the
  * new version as a schema of views beside the previous version's; `complete` removes what the old
@@ -48,7 +65,7 @@ export class Migrator {
    * again after its process was killed, it resumes: operations already started are skipped and a
    * backfill continues from its saved cursor.
    */
-  async start(file: MigrationFile): Promise<MigrationRecord> {
+  async start(file: MigrationFile): Promise<MigrationResult> {
     return this.locked(async (session, state) => {
       const active = await state.active(this.schema);
       if (active && active.name === file.name) return this.resume(active, session, state);
@@ -87,7 +104,7 @@ export class Migrator {
         const shown = this.isRawSqlOnly(file) ? await readSchemaModel(session, this.schema) : after;
         await createVersionSchema(session, this.schema, versionSchema, shown);
         this.opts.log?.(`started ${file.name}: version schema ${versionSchema}`);
-        return record;
+        return this.startResult(record);
       } catch (err) {
         for (const i of started.reverse())
           await this.run("rollback", file, i, models[i]!, session, state, record).catch(() => {});
@@ -102,7 +119,7 @@ export class Migrator {
     record: MigrationRecord,
     session: SqlSession,
     state: MigrationState,
-  ): Promise<MigrationRecord> {
+  ): Promise<MigrationResult> {
     const file = record.migration as MigrationFile;
     const models = this.plan(file, record.before);
     this.opts.log?.(`resuming ${file.name}, interrupted while starting`);
@@ -112,11 +129,16 @@ export class Migrator {
     }
     const shown = this.isRawSqlOnly(file) ? await readSchemaModel(session, this.schema) : record.after;
     await createVersionSchema(session, this.schema, record.versionSchema, shown);
-    return record;
+    return this.startResult(record);
+  }
+
+  private startResult(record: MigrationRecord): MigrationResult {
+    const irreversible = irreversibleOperations(record.migration as MigrationFile, record.progress);
+    return { ...record, warnings: irreversible.map(cannotUndoWarning), irreversible };
   }
 
   /** Ends the active migration: the previous version's schema and what only it needed go. */
-  async complete(): Promise<MigrationRecord> {
+  async complete(): Promise<MigrationResult> {
     return this.locked(async (session, state) => {
       const record = await this.requireActive(state);
       const file = record.migration as MigrationFile;
@@ -138,12 +160,16 @@ export class Migrator {
       );
       const done = await state.end(record.id, "completed");
       this.opts.log?.(`completed ${record.name}`);
-      return done;
+      return { ...done, warnings: [], irreversible: irreversibleOperations(file, record.progress) };
     });
   }
 
-  /** Undoes the active migration: the schema is exactly as before `start`; no row is lost. */
-  async rollback(): Promise<MigrationRecord> {
+  /**
+   * Undoes the active migration: the schema is exactly as before `start`, no row lost, except for
+   * sql operations without `down`, which cannot be undone: the result's `warnings` say what each
+   * left in place.
+   */
+  async rollback(): Promise<MigrationResult> {
     return this.locked(async (session, state) => {
       const record = await this.requireActive(state);
       const file = record.migration as MigrationFile;
@@ -152,8 +178,10 @@ export class Migrator {
       for (let i = file.operations.length - 1; i >= 0; i--)
         await this.run("rollback", file, i, models[i]!, session, state, record);
       const done = await state.end(record.id, "rolled_back");
-      this.opts.log?.(`rolled back ${record.name}`);
-      return done;
+      const irreversible = irreversibleOperations(file, record.progress);
+      const warnings = irreversible.map((op) => leftInPlaceWarning(op, record.name));
+      this.opts.log?.(`rolled back ${record.name}${warnings.length ? " except what it cannot undo" : ""}`);
+      return { ...done, warnings, irreversible };
     });
   }
 

@@ -1,8 +1,22 @@
+import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import type { DecisionRecord, LogTail, RegionalStatus, Release, Status } from "@baton/control";
+import { formatDuration, type LogTail, type RegionalStatus, type Status } from "@baton/control";
 import type { Command } from "commander";
 import { type ApiTarget, callApi, findApi } from "../up/api-client.js";
 import type { RouterStatus } from "../up/router-supervisor.js";
+import { followRelease } from "./follow-release.js";
+import {
+  type AuditChain,
+  auditWarning,
+  decision,
+  describe,
+  type ReleaseView,
+  routerLine,
+  settingsLine,
+  type Waiting,
+  waitingLine,
+  warmLine,
+} from "./release-lines.js";
 
 interface Common {
   api?: string;
@@ -19,6 +33,17 @@ const withCommon = (cmd: Command) =>
     .option("--data-dir <dir>", "where `baton up` keeps its state (default .baton)")
     .option("--json", "print the API's answer as JSON");
 
+/** `GET /v1/status` as the client commands read it: fields of newer control planes are optional. */
+type StatusView = (Status | RegionalStatus) & {
+  router?: RouterStatus;
+  waiting?: Waiting | null;
+  auditChain?: AuditChain;
+  release: ReleaseView | null;
+};
+
+/** How many past releases a deploy looks through for the version it names (the API's maximum). */
+const HISTORY_LOOKUP = 1000;
+
 /** The commands that talk to a running `baton up` through its HTTP API. */
 export function registerClientCommands(program: Command): void {
   withCommon(
@@ -26,7 +51,10 @@ export function registerClientCommands(program: Command): void {
       .command("deploy")
       .description("start a release (exit 0 when it succeeded, 1 when rolled back or failed, with --wait)")
       .option("--version <name>", "version name (default: a digest of the directory's files)")
-      .option("--dir <path>", "the release's directory (default: where --version was last released from)")
+      .option(
+        "--dir <path>",
+        "the release's directory (default: where --version was last released from; for a new version, here)",
+      )
       .option("--strategy <name>", "rolling, blue-green or canary (default: baton.yaml's)")
       .option("--env <KEY=VALUE...>", "environment for the new instances")
       .option("--instances <host:port,...>", "static provider: the new version's instances")
@@ -54,9 +82,17 @@ export function registerClientCommands(program: Command): void {
         ?.split(",")
         .map((a) => a.trim())
         .filter(Boolean);
+      warnIfChainBroken(await callApi<StatusView>(api, "GET", "/v1/status"));
       // A local release defaults to the current directory; a static one is named by its version.
       if (!o.version && !o.dir && !instances) o.dir = ".";
-      const release = await callApi<Release>(api, "POST", "/v1/deploy", {
+      // A version named for the first time is the one in this directory (where `baton deploy` is
+      // run, beside baton.yaml); one released before is redeployed from where it was released from.
+      if (o.version && !o.dir && !instances && !(await releasedBefore(api, o.version))) {
+        o.dir = ".";
+        if (!o.json) out(`${o.version} was never released: deploying this directory (${resolve(o.dir)})`);
+      }
+      if (o.dir) await assertDirectory(o.dir);
+      const release = await callApi<ReleaseView>(api, "POST", "/v1/deploy", {
         ...(o.version ? { version: o.version } : {}),
         ...(o.dir ? { dir: resolve(o.dir) } : {}),
         ...(o.strategy ? { strategy: o.strategy } : {}),
@@ -69,7 +105,7 @@ export function registerClientCommands(program: Command): void {
         return out(`release ${release.id} of ${release.version} (${release.strategy}) started`);
       }
       out(`release ${release.id} of ${release.version} (${release.strategy}) started`);
-      const end = await follow(() => findApi(o), release.id);
+      const end = await followRelease(() => findApi(o), release.id, out);
       if (o.json) out(JSON.stringify(end, null, 2));
       process.exitCode = end.status === "succeeded" ? 0 : 1;
     },
@@ -78,12 +114,9 @@ export function registerClientCommands(program: Command): void {
   withCommon(
     program.command("status").description("what serves, and the latest release with its decisions"),
   ).action(async (o: Common) => {
-    const s = await callApi<(Status | RegionalStatus) & { router?: RouterStatus }>(
-      await findApi(o),
-      "GET",
-      "/v1/status",
-    );
+    const s = await callApi<StatusView>(await findApi(o), "GET", "/v1/status");
     if (o.json) return out(JSON.stringify(s, null, 2));
+    if (s.auditChain && s.auditChain.ok === false) out(auditWarning(s.auditChain));
     if (s.router) out(routerLine(s.router));
     for (const one of "regions" in s ? s.regions : [s]) {
       if (!one.serving) out(`${one.service}: nothing serving`);
@@ -91,11 +124,14 @@ export function registerClientCommands(program: Command): void {
         out(`${one.service}: serving ${one.serving.version} on ${one.serving.instances.length} instances`);
         for (const i of one.serving.instances) out(`  ${i.address}  ${i.state}  pid ${i.pid}`);
       }
-      if (one.warm)
-        out(`  ${one.warm.version} kept warm until ${one.warm.until} (baton rollback is one switch)`);
+      if (one.warm) out(`  ${warmLine(one.warm)}`);
     }
     if (s.release) {
       out(`latest release ${describe(s.release)}`);
+      if (s.waiting && typeof s.waiting.message === "string") out(`  ${waitingLine(s.waiting)}`);
+      const settings =
+        s.release.settings && typeof s.release.settings === "object" ? settingsLine(s.release.settings) : "";
+      if (settings) out(`  settings: ${settings}`);
       for (const d of s.decisions) out(`  ${decision(d)}`);
     }
   });
@@ -121,10 +157,11 @@ export function registerClientCommands(program: Command): void {
       .option("--wait", "follow the rollback until it ends"),
   ).action(async (o: Common & { wait?: boolean }) => {
     const api = await findApi(o);
-    const release = await callApi<Release>(api, "POST", "/v1/rollback", { actor: actor() });
+    warnIfChainBroken(await callApi<StatusView>(api, "GET", "/v1/status"));
+    const release = await callApi<ReleaseView>(api, "POST", "/v1/rollback", { actor: actor() });
     out(`release ${release.id}: back to ${release.version} (${release.strategy})`);
     if (o.wait) {
-      const end = await follow(() => findApi(o), release.id);
+      const end = await followRelease(() => findApi(o), release.id, out);
       process.exitCode = end.status === "succeeded" ? 0 : 1;
     }
   });
@@ -135,7 +172,7 @@ export function registerClientCommands(program: Command): void {
       .description("past releases, newest first")
       .option("--limit <n>", "how many", "20"),
   ).action(async (o: Common & { limit: string }) => {
-    const list = await callApi<Release[]>(
+    const list = await callApi<ReleaseView[]>(
       await findApi(o),
       "GET",
       `/v1/releases?limit=${Number(o.limit) || 20}`,
@@ -147,18 +184,25 @@ export function registerClientCommands(program: Command): void {
   withCommon(
     program
       .command("logs")
-      .description("the last lines of each instance's log")
+      .description("the last lines of the log of each instance that runs (--all: of every instance)")
       .option("--version <name>", "only this version's instances")
-      .option("--lines <n>", "lines per instance", "50"),
-  ).action(async (o: Common & { version?: string; lines: string }) => {
+      .option("--lines <n>", "lines per instance", "50")
+      .option("--all", "also the instances that stopped (earlier releases, failed starts)"),
+  ).action(async (o: Common & { version?: string; lines: string; all?: boolean }) => {
     const q = new URLSearchParams({ lines: String(Number(o.lines) || 50) });
     if (o.version) q.set("version", o.version);
-    const logs = await callApi<LogTail[]>(await findApi(o), "GET", `/v1/logs?${q}`);
-    if (o.json) return out(JSON.stringify(logs, null, 2));
-    for (const l of logs) {
-      out(`== ${l.version} ${l.instance} ==`);
+    const logs = await callApi<(LogTail & { live?: boolean })[]>(await findApi(o), "GET", `/v1/logs?${q}`);
+    // A control plane that does not say which instances run: every log is shown.
+    const shown = o.all ? logs : logs.filter((l) => l.live !== false);
+    if (o.json) return out(JSON.stringify(shown, null, 2));
+    for (const l of shown) {
+      out(`== ${l.version} ${l.instance}${l.live === false ? " (stopped)" : ""} ==`);
       for (const line of l.lines) out(line);
     }
+    const hidden = logs.length - shown.length;
+    if (hidden > 0)
+      out(`(${hidden} log${hidden === 1 ? "" : "s"} of stopped instances not shown; --all shows them)`);
+    else if (logs.length === 0) out(`no instance logs${o.version ? ` of ${o.version}` : ""} yet`);
   });
 
   const audit = program.command("audit").description("the hash-chained audit log");
@@ -186,7 +230,7 @@ export function registerClientCommands(program: Command): void {
     await callApi(api, "POST", "/v1/down");
     out("stopping: instances drain, then the router and the control plane exit");
     // Done when the control plane no longer answers (bounded: drains take their timeout).
-    const deadline = Date.now() + 120_000;
+    const deadline = Date.now() + DOWN_MS;
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 250));
       const up = await fetch(`${api.url}/v1/status`, { signal: AbortSignal.timeout(1000) }).then(
@@ -195,85 +239,34 @@ export function registerClientCommands(program: Command): void {
       );
       if (!up) return out("stopped");
     }
-    throw new Error(`the control plane at ${api.url} still answers after 120s`);
+    throw new Error(`the control plane at ${api.url} still answers after ${formatDuration(DOWN_MS)}`);
   });
 }
 
-/** Prints the release's progress (status, step, decisions) until it ends; returns it. */
-/** How long `--wait` waits for a control plane that went away (killed, restarted) to answer again. */
-const REGAIN_MS = 120_000;
+/** How long `baton down` waits for the control plane to exit (drains take their timeout). */
+const DOWN_MS = 120_000;
 
-/**
- * Prints a release's progress until it ends. A control plane that stops answering meanwhile (its
- * `baton up` killed and started again) is waited for: the release resumes there, so it is
- * followed to its end rather than reported as a failure of the command.
- */
-async function follow(find: () => Promise<ApiTarget>, id: number): Promise<Release> {
-  let seen = 0;
-  let last = "";
-  let api = await find();
-  let lostSince = 0;
-  for (;;) {
-    let answer: { release: Release; decisions: DecisionRecord[] };
-    try {
-      answer = await callApi(api, "GET", `/v1/releases/${id}`);
-      lostSince = 0;
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code !== "BATON_API_UNREACHABLE" && code !== "BATON_NOT_UP") throw err;
-      if (lostSince === 0) {
-        lostSince = Date.now();
-        out(
-          `  ${clock()}  the control plane does not answer; waiting up to ${REGAIN_MS / 1000}s for it (baton up)`,
-        );
-      }
-      if (Date.now() - lostSince > REGAIN_MS) throw err;
-      await new Promise((r) => setTimeout(r, 1000));
-      api = await find().catch(() => api); // a restarted `baton up` may listen elsewhere
-      continue;
-    }
-    const { release, decisions } = answer;
-    const now = `${release.status} step ${release.step + 1}`;
-    if (now !== last) {
-      out(
-        `  ${clock()}  ${release.status}${release.status === "progressing" ? `, step ${release.step + 1}` : ""}`,
-      );
-      last = now;
-    }
-    for (const d of decisions.slice(seen)) out(`  ${clock()}  ${decision(d)}`);
-    seen = decisions.length;
-    if (!["starting", "progressing", "rolling-back"].includes(release.status)) {
-      out(`release ${describe(release)}`);
-      return release;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
+/** Whether `version` of the service was ever released (it then has a directory to come from). */
+async function releasedBefore(api: ApiTarget, version: string): Promise<boolean> {
+  const list = await callApi<ReleaseView[]>(api, "GET", `/v1/releases?limit=${HISTORY_LOOKUP}`);
+  return list.some((r) => r.version === version);
 }
 
-/** The supervised router in one line: what runs, and whether and why it was restarted. */
-function routerLine(r: RouterStatus): string {
-  const time = (iso: string) => `${iso.slice(0, 19).replace("T", " ")}Z`;
-  const head =
-    r.state === "running"
-      ? `router: pid ${r.pid} on ${r.url}, running since ${time(r.since)}`
-      : r.state === "restarting"
-        ? `router: DOWN (pid ${r.pid} gone), being restarted${r.nextAttemptAt ? ` (next attempt ${time(r.nextAttemptAt)})` : ""}${r.lastError ? `; last attempt failed: ${r.lastError}` : ""}`
-        : `router: pid ${r.pid} (no longer supervised: baton up is stopping)`;
-  const last = r.lastRestart;
-  if (r.restarts === 0) return r.state === "running" ? `${head}, never restarted` : head;
-  return `${head}; restarted ${r.restarts} time${r.restarts === 1 ? "" : "s"}${last ? ` (last ${time(last.at)}, down ${last.downMs} ms: ${last.reason})` : ""}`;
+/** `baton up` runs on this machine: a directory that is not there would only fail the release later. */
+async function assertDirectory(dir: string): Promise<void> {
+  const isDir = await stat(dir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isDir) throw new Error(`--dir ${dir}: no such directory (${resolve(dir)})`);
 }
 
-function describe(r: Release): string {
-  return `${r.id}: ${r.version} (${r.strategy}${r.previousVersion ? ` from ${r.previousVersion}` : ""}) ${r.status}${r.reason ? `: ${r.reason}` : ""}`;
-}
-
-function decision(d: DecisionRecord): string {
-  return `step ${d.step + 1} analysis ${d.decision}: ${d.reason}`;
+/** Said on stderr before a deploy or rollback changes anything: it goes ahead all the same. */
+function warnIfChainBroken(s: StatusView): void {
+  if (s.auditChain && s.auditChain.ok === false)
+    process.stderr.write(`baton: ${auditWarning(s.auditChain)}\n`);
 }
 
 function actor(): string {
   return process.env.BATON_ACTOR ?? process.env.USER ?? "cli";
 }
-
-const clock = () => new Date().toISOString().slice(11, 19);

@@ -2,7 +2,14 @@ import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ControlPlane, parseServiceFile, pgClient, RouterAdmin, startEmbeddedDatabase } from "@baton/control";
+import {
+  ControlPlane,
+  formatDuration,
+  parseServiceFile,
+  pgClient,
+  RouterAdmin,
+  startEmbeddedDatabase,
+} from "@baton/control";
 import { createRouter, type Router, silentLogger } from "@baton/router";
 import { DemoTraffic } from "../demo/demo-traffic.js";
 
@@ -90,7 +97,7 @@ export async function runDemo(): Promise<void> {
         "summary",
         `  requests sent                       ${r.sent}`,
         `  requests failed during v2's release ${failedDuringV2}`,
-        `  v3: first traffic to rollback       ${v3RolledBack && v3FirstTraffic ? ((v3RolledBack - v3FirstTraffic) / 1000).toFixed(1) : "?"} s`,
+        `  v3: first traffic to rollback       ${v3RolledBack && v3FirstTraffic ? formatDuration(v3RolledBack - v3FirstTraffic) : "?"}`,
         `  requests v3 failed                  ${r.failedByVersion.v3 ?? 0}`,
         `  requests failed in all              ${r.failed}`,
         `  WebSockets                          ${r.websockets.opened} opened; close codes ${JSON.stringify(r.websockets.closeCodes)}`,

@@ -4,7 +4,7 @@ import {
   lintExitCode,
   lintFiles,
   loadMigrationFile,
-  type MigrationRecord,
+  type MigrationResult,
   Migrator,
   parseMigrationFile,
   pgPool,
@@ -113,7 +113,14 @@ async function withMigrator(o: Common, fn: (m: Migrator) => Promise<void>): Prom
   }
 }
 
-function print(o: Common, r: MigrationRecord, what: string): void {
+function print(o: Common, r: MigrationResult, what: string): void {
   if (o.json) return out(JSON.stringify(r, null, 2));
+  if (what === "rolled back" && r.warnings.length > 0) {
+    // Not "rolled back" plainly: part of the migration stays, and the next start may trip on it.
+    out(`rolled back ${r.name} on ${r.schema}, except what cannot be undone:`);
+    for (const w of r.warnings) out(`  ${w}`);
+    return;
+  }
   out(`${what} ${r.name} on ${r.schema}; version schema ${r.versionSchema}`);
+  for (const w of r.warnings) process.stderr.write(`baton: warning: ${w}\n`);
 }

@@ -9,6 +9,7 @@ import {
   processAlive,
   RegionalControlPlane,
   RouterAdmin,
+  type ServiceFile,
   type SqlClient,
   type Status,
   startApi,
@@ -43,10 +44,7 @@ const say = (line: string) => process.stdout.write(`${clock()}  ${line}\n`);
  */
 export async function runUp(opts: UpOptions): Promise<void> {
   const filePath = resolve(opts.file);
-  const text = await readFile(filePath, "utf8").catch((err: NodeJS.ErrnoException) => {
-    throw new Error(`cannot read the service file ${filePath}: ${err.code ?? err.message}`);
-  });
-  const file = parseServiceFile(text, filePath);
+  const file = await readServiceFile(filePath);
   const dataDir = resolve(opts.dataDir ?? join(dirname(filePath), ".baton"));
   await mkdir(dataDir, { recursive: true });
   await chmod(dataDir, 0o755); // as root, the embedded PostgreSQL runs as `postgres` below it
@@ -132,6 +130,10 @@ export async function runUp(opts: UpOptions): Promise<void> {
       const admin = new MovableRouterAdmin(router.adminUrl, router.adminToken);
       const local = new ControlPlane({
         file,
+        // Read again at every deploy and rollback: an edit of baton.yaml applies to the next
+        // release without restarting `baton up` (a file that no longer parses fails that release,
+        // naming the key and line, and changes nothing).
+        readFile: () => readServiceFile(filePath),
         db,
         router: admin,
         routerUrl: router.url,
@@ -189,6 +191,14 @@ export async function runUp(opts: UpOptions): Promise<void> {
   process.stdout.write(
     `${JSON.stringify({ event: "baton-up", service: file.service, api: api.url, router: router?.url ?? null })}\n`,
   );
+}
+
+/** baton.yaml, read and checked; an error names the file (and, for a bad key, its line). */
+async function readServiceFile(filePath: string): Promise<ServiceFile> {
+  const text = await readFile(filePath, "utf8").catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`cannot read the service file ${filePath}: ${err.code ?? err.message}`);
+  });
+  return parseServiceFile(text, filePath);
 }
 
 const LOCK_FILE = "up.lock";

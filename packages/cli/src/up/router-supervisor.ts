@@ -1,4 +1,4 @@
-import { processAlive } from "@baton/control";
+import { formatDuration, processAlive } from "@baton/control";
 import { portProblem } from "./port-check.js";
 import {
   answers,
@@ -156,7 +156,7 @@ export class RouterSupervisor {
       const delay = this.streak === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.streak - 1));
       this.view.nextAttemptAt = new Date(Date.now() + delay).toISOString();
       if (delay) {
-        this.opts.say(`router: next start attempt in ${delay / 1000}s (backing off)`);
+        this.opts.say(`router: next start attempt in ${formatDuration(delay)} (backing off)`);
         await this.sleep(delay);
         if (this.stopped) return;
       }
@@ -184,7 +184,7 @@ export class RouterSupervisor {
       downMs,
     };
     this.opts.say(
-      `router restarted (pid ${this.proc.pid}, was ${previous.pid}) after ${downMs} ms: ${reason}`,
+      `router restarted (pid ${this.proc.pid}, was ${previous.pid}) after ${formatDuration(downMs)}: ${reason}`,
     );
     await this.audit("router.restarted", {
       pid: this.proc.pid,

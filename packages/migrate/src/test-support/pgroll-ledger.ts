@@ -9,11 +9,32 @@ import { OPERATIONS } from "../operations/registry.js";
 import type { SqlPool } from "../sql-client.js";
 import { catalogSnapshot } from "./catalog-snapshot.js";
 
-/** pgroll's example migrations (read in place; see the README there). */
-export const PGROLL_EXAMPLES = fileURLToPath(
-  new URL("../../../../../shared/conformance/pgroll-examples/", import.meta.url),
-);
-export const HAVE_PGROLL_EXAMPLES = existsSync(PGROLL_EXAMPLES);
+/**
+ * pgroll's example migrations, read in place (see the README there): `../shared/conformance/
+ * pgroll-examples` beside the repository, or BATON_PGROLL_EXAMPLES.
+ */
+export const PGROLL_EXAMPLES =
+  process.env.BATON_PGROLL_EXAMPLES ??
+  fileURLToPath(new URL("../../../../../shared/conformance/pgroll-examples/", import.meta.url));
+export const HAVE_PGROLL_EXAMPLES = existsSync(join(PGROLL_EXAMPLES, ".ledger"));
+/**
+ * Appended to the name of what is skipped without them, so that the test output says why (a
+ * skipped suite is otherwise one more "skipped" in a count).
+ */
+export const PGROLL_EXAMPLES_SKIP_REASON = HAVE_PGROLL_EXAMPLES
+  ? ""
+  : ` [SKIPPED: needs ../shared/conformance/pgroll-examples; not found at ${PGROLL_EXAMPLES} (set BATON_PGROLL_EXAMPLES)]`;
+
+/**
+ * Says on stderr, in the test output under the file's name, which tests of `file` are skipped and
+ * why: Vitest's default reporter counts skipped tests but does not name them.
+ */
+export function warnIfPgrollExamplesMissing(what: string): void {
+  if (!HAVE_PGROLL_EXAMPLES)
+    console.warn(
+      `SKIPPED ${what}: needs pgroll's examples in ../shared/conformance/pgroll-examples beside the repository; not found at ${PGROLL_EXAMPLES} (BATON_PGROLL_EXAMPLES points elsewhere)`,
+    );
+}
 
 /**
  * Applies pgroll's examples in ledger order, each as pgroll's lifecycle: start, rollback (back to
