@@ -3,7 +3,8 @@ export type Buckets = readonly (readonly [number, number])[];
 
 export function total(b: Buckets): number {
   let n = 0;
-  for (const [, c] of b) n += c;
+  // Indexed loops: these run over every bucket at every look, and destructuring iterators cost.
+  for (let i = 0; i < b.length; i++) n += b[i]![1];
   return n;
 }
 
@@ -13,9 +14,9 @@ export function quantile(b: Buckets, q: number): number {
   if (n === 0) return 0;
   const rank = Math.ceil(q * n);
   let seen = 0;
-  for (const [v, c] of b) {
-    seen += c;
-    if (seen >= rank) return v;
+  for (let i = 0; i < b.length; i++) {
+    seen += b[i]![1];
+    if (seen >= rank) return b[i]![0];
   }
   return b[b.length - 1]![0];
 }
@@ -29,24 +30,27 @@ export function mannWhitney(
   canary: Buckets,
   stable: Buckets,
 ): { theta: number; variance: number; nc: number; ns: number } {
-  const values = [...new Set([...canary.map(([v]) => v), ...stable.map(([v]) => v)])].sort((a, b) => a - b);
-  const cMap = new Map(canary.map(([v, c]) => [v, c]));
-  const sMap = new Map(stable.map(([v, c]) => [v, c]));
   const nc = total(canary);
   const ns = total(stable);
   const n = nc + ns;
+  if (nc === 0 || ns === 0) return { theta: 0.5, variance: Number.POSITIVE_INFINITY, nc, ns };
+  // Both lists ascend: one merge walks the values in order (this runs at every look).
   let u = 0;
   let stableBelow = 0;
   let ties = 0;
-  for (const v of values) {
-    const c = cMap.get(v) ?? 0;
-    const s = sMap.get(v) ?? 0;
+  let i = 0;
+  let j = 0;
+  while (i < canary.length || j < stable.length) {
+    const vc = i < canary.length ? canary[i]![0] : Number.POSITIVE_INFINITY;
+    const vs = j < stable.length ? stable[j]![0] : Number.POSITIVE_INFINITY;
+    const v = Math.min(vc, vs);
+    const c = vc === v ? canary[i++]![1] : 0;
+    const s = vs === v ? stable[j++]![1] : 0;
     u += c * (stableBelow + s / 2);
     stableBelow += s;
     const t = c + s;
     ties += t * t * t - t;
   }
-  if (nc === 0 || ns === 0) return { theta: 0.5, variance: Number.POSITIVE_INFINITY, nc, ns };
   const varU = ((nc * ns) / 12) * (n + 1 - ties / (n * (n - 1)));
   return { theta: u / (nc * ns), variance: varU / (nc * ns) ** 2, nc, ns };
 }
