@@ -150,6 +150,16 @@ export class ControlPlane {
       return;
     }
     this.log(`taking over release ${active.id} of ${active.version} (${active.strategy}, ${active.status})`);
+    if (found.staleWarm) {
+      // Kept warm by the release before; the one in flight replaced it (it was killed before
+      // retiring it). At weight 0 it serves nothing new: it stops after the drain timeout.
+      const stale = found.staleWarm;
+      this.log(`stopping ${stale.version}, kept warm by the previous release and replaced since`);
+      this.retiring = Promise.all(stale.instances.map((i) => i.stop(this.file.drain.timeout))).then(
+        () => {},
+        (err: Error) => this.log(`stopping ${stale.version}: ${err.message}`),
+      );
+    }
     const { stable, next } = found.inFlight;
     const state: RunState = { promoted: false, finished: false };
     // The recorded instances are adopted before the sweep, which spares what is owned.

@@ -16,6 +16,8 @@ export interface Recovered {
   serving?: VersionSet;
   /** The previous version the last release keeps warm, with when its warm period ends. */
   warm?: VersionSet & { until: number; source: { dir: string | null; env: Record<string, string> } };
+  /** The version the last release kept warm, when a release in flight has replaced it. */
+  staleWarm?: VersionSet;
   /** A release a killed control plane left in flight: what to resume it with. */
   inFlight?: { stable: VersionSet; next: NextVersion };
 }
@@ -53,9 +55,23 @@ export async function findServing(
     const stable = active.previousVersion
       ? adopt(active.previousVersion, active.previousInstances, true, active.id).set
       : { version: "", instances: [] };
+    // The version the last release kept warm was replaced by this one: it is retired, unless this
+    // release is the rollback that switches to it.
+    const lastGood = recent.find((r) => r.id < active.id && r.status === "succeeded");
+    const taken = new Set(active.instances.map((i) => i.port));
+    const stale =
+      lastGood && keepsWarm(lastGood)
+        ? adopt(
+            lastGood.previousVersion!,
+            lastGood.previousInstances.filter((i) => !taken.has(i.port)),
+            false,
+            lastGood.id,
+          ).set
+        : undefined;
     return {
       ...(stable.instances.length > 0 ? { serving: stable } : {}),
       inFlight: { stable, next: { version: active.version, cwd: active.dir ?? ".", env: active.env } },
+      ...(stale && stale.instances.length > 0 ? { staleWarm: stale } : {}),
     };
   }
 
@@ -69,8 +85,8 @@ export async function findServing(
   const serving = adopt(lastGood.version, restored?.previousInstances ?? lastGood.instances, true).set;
   let warm: Recovered["warm"];
   // Every release keeps its predecessor warm for keepPreviousFor; a rollback keeps nothing.
-  if (good === 0 && lastGood.previousVersion && !lastGood.rollbackOf && lastGood.strategy !== "rollback") {
-    const prev = adopt(lastGood.previousVersion, lastGood.previousInstances, false, lastGood.id);
+  if (good === 0 && keepsWarm(lastGood)) {
+    const prev = adopt(lastGood.previousVersion!, lastGood.previousInstances, false, lastGood.id);
     if (prev.set.instances.length > 0)
       warm = {
         ...prev.set,
@@ -79,6 +95,13 @@ export async function findServing(
       };
   }
   return { serving, ...(warm ? { warm } : {}) };
+}
+
+/** Whether a settled release left its predecessor warm (a rollback keeps nothing). */
+function keepsWarm(r: Release): boolean {
+  return (
+    r.previousVersion !== null && !r.rollbackOf && r.strategy !== "rollback" && r.previousInstances.length > 0
+  );
 }
 
 /** Where `version` was last released from (its directory and environment). */

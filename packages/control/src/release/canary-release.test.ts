@@ -64,13 +64,13 @@ describe("canary release", () => {
     const passes = await ctx.store.decisions(good.release.id);
     expect(passes.some((d) => d.decision === "pass")).toBe(true);
 
-    // v3 fails 5% of its requests (+5 points over v2's 0%): the analysis stops it on its own.
+    // v3 fails 10% of its requests (+10 points over v2's 0%): the analysis stops it on its own.
     ctx = { ...ctx, stable: good.serving };
     const started = Date.now();
     const bad = await runRelease(ctx, runCanaryRelease, {
       version: "v3",
       cwd: dir,
-      env: { FAIL_RATE: "0.05" },
+      env: { FAIL_RATE: "0.1" },
     });
     everything.push(...bad.serving.instances);
     const r = await load.stop();

@@ -78,7 +78,9 @@ describe("a canary behind a load balancer (one client address, no sticky header)
         await res.body.dump();
         seen.add(String(res.headers["x-baton-version"]));
         const set = res.headers["set-cookie"];
-        const sticky = (Array.isArray(set) ? set : set ? [set] : []).find((c) => c.startsWith("baton_sticky="));
+        const sticky = (Array.isArray(set) ? set : set ? [set] : []).find((c) =>
+          c.startsWith("baton_sticky="),
+        );
         if (!cookie) {
           expect(sticky, "the router assigns a sticky cookie").toBeDefined();
           cookie = sticky!.split(";")[0];

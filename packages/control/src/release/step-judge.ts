@@ -183,19 +183,22 @@ function waitingFor(
     };
   }
   const rate = treatment.requests / Math.max(1, windowSeconds);
-  // Set by the analysis while it waits for more traffic (absent from older analysis versions).
-  const needed = (verdict as { waitingFor?: { requests: number } }).waitingFor?.requests;
-  if (needed !== undefined && needed > 0) {
-    const seconds = rate > 0 ? Math.ceil(needed / rate) : undefined;
+  const then = s.pauseMs === undefined ? "; then waits for baton promote" : "";
+  const needed = verdict.waitingFor;
+  if (needed && needed.requests > 0) {
+    // Infinite when one side has too little traffic to bound yet.
+    const count = Number.isFinite(needed.requests) ? `~${Math.ceil(needed.requests)} more` : "more";
+    const seconds =
+      rate > 0 && Number.isFinite(needed.requests) ? Math.ceil(needed.requests / rate) : undefined;
     return {
       kind: "analysis",
-      message: `${s.label}: the analysis needs ~${needed} more requests to ${s.treatment.version}${seconds !== undefined ? `, ≈ ${formatDuration(seconds * 1000)} at ${fmt(rate)}/s` : " (it gets none now)"}${s.pauseMs === undefined ? "; then waits for baton promote" : ""}`,
+      message: `${s.label}: the analysis needs ${count} requests to ${s.treatment.version} (${needed.reason})${seconds !== undefined ? `, ≈ ${formatDuration(seconds * 1000)} at ${fmt(rate)}/s` : rate > 0 ? "" : "; it gets none now"}${then}`,
       ...(seconds !== undefined ? { seconds } : {}),
     };
   }
   return {
     kind: "analysis",
-    message: `${s.label}: analysis ${verdict.decision}: ${verdict.reason}${s.pauseMs === undefined ? "; then waits for baton promote" : ""}`,
+    message: `${s.label}: analysis ${verdict.decision}: ${verdict.reason}${then}`,
   };
 }
 
