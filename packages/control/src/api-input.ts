@@ -87,9 +87,21 @@ export const deployBody = z
   });
 export type DeployBody = z.infer<typeof deployBody>;
 
-/** promote, abort, rollback: only who asked. */
+/** promote, abort: only who asked. */
 export const actorBody = z.strictObject(
   { actor: actor.optional() },
+  { error: "the body must be a JSON object" },
+);
+
+/** rollback: who asked, and how to restart the previous version when it is no longer warm. */
+export const rollbackBody = z.strictObject(
+  {
+    actor: actor.optional(),
+    strategy: z
+      .enum(["immediate", "canary", "rolling", "blue-green"])
+      .describe("used only when the previous version is no longer warm (default: immediate, all at once)")
+      .optional(),
+  },
   { error: "the body must be a JSON object" },
 );
 

@@ -16,7 +16,13 @@ export { openApiDocument } from "./api/openapi-document.js";
 export { type ApiOptions, buildApi, hashToken, type ReleaseControl, startApi } from "./api-server.js";
 export { type AuditEvent, AuditLog, type AuditProblem, type AuditRecord } from "./audit/audit-log.js";
 export { canonicalJson } from "./audit/canonical-json.js";
-export { ControlPlane, type ControlPlaneOptions, type DeployRequest, type Status } from "./control-plane.js";
+export {
+  ControlPlane,
+  type ControlPlaneOptions,
+  type DeployRequest,
+  type RollbackRequest,
+  type Status,
+} from "./control-plane.js";
 export {
   API_ERROR_CODES,
   BatonControlError,

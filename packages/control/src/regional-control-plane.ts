@@ -1,6 +1,6 @@
 import { analyzeCanary } from "./analysis/canary-analysis.js";
 import { AuditLog } from "./audit/audit-log.js";
-import { ControlPlane, type DeployRequest, type Status } from "./control-plane.js";
+import { ControlPlane, type DeployRequest, type RollbackRequest, type Status } from "./control-plane.js";
 import { BatonControlError, ReleaseInProgressError } from "./errors.js";
 import { ReleaseLifecycle } from "./release/release-lifecycle.js";
 import { sampleOf, sleep } from "./release/release-steps.js";
@@ -283,7 +283,9 @@ export class RegionalControlPlane {
   }
 
   /** Every region back to its previous release, the last region first. */
-  async rollback(actor: string): Promise<Release> {
+  /** Every region back to the previous release (one wave of the previous version); `strategy` is not used. */
+  async rollback(req: RollbackRequest | string): Promise<Release> {
+    const actor = typeof req === "string" ? req : req.actor;
     if (this.wave) throw new ReleaseInProgressError(this.service, `wave ${this.wave.id} is still running`);
     const [latest] = await this.store.history(this.service, 1);
     if (latest?.status !== "succeeded")

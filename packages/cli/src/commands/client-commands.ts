@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { formatDuration, type LogTail, type RegionalStatus, type Status } from "@baton/control";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { type ApiTarget, callApi, findApi } from "../up/api-client.js";
 import type { RouterStatus } from "../up/router-supervisor.js";
 import { followRelease } from "./follow-release.js";
@@ -153,12 +153,25 @@ export function registerClientCommands(program: Command): void {
   withCommon(
     program
       .command("rollback")
-      .description("back to the previous release (one switch while blue-green keeps it warm)")
+      .description(
+        "back to the previous release: one switch while it is kept warm (keepPreviousFor), else it restarts all at once",
+      )
+      .addOption(
+        new Option("--strategy <strategy>", "how to restart it when it is no longer warm").choices([
+          "immediate",
+          "canary",
+          "rolling",
+          "blue-green",
+        ]),
+      )
       .option("--wait", "follow the rollback until it ends"),
-  ).action(async (o: Common & { wait?: boolean }) => {
+  ).action(async (o: Common & { wait?: boolean; strategy?: string }) => {
     const api = await findApi(o);
     warnIfChainBroken(await callApi<StatusView>(api, "GET", "/v1/status"));
-    const release = await callApi<ReleaseView>(api, "POST", "/v1/rollback", { actor: actor() });
+    const release = await callApi<ReleaseView>(api, "POST", "/v1/rollback", {
+      actor: actor(),
+      ...(o.strategy ? { strategy: o.strategy } : {}),
+    });
     out(`release ${release.id}: back to ${release.version} (${release.strategy})`);
     if (o.wait) {
       const end = await followRelease(() => findApi(o), release.id, out);

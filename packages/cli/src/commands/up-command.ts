@@ -123,7 +123,12 @@ export async function runUp(opts: UpOptions): Promise<void> {
       });
       say(`release waves over ${file.regions.map((r) => `${r.name} (${r.router})`).join(", ")}`);
     } else {
-      router = await ensureRouter({ dataDir, listenHost: opts.listenHost, port: file.listen });
+      router = await ensureRouter({
+        dataDir,
+        listenHost: opts.listenHost,
+        port: file.listen,
+        trustedProxies: file.trustedProxies,
+      });
       say(
         `router ${router.reused ? "already running" : "started"} (pid ${router.pid}) on ${router.url}, admin ${router.adminUrl}`,
       );
@@ -145,6 +150,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
         dataDir,
         listenHost: opts.listenHost,
         port: file.listen,
+        trustedProxies: file.trustedProxies,
         say,
         record: (action, details) =>
           local.audit.append({ actor: "baton up", action, service: file.service, details }).then(() => {}),

@@ -39,6 +39,8 @@ export async function ensureRouter(opts: {
   dataDir: string;
   listenHost: string;
   port: number;
+  /** baton.yaml's trustedProxies: whose X-Forwarded-For the router believes. */
+  trustedProxies?: string[];
 }): Promise<StartedRouter> {
   const existing = await runningRouter(opts.dataDir);
   if (existing) return { ...existing, reused: true };
@@ -51,7 +53,7 @@ export async function ensureRouter(opts: {
     previous?.adminPort && (await freeWithin("127.0.0.1", previous.adminPort, 1500))
       ? previous.adminPort
       : await freePort();
-  const text = configText(`${opts.listenHost}:${opts.port}`, adminPort, adminToken);
+  const text = configText(`${opts.listenHost}:${opts.port}`, adminPort, adminToken, opts.trustedProxies);
   // Rewritten only when it changes: an equal file keeps the saved routing table valid.
   if (text !== (await readFile(config, "utf8").catch(() => ""))) {
     await writeFile(`${config}.tmp`, text, { mode: 0o600 });
@@ -146,7 +148,7 @@ export async function answers(proc: RouterProcess, timeoutMs = 2000): Promise<bo
   }
 }
 
-function configText(listen: string, adminPort: number, token: string): string {
+function configText(listen: string, adminPort: number, token: string, trustedProxies: string[] = []): string {
   return [
     "# Written by `baton up`; the routing table itself is kept in the state file beside it.",
     `listen: "${listen}"`,
@@ -154,6 +156,8 @@ function configText(listen: string, adminPort: number, token: string): string {
     `  listen: "127.0.0.1:${adminPort}"`,
     `  token: "${token}"`,
     "stateFile: router.state.json",
+    // JSON is YAML: each entry quoted, whatever it holds.
+    ...(trustedProxies.length > 0 ? [`trustedProxies: ${JSON.stringify(trustedProxies)}`] : []),
     "",
   ].join("\n");
 }

@@ -37,6 +37,7 @@ export interface SupervisorOptions {
   dataDir: string;
   listenHost: string;
   port: number;
+  trustedProxies?: string[];
   /** How often the pid is looked at and the admin API asked (ms). */
   pollMs?: number;
   /** Consecutive unanswered health checks (2 s each) after which a live router counts as hung. */

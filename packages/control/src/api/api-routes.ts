@@ -7,6 +7,7 @@ import {
   releasePath,
   releaseQuery,
   releasesQuery,
+  rollbackBody,
 } from "../api-input.js";
 import type { ApiOptions, ReleaseControl } from "../api-server.js";
 import { BatonControlError } from "../errors.js";
@@ -130,8 +131,9 @@ export function apiRoutes(
       path: "/v1/rollback",
       operationId: "rollback",
       summary: "Back to the previous release",
-      description: "One switch while blue-green keeps the previous version warm; otherwise a release of it.",
-      body: actorBody,
+      description:
+        "One switch while the previous version is warm (keepPreviousFor, after every strategy); otherwise it restarts all at once, health-gated, or by the strategy given.",
+      body: rollbackBody,
       response: { status: 202, description: "The rollback's release, as recorded", schema: release },
       errors: [
         "BATON_NOTHING_TO_ROLL_BACK",
@@ -140,7 +142,8 @@ export function apiRoutes(
         "BATON_DATABASE_UNAVAILABLE",
         ...ROUTER,
       ],
-      handle: ({ body }) => plane.rollback(body.actor ?? "api"),
+      handle: ({ body }) =>
+        plane.rollback({ actor: body.actor ?? "api", ...(body.strategy ? { strategy: body.strategy } : {}) }),
     }),
     defineRoute({
       method: "GET",

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { actorBody, deployBody } from "../api-input.js";
+import { actorBody, deployBody, rollbackBody } from "../api-input.js";
 import { API_ERROR_CODES, ERRORS } from "../errors.js";
 import { ReleaseStatus } from "../release/release-lifecycle.js";
 
@@ -26,7 +26,11 @@ export const release = z
     service: z.string(),
     version: z.string(),
     previousVersion: z.string().nullable(),
-    strategy: z.string().describe("initial, rolling, blue-green, canary or rollback"),
+    strategy: z
+      .string()
+      .describe(
+        "initial, rolling, blue-green, canary, immediate (all at once) or rollback (one switch to the warm version)",
+      ),
     status: z.enum(Object.values(ReleaseStatus)),
     step: z.number().int(),
     stepStartedAt: z.string().nullable(),
@@ -35,17 +39,23 @@ export const release = z
     previousInstances: z.array(instanceRecord),
     dir: z.string().nullable(),
     env: z.record(z.string(), z.string()),
+    rollbackOf: z.string().nullable().describe("a rollback: the version it rolled back from"),
+    settings: z.record(z.string(), z.unknown()).describe("the baton.yaml settings the release ran with"),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
-  .describe("A release as stored; the control plane may add fields (e.g. rollbackOf, settings).")
+  .describe("A release as stored; the control plane may add fields.")
   .register(apiSchemas, { id: "Release" });
 
 export const decision = z
   .looseObject({
     releaseId: z.number().int(),
     step: z.number().int(),
-    decision: z.string().describe("pass, fail or wait"),
+    decision: z
+      .string()
+      .describe(
+        "pass, fail, inconclusive, promoted (by the operator or onInconclusive), paused (inconclusive past maxInconclusive), carried-on (a time-boxed step ended with nothing wrong found), or baseline (blue-green: the old version's numbers before the switch)",
+      ),
     reason: z.string(),
     numbers: z.record(z.string(), z.unknown()),
   })
@@ -61,9 +71,24 @@ export const serviceStatus = z
     warm: z
       .looseObject({ version: z.string(), until: z.string(), instances: z.array(instanceView) })
       .nullable()
-      .describe("the previous version while blue-green keeps it warm: a rollback is then one switch"),
+      .describe(
+        "the previous version while it is kept warm (keepPreviousFor): a rollback is then one switch",
+      ),
     release: release.nullable().describe("the latest release"),
     decisions: z.array(decision),
+    waiting: z
+      .looseObject({
+        kind: z.enum(["promote", "analysis", "pause", "paused"]),
+        message: z.string(),
+        seconds: z.number().optional(),
+      })
+      .nullable()
+      .optional()
+      .describe("what the release in flight waits for, in words (null when nothing)"),
+    auditChain: z
+      .looseObject({ ok: z.boolean(), problem: z.string().optional(), checkedAt: z.string() })
+      .optional()
+      .describe("whether the audit log's hash chain verifies (checked at most once a minute)"),
     router: z.looseObject({}).optional().describe("`baton up`: its supervised router process"),
   })
   .describe("What serves one service, and its latest release.")
@@ -88,6 +113,7 @@ export const logTail = z
     version: z.string(),
     instance: z.string().describe("the instance's log file, e.g. 0-41235.log (index and port)"),
     lines: z.array(z.string()),
+    live: z.boolean().optional().describe("whether the instance runs now"),
   })
   .register(apiSchemas, { id: "LogTail" });
 
@@ -141,3 +167,4 @@ export const errorEnvelope = z
 
 deployBody.register(apiSchemas, { id: "DeployRequest" });
 actorBody.register(apiSchemas, { id: "ActorRequest" });
+rollbackBody.register(apiSchemas, { id: "RollbackRequest" });
