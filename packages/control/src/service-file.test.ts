@@ -66,6 +66,29 @@ describe("baton.yaml", () => {
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(["provider", "run", "regions"]));
   });
 
+  it("describes every key, at every depth (one source for the docs, the schema and editor hints)", () => {
+    const undocumented: string[] = [];
+    const walk = (node: unknown, path: string) => {
+      if (!node || typeof node !== "object") return;
+      const n = node as {
+        properties?: Record<string, { description?: string }>;
+        items?: unknown;
+        anyOf?: unknown[];
+      };
+      for (const [key, child] of Object.entries(n.properties ?? {})) {
+        const described = (c: unknown): boolean =>
+          !!(c as { description?: string }).description ||
+          ((c as { anyOf?: unknown[] }).anyOf ?? []).some(described);
+        if (!described(child)) undocumented.push(`${path}${key}`);
+        walk(child, `${path}${key}.`);
+      }
+      if (n.items) walk(n.items, `${path}[].`);
+      for (const alt of n.anyOf ?? []) walk(alt, path);
+    };
+    walk(serviceFileJsonSchema(), "");
+    expect(undocumented).toEqual([]);
+  });
+
   it("needs run with the local provider only", () => {
     const noRun = SEED.replace(/^run: .*$/m, "");
     expect(refusal(noRun).message).toMatch(/run: run is required with the local provider/);
