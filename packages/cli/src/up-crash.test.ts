@@ -53,11 +53,11 @@ instances: 2
 run: ${process.execPath} ${join(ECHO_DIR, "dist/server.js")}
 health: { startTimeout: 10s }
 strategy: canary
-rolling: { maxSurge: 1, maxUnavailable: 0, minReady: 300ms }
+rolling: { maxSurge: 1, maxUnavailable: 0, minReady: 300ms, judgeFor: 2s }
 canary:
   steps: [ { weight: 50, pause: 1s }, { weight: 100, pause: 0s } ]
 analysis: { minRequests: 30 }
-blueGreen: { keepOldFor: 10m }
+blueGreen: { keepOldFor: 10m, postSwitchAnalysis: 2s }
 stickiness: { header: x-user-id }
 drain: { timeout: 500ms, preStop: 0s }
 `,

@@ -82,7 +82,7 @@ describe("local instances", () => {
     expect(err).toBeInstanceOf(InstancesNotReadyError);
     expect((err as Error).message).toMatch(/v-broken did not become ready/);
     expect((err as InstancesNotReadyError).reasons[0]).toMatch(
-      /not ready after 1500ms: HTTP 503 from \/health\/ready/,
+      /not ready after 1.5s: HTTP 503 from \/health\/ready/,
     );
     const pids = (err as InstancesNotReadyError).pids;
     expect(pids).toHaveLength(2);

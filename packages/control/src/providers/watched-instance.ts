@@ -1,3 +1,4 @@
+import { formatDuration } from "../format-duration.js";
 import { ProcessState } from "./instance-process-state.js";
 import type { Instance, InstanceRecord } from "./provider.js";
 
@@ -46,7 +47,7 @@ export abstract class WatchedInstance implements Instance {
         if (this.state !== ProcessState.Ready) this.transition(ProcessState.Failed);
         reject(
           new Error(
-            `instance ${this.address} (${this.version}) not ready after ${timeoutMs}ms: ${this.lastHealth || "no answer"}`,
+            `instance ${this.address} (${this.version}) not ready after ${formatDuration(timeoutMs)}: ${this.lastHealth || "no answer"}`,
           ),
         );
       }, timeoutMs);

@@ -1,3 +1,4 @@
+import { formatDuration } from "../format-duration.js";
 import { ProcessState } from "../providers/instance-process-state.js";
 import type { Instance } from "../providers/provider.js";
 import { keepPreviousOf } from "../service-file.js";
@@ -106,7 +107,7 @@ export async function runRollingRelease(
     const flapped = batch.find((i) => i.state !== ProcessState.Ready || i.restarts > 0);
     if (flapped) {
       await Promise.all(batch.map((i) => i.stop(file.drain.timeout)));
-      return fail(`instance ${flapped.address} did not stay ready for ${minReady}ms`);
+      return fail(`instance ${flapped.address} did not stay ready for ${formatDuration(minReady)}`);
     }
     fresh.push(...batch);
     release = await lifecycle.record(release, ctx.actor, {
