@@ -30,6 +30,8 @@ const ECHO_SERVER = path.join(REPO_ROOT, "examples", "echo-service", "dist", "se
 const DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@localhost:5432/test";
 const RATE = Number(process.env.BENCH_RATE ?? 400);
 const ONLY = process.env.BENCH_ONLY?.split(",");
+/** How long after a bad version's deploy its users are counted. */
+const WINDOW_MS = 30_000;
 
 const control = await import(path.join(REPO_ROOT, "packages/control/dist/index.js"));
 const routerPkg = await import(path.join(REPO_ROOT, "packages/router/dist/index.js"));
@@ -175,7 +177,9 @@ async function badVersion(name, strategy, extra) {
     });
     const done = await s.plane.wait(r.id);
     const endedMs = performance.now() - t0;
-    await sleep(1000);
+    // Users are counted over the same window whatever the outcome: a bad version left serving
+    // goes on failing its users after the release "succeeded".
+    await sleep(Math.max(0, WINDOW_MS - (performance.now() - t0)));
     const rep = (await s.load.report()).main;
     results.push({
       kind: "bad",
@@ -258,7 +262,9 @@ const lines = [
   "",
   "## A version failing 15% of its requests",
   "",
-  "| release | outcome | until settled | requests answered by the bad version | failed requests |",
+  "Counted over the 30 s after the deploy starts, whatever the outcome (a version left serving keeps failing its users).",
+  "",
+  "| release | outcome | until settled | requests answered by the bad version | failed requests in 30 s |",
   "|---|---|---:|---:|---:|",
   ...results
     .filter((r) => r.kind === "bad")
