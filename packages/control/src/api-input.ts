@@ -184,13 +184,39 @@ export function parseInput<S extends z.ZodType>(
   return fail(field || where, field ? `${field}: ${issue.message}` : issue.message);
 }
 
-/** Where in `value` (a parsed JSON document) a "__proto__" key stands, if anywhere. */
-function protoPath(value: unknown, where: string, path: string[] = []): string | undefined {
-  if (value === null || typeof value !== "object") return undefined;
-  for (const key of Object.keys(value)) {
-    if (key === "__proto__") return path.join(".") || where;
-    const inner = protoPath((value as Record<string, unknown>)[key], where, [...path, key]);
-    if (inner) return inner;
+/** No request of this API nests deeper; a deeper document is refused before anything walks it. */
+export const MAX_INPUT_DEPTH = 32;
+
+/**
+ * Where in `value` (a parsed JSON document) a "__proto__" key stands, if anywhere; refuses a
+ * document nested deeper than MAX_INPUT_DEPTH. Iterative, and each path is built only when it is
+ * reported, so no input costs more than one pass over it.
+ */
+function protoPath(value: unknown, where: string): string | undefined {
+  type Node = { value: unknown; key: string; parent: Node | undefined; depth: number };
+  const pathOf = (n: Node | undefined) => {
+    const keys: string[] = [];
+    for (let at = n; at?.parent; at = at.parent) keys.unshift(at.key);
+    return keys.join(".") || where;
+  };
+  const stack: Node[] = [{ value, key: "", parent: undefined, depth: 0 }];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (node.value === null || typeof node.value !== "object") continue;
+    if (node.depth >= MAX_INPUT_DEPTH) {
+      // Named by its top-level field: the full path would be as long as the attack.
+      const top = pathOf(node).split(".")[0]!;
+      fail(top, `${top}: nested deeper than ${MAX_INPUT_DEPTH} levels`);
+    }
+    for (const key of Object.keys(node.value)) {
+      if (key === "__proto__") return pathOf(node);
+      stack.push({
+        value: (node.value as Record<string, unknown>)[key],
+        key,
+        parent: node,
+        depth: node.depth + 1,
+      });
+    }
   }
   return undefined;
 }

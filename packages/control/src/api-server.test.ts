@@ -182,6 +182,14 @@ describe("control plane API", () => {
         "env",
         /__proto__/,
       ],
+      // Nested 100,000 deep (an attacker's ~200 KB body): refused at once, naming where.
+      [
+        "POST",
+        "/v1/deploy",
+        `{"env":${"[".repeat(100_000)}${"]".repeat(100_000)}}`,
+        "env",
+        /^env: nested deeper than 32 levels$/,
+      ],
       [
         "POST",
         "/v1/deploy",
@@ -283,7 +291,7 @@ describe("control plane API", () => {
       cases.push(["POST", "/v1/deploy", JSON.stringify({ version, dir: ECHO_DIR }), "version", /^version: /]);
     for (const [method, path, body, field, message] of cases) {
       const r = await raw(method, path, body);
-      const what = `${method} ${path} ${body ?? ""}: ${JSON.stringify(r.body)}`;
+      const what = `${method} ${path} ${(body ?? "").slice(0, 200)}: ${JSON.stringify(r.body).slice(0, 300)}`;
       expect(r.status, what).toBe(400);
       expect(r.body.error.code, what).toBe("BATON_BAD_REQUEST");
       expect(r.body.error.field, what).toBe(field);
