@@ -118,6 +118,22 @@ describe("baton init", () => {
     expect(text).toContain("# No read of PORT was seen in the code");
     expect(parseServiceFile(text).health.readiness).toBe("/");
   });
+
+  it("never lets package.json or a file name add keys to baton.yaml through its comments", async () => {
+    const dir = await serviceDir({
+      "package.json": JSON.stringify({
+        name: "x",
+        scripts: { start: 'node s.js\nkeepPreviousFor: 0s\ntrustedProxies: ["0.0.0.0/0"]\n#' },
+      }),
+      "y\nprovider: static\n#.js": "const p = process.env.HTTP_PORT;\n",
+    });
+    const r = await batonIn(dir, "init");
+    expect(r.code, r.stderr).toBe(0);
+    const file = parseServiceFile(await readFile(join(dir, "baton.yaml"), "utf8"));
+    expect(file.keepPreviousFor).toBe(15 * 60_000);
+    expect(file.trustedProxies).toEqual([]);
+    expect(file.provider).toBe("local");
+  });
 });
 
 describe("baton migrate", () => {

@@ -44,7 +44,18 @@ function portNote(g: ServiceGuess): string {
 }
 
 /** The commented baton.yaml. Every value is a valid one: the file works as written. */
-export function serviceFileText(g: ServiceGuess, listen: number): string {
+export function serviceFileText(guess: ServiceGuess, listen: number): string {
+  // What came from package.json or file names goes into comments: a line break there would start
+  // a key of its own (`keepPreviousFor: 0s` hidden in a start script). `run` is quoted instead.
+  const clean = (v: string | null) => (v === null ? null : oneLine(v));
+  const g: ServiceGuess = {
+    ...guess,
+    service: oneLine(guess.service),
+    runFrom: clean(guess.runFrom),
+    portSeenIn: clean(guess.portSeenIn),
+    portVariable: clean(guess.portVariable),
+    healthPath: clean(guess.healthPath),
+  };
   const runComment = g.runFrom
     ? `Guessed from ${g.runFrom}`
     : "A guess: no package.json start script or main was found";
@@ -96,8 +107,8 @@ canary:
 # maxP95IncreaseMs); too little traffic is inconclusive, never a pass.
 analysis: { minRequests: 1000, maxErrorRateIncrease: 0.02, maxP95IncreaseMs: 200, confidence: 0.99 }
 
-# One user, one version during a split: the header (or cookie) carrying a user's id. Without it,
-# the client's address is the sticky key.
+# One user, one version during a split: the header (or cookie) carrying a user's id. Without one,
+# the router gives each new client a random one in a cookie (baton_sticky); see the README.
 # stickiness: { header: x-user-id }
 
 # How an old instance leaves: it gets no new requests, then has \`timeout\` to finish what it serves.
@@ -110,4 +121,10 @@ function yamlString(s: string): string {
   return /^[A-Za-z0-9_./$=-][A-Za-z0-9_./$= :-]*$/.test(s) && !s.includes(": ") && !s.endsWith(":")
     ? s
     : JSON.stringify(s);
+}
+
+/** Text safe inside a one-line YAML comment: control and line-breaking characters become "?". */
+function oneLine(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes
+  return text.replace(/[\u0000-\u001f\u007f\u0085\u2028\u2029]/g, "?");
 }
