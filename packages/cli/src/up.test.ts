@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -257,7 +257,17 @@ describe("baton up and the release commands", () => {
       // `baton up` takes the release over and finishes it.
       // baton.yaml is read again at every deploy: this edit applies to v6 without a restart.
       const yaml = join(dir, "baton.yaml");
-      await writeFile(yaml, (await readFile(yaml, "utf8")).replace("weight: 20,", "weight: 30,"));
+      const text = await readFile(yaml, "utf8");
+      // A baton.yaml that would block the read (a FIFO) is refused at once and holds nothing.
+      await rm(yaml);
+      execFileSync("mkfifo", [yaml]);
+      const blocked = await baton(["deploy", "--version", "v6", "--dir", ECHO_DIR]);
+      expect(blocked.code).toBe(2);
+      expect(blocked.stderr).toMatch(
+        /\[BATON_BAD_SERVICE_FILE\] cannot read the service file .*: it is not a regular file/,
+      );
+      await rm(yaml);
+      await writeFile(yaml, text.replace("weight: 20,", "weight: 30,"));
       const canary = await baton(["deploy", "--version", "v6", "--dir", ECHO_DIR]);
       expect(canary.code, canary.stderr).toBe(0);
       // A second deploy meanwhile is refused and changes nothing.

@@ -111,6 +111,8 @@ export class ControlPlane {
   /** baton.yaml as last read (see `ControlPlaneOptions.readFile`). */
   private file: ServiceFile;
   private chain: Status["auditChain"] | undefined;
+  /** The instances of the release taken over at recovery, as recorded. */
+  private inFlightAddresses = new Set<string>();
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.file = opts.file;
@@ -161,6 +163,7 @@ export class ControlPlane {
       );
     }
     const { stable, next } = found.inFlight;
+    this.inFlightAddresses = new Set(active.instances.map((r) => r.address ?? `127.0.0.1:${r.port}`));
     const state: RunState = { promoted: false, finished: false };
     // The recorded instances are adopted before the sweep, which spares what is owned.
     void this.track(active, state, stable, next, actor);
@@ -270,16 +273,34 @@ export class ControlPlane {
   private async reread(): Promise<void> {
     if (!this.opts.readFile) return;
     let next: ServiceFile;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      next = await this.opts.readFile();
+      // Bounded: a read that never ends (a FIFO) must not hold the deploy slot forever.
+      next = await Promise.race([
+        this.opts.readFile(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("reading baton.yaml took over 10s")), 10_000);
+        }),
+      ]);
     } catch (err) {
       throw new BatonControlError("BATON_BAD_SERVICE_FILE", (err as Error).message);
+    } finally {
+      clearTimeout(timer);
     }
-    for (const key of ["service", "listen", "provider"] as const)
-      if (next[key] !== this.file[key])
+    // What the running router and control plane were started with cannot change under them.
+    const fixed = (f: ServiceFile) => ({
+      service: f.service,
+      listen: f.listen,
+      provider: f.provider,
+      trustedProxies: f.trustedProxies.join(", ") || "none",
+    });
+    const was = fixed(this.file);
+    const now = fixed(next);
+    for (const key of Object.keys(was) as (keyof typeof was)[])
+      if (now[key] !== was[key])
         throw new BatonControlError(
           "BATON_SERVICE_FILE_CHANGED",
-          `baton.yaml changed ${key} from ${String(this.file[key])} to ${String(next[key])}; restart baton up to take it`,
+          `baton.yaml changed ${key} from ${String(was[key])} to ${String(now[key])}; restart baton up to take it`,
         );
     this.file = next;
   }
@@ -423,7 +444,7 @@ export class ControlPlane {
   /** Whether an instance at `address` is one this control plane serves, keeps warm or releases. */
   private owns(address: string): boolean {
     const sets = [this.serving, this.warm.current].flatMap((s) => s?.instances ?? []);
-    return sets.some((i) => i.address === address);
+    return sets.some((i) => i.address === address) || this.inFlightAddresses.has(address);
   }
 
   /** The environment the serving version was released with (its migration's database, say). */

@@ -89,6 +89,12 @@ describe("baton.yaml", () => {
     expect(undocumented).toEqual([]);
   });
 
+  it("refuses a trusted proxy that is not an address or a CIDR range, naming it", () => {
+    expect(refusal(`${SEED}\ntrustedProxies: ["10.0.0.0/8", "10.0.0.0/33"]\n`).message).toMatch(
+      /baton\.yaml:\d+:\d+: trustedProxies\[1\]: "10\.0\.0\.0\/33" has an invalid prefix length/,
+    );
+  });
+
   it("needs run with the local provider only", () => {
     const noRun = SEED.replace(/^run: .*$/m, "");
     expect(refusal(noRun).message).toMatch(/run: run is required with the local provider/);

@@ -1,4 +1,4 @@
-import { durationSchema, optionalDurationSchema, parseYamlConfig } from "@baton/router";
+import { cidrProblem, durationSchema, optionalDurationSchema, parseYamlConfig } from "@baton/router";
 import { z } from "zod";
 import { DEFAULT_ANALYSIS } from "./analysis/canary-analysis.js";
 
@@ -219,7 +219,12 @@ export const serviceFileSchema = z
       .prefault({})
       .describe("How the router keeps each user on one version during a split."),
     trustedProxies: z
-      .array(z.string().min(1))
+      .array(
+        z.string().superRefine((entry, ctx) => {
+          const problem = cidrProblem(entry);
+          if (problem) ctx.addIssue({ code: "custom", message: problem });
+        }),
+      )
       .default([])
       .describe(
         "Proxies in front of the router (addresses or CIDR ranges) whose X-Forwarded-For and X-Forwarded-Proto are believed; nobody's by default.",

@@ -1,4 +1,5 @@
 export { formatHostPort, type HostPort, parseHostPort } from "./address.js";
+export { cidrProblem } from "./cidr-set.js";
 export {
   loadRouterConfig,
   parseRouterConfig,

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import {
   ControlPlane,
@@ -201,11 +201,24 @@ export async function runUp(opts: UpOptions): Promise<void> {
 
 /** baton.yaml, read and checked; an error names the file (and, for a bad key, its line). */
 async function readServiceFile(filePath: string): Promise<ServiceFile> {
-  const text = await readFile(filePath, "utf8").catch((err: NodeJS.ErrnoException) => {
-    throw new Error(`cannot read the service file ${filePath}: ${err.code ?? err.message}`);
+  const cannot = (why: string) => new Error(`cannot read the service file ${filePath}: ${why}`);
+  const info = await stat(filePath).catch((err: NodeJS.ErrnoException) => {
+    throw cannot(err.code === "ENOENT" ? "it does not exist" : (err.code ?? err.message));
   });
+  // A FIFO or a device would block the read, and with it every later deploy.
+  if (!info.isFile()) throw cannot(info.isDirectory() ? "it is a directory" : "it is not a regular file");
+  if (info.size > MAX_SERVICE_FILE_BYTES)
+    throw cannot(`it is ${info.size} bytes; a baton.yaml is at most ${MAX_SERVICE_FILE_BYTES}`);
+  const text = await readFile(filePath, { encoding: "utf8", signal: AbortSignal.timeout(5000) }).catch(
+    (err: NodeJS.ErrnoException) => {
+      throw cannot(err.name === "AbortError" ? "reading it took over 5s" : (err.code ?? err.message));
+    },
+  );
   return parseServiceFile(text, filePath);
 }
+
+/** No service description is anywhere near this; a bigger file is a mistake. */
+const MAX_SERVICE_FILE_BYTES = 1024 * 1024;
 
 const LOCK_FILE = "up.lock";
 const API_PORT_HINT = "choose another with --api-port PORT (0: any free port)";

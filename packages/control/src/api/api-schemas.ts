@@ -78,7 +78,7 @@ export const serviceStatus = z
     decisions: z.array(decision),
     waiting: z
       .looseObject({
-        kind: z.enum(["promote", "analysis", "pause", "paused"]),
+        kind: z.enum(["starting", "promote", "analysis", "pause", "paused"]),
         message: z.string(),
         seconds: z.number().optional(),
       })

@@ -48,7 +48,7 @@ export class LocalProvider implements Provider {
   async startVersion(spec: VersionSpec, graceMs = 5_000): Promise<LocalInstance[]> {
     const ports = new Set<number>();
     while (ports.size < spec.count) ports.add(await freePort());
-    const instances = [...ports].map((port, i) => this.instance(spec, port, i));
+    const instances = [...ports].map((port, i) => this.instance(spec, port, (spec.firstIndex ?? 0) + i));
     for (const i of instances) i.start();
     const results = await Promise.allSettled(instances.map((i) => i.waitReady(spec.startTimeout)));
     const reasons = results.flatMap((r, k) =>

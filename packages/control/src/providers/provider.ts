@@ -43,6 +43,8 @@ export interface VersionSpec {
   env?: Record<string, string>;
   /** Static provider: the instances' addresses (run by something else). */
   addresses?: string[];
+  /** The index of the first instance (a rolling batch after others): names its log file. */
+  firstIndex?: number;
 }
 
 /** Where a version's instances come from: processes Baton runs, or addresses it is given. */

@@ -165,4 +165,24 @@ describe("every strategy is judged, every rollback is instant", () => {
       extraYaml = "";
     }
   }, 60_000);
+
+  it("refuses a baton.yaml that no longer parses or changes what the running router was started with, and stays free for the next deploy", async () => {
+    analysisYaml = "analysis: { minRequests: 150 }";
+    const refused = async () =>
+      (await plane.deploy({ version: "v9", cwd: dir, actor: "t" }).catch((e: unknown) => e)) as {
+        code: string;
+        message: string;
+      };
+    extraYaml = "keepPreviousFor: 0s\nstrategy: sideways";
+    const bad = await refused();
+    expect(bad.code).toBe("BATON_BAD_SERVICE_FILE");
+    expect(bad.message).toMatch(/baton\.yaml:\d+:\d+: strategy: Invalid option/);
+    extraYaml = 'keepPreviousFor: 0s\ntrustedProxies: ["10.0.0.0/8"]';
+    const changed = await refused();
+    expect(changed.code).toBe("BATON_SERVICE_FILE_CHANGED");
+    expect(changed.message).toMatch(/trustedProxies .*restart baton up/);
+    extraYaml = "keepPreviousFor: 0s";
+    const r = await plane.deploy({ version: "v9", cwd: dir, actor: "t", strategy: "blue-green" });
+    expect((await plane.wait(r.id)).status).toBe("succeeded");
+  }, 60_000);
 });

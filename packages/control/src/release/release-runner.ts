@@ -20,7 +20,7 @@ export interface RunState {
 
 /** What a release in flight waits for, in words an operator can act on. */
 export interface Waiting {
-  kind: "promote" | "analysis" | "pause" | "paused";
+  kind: "starting" | "promote" | "analysis" | "pause" | "paused";
   message: string;
   /** Estimated seconds until the wait could end on its own, when there is an estimate. */
   seconds?: number;

@@ -218,16 +218,25 @@ export async function startInstances(
       migrated = true;
       await ctx.lifecycle.record(release, ctx.actor, { env: next.env });
     }
-    ctx.log?.(`starting ${count} instance${count === 1 ? "" : "s"} of ${next.version}`);
+    const what = `${count} instance${count === 1 ? "" : "s"} of ${next.version}`;
+    ctx.log?.(`starting ${what}`);
+    ctx.report?.({
+      kind: "starting",
+      message: `starting ${what}: each must answer ${ctx.file.health.readiness} with 2xx within ${formatDuration(ctx.file.health.startTimeout)}`,
+      seconds: Math.ceil(ctx.file.health.startTimeout / 1000),
+    });
     return await ctx.provider.startVersion({
       ...versionSpec(ctx.file, next.version, next, count),
       ...(next.instances ? { addresses: next.instances.slice(offset, offset + count) } : {}),
+      ...(offset > 0 ? { firstIndex: offset } : {}),
     });
   } catch (err) {
     if (isTransient(err)) throw err; // the database or the router gone a moment: the step is retried
     // The new version never served: its schema change is undone as well.
     if (migrated) await ctx.migration!.rollback().catch(() => {});
     return (err as Error).message;
+  } finally {
+    ctx.report?.(undefined);
   }
 }
 

@@ -33,7 +33,6 @@ export type StepOutcome =
   | { kind: "fail"; reason: string; verdict?: Verdict }
   | { kind: "aborted"; reason: string };
 
-const fmt = (x: number) => Number(x.toFixed(4)).toString();
 
 /**
  * Judges one step of any strategy: looks at the router's numbers every `pollMs` and runs the
@@ -192,7 +191,7 @@ function waitingFor(
       rate > 0 && Number.isFinite(needed.requests) ? Math.ceil(needed.requests / rate) : undefined;
     return {
       kind: "analysis",
-      message: `${s.label}: the analysis needs ${count} requests to ${s.treatment.version} (${needed.reason})${seconds !== undefined ? `, ≈ ${formatDuration(seconds * 1000)} at ${fmt(rate)}/s` : rate > 0 ? "" : "; it gets none now"}${then}`,
+      message: `${s.label}: the analysis needs ${count} requests to ${s.treatment.version} (${needed.reason})${seconds !== undefined ? `, ≈ ${formatDuration(seconds * 1000)} at ${rate.toFixed(1)}/s` : rate > 0 ? "" : "; it gets none now"}${then}`,
       ...(seconds !== undefined ? { seconds } : {}),
     };
   }

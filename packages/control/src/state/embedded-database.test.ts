@@ -146,4 +146,18 @@ describe("embedded database", () => {
     },
     120_000,
   );
+
+  it.runIf(asRoot)(
+    "as root, says which directory the postgres user cannot enter, before anything starts",
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), "baton-pg-closed-")); // 0700, as mktemp -d makes it
+      try {
+        await expect(startEmbeddedDatabase(join(dir, "project", ".baton", "pg"))).rejects.toThrow(
+          `the postgres user, which cannot enter ${dir} (mode 0700); allow it with \`chmod o+x ${dir}\``,
+        );
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

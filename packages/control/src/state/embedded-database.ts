@@ -1,8 +1,8 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chown, mkdir, open, readFile, rm } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { chown, mkdir, open, readFile, rm, stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "../providers/free-port.js";
 import { processAlive } from "../providers/process-alive.js";
@@ -34,6 +34,7 @@ export async function startEmbeddedDatabase(
 ): Promise<EmbeddedDatabase> {
   const ids = process.getuid?.() === 0 ? await postgresUser() : undefined;
   const databaseDir = resolve(dataDir);
+  if (ids) await checkReachable(dirname(databaseDir), ids);
   const native = await postgresBinaries(databaseDir, ids !== undefined, log);
   await mkdir(databaseDir, { recursive: true, mode: 0o700 });
   if (ids) await chown(databaseDir, ids.uid, ids.gid);
@@ -182,5 +183,25 @@ async function postgresUser(): Promise<{ uid: number; gid: number }> {
       "embedded PostgreSQL: running as root, but there is no `postgres` user to run the server as " +
         "(PostgreSQL refuses root). Create one (useradd postgres), run as another user, or set DATABASE_URL.",
     );
+  }
+}
+
+/**
+ * As root, PostgreSQL runs as the postgres user, which must be able to enter every directory above
+ * the data directory; a project under /root or a `mktemp -d` directory (mode 0700) is not. Said
+ * up front, naming the directory, instead of initdb's bare EACCES.
+ */
+async function checkReachable(dir: string, ids: { uid: number; gid: number }): Promise<void> {
+  for (let at = dir; ; at = dirname(at)) {
+    const info = await stat(at).catch(() => undefined);
+    if (info) {
+      const mode = info.mode;
+      const can = info.uid === ids.uid ? mode & 0o100 : info.gid === ids.gid ? mode & 0o010 : mode & 0o001;
+      if (!can)
+        throw new Error(
+          `embedded PostgreSQL: as root, Baton runs PostgreSQL as the postgres user, which cannot enter ${at} (mode ${(mode & 0o777).toString(8).padStart(4, "0")}); allow it with \`chmod o+x ${at}\`, move the project, or give baton up a DATABASE_URL`,
+        );
+    }
+    if (dirname(at) === at) return;
   }
 }
