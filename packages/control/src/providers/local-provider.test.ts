@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "./free-port.js";
 import { ProcessState } from "./instance-process-state.js";
 import type { LocalInstance } from "./local-instance.js";
 import { InstancesNotReadyError, LocalProvider, type VersionSpec } from "./local-provider.js";
@@ -62,6 +63,31 @@ describe("local instances", () => {
     );
     expect(err!.message).toMatch(/boom: DATABASE_URL is not set/);
     expect(err!.message).toMatch(/baton logs --version v-crash/);
+  }, 30_000);
+
+  it("fails the version as soon as one instance crash-loops, without waiting out the others' start timeout", async () => {
+    // A server that ignores PORT: the first instance holds its fixed port (and never answers on
+    // PORT), the second crash-loops on EADDRINUSE. Seen with json-server started without --port.
+    const fixed = await freePort();
+    const stubborn = join(dir, "stubborn.js");
+    await writeFile(stubborn, `require("node:http").createServer((q, s) => s.end()).listen(${fixed});\n`);
+    const t0 = Date.now();
+    const err = await provider
+      .startVersion(
+        spec({
+          version: "v-stubborn",
+          run: `${JSON.stringify(process.execPath)} ${stubborn}`,
+          count: 2,
+          startTimeout: 60_000,
+        }),
+      )
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
+    expect(err).toBeInstanceOf(InstancesNotReadyError);
+    expect(err!.message).toMatch(/crash loop/);
+    expect(Date.now() - t0).toBeLessThan(20_000);
   }, 30_000);
 
   it("starts N ready instances on distinct ports with PORT and BATON_VERSION set", async () => {

@@ -50,9 +50,24 @@ export class LocalProvider implements Provider {
     while (ports.size < spec.count) ports.add(await freePort());
     const instances = [...ports].map((port, i) => this.instance(spec, port, (spec.firstIndex ?? 0) + i));
     for (const i of instances) i.start();
-    const results = await Promise.allSettled(instances.map((i) => i.waitReady(spec.startTimeout)));
-    const reasons = results.flatMap((r, k) =>
-      r.status === "rejected" ? [`${(r.reason as Error).message}${logTail(instances[k]!.spec.logFile)}`] : [],
+    const failures: (Error | undefined)[] = instances.map(() => undefined);
+    const waits = instances.map((inst, k) =>
+      inst.waitReady(spec.startTimeout).catch((err: Error) => {
+        failures[k] = err;
+        throw err;
+      }),
+    );
+    // The first instance that cannot start fails the version: the others are not waited out to
+    // their start timeout (a crash loop beside one still starting); they get a second to report.
+    if (
+      !(await Promise.all(waits).then(
+        () => true,
+        () => false,
+      ))
+    )
+      await Promise.race([Promise.allSettled(waits), new Promise((r) => setTimeout(r, 1000))]);
+    const reasons = failures.flatMap((err, k) =>
+      err ? [`${err.message}${logTail(instances[k]!.spec.logFile)}`] : [],
     );
     if (reasons.length > 0) {
       await Promise.all(instances.map((i) => i.stop(graceMs)));
