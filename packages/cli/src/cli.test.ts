@@ -119,6 +119,15 @@ describe("baton init", () => {
     expect(parseServiceFile(text).health.readiness).toBe("/");
   });
 
+  it("passes PORT to a well-known server that takes its port as an option (json-server)", async () => {
+    const dir = await serviceDir({
+      "package.json": JSON.stringify({ name: "api", scripts: { start: "json-server db.json" } }),
+    });
+    expect((await batonIn(dir, "init")).code).toBe(0);
+    const file = parseServiceFile(await readFile(join(dir, "baton.yaml"), "utf8"));
+    expect(file.run).toBe("npm start -- --port $PORT --host 127.0.0.1");
+  });
+
   it("never lets package.json or a file name add keys to baton.yaml through its comments", async () => {
     const dir = await serviceDir({
       "package.json": JSON.stringify({

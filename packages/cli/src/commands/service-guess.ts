@@ -75,6 +75,15 @@ export async function guessService(dir: string): Promise<ServiceGuess> {
       }
     });
   }
+  // Well-known servers started from the start script take their port as an option, not PORT.
+  const known =
+    start && !/\bPORT\b/.test(start) ? KNOWN_SERVERS.find((k) => k.pattern.test(start)) : undefined;
+  if (!portVariable && known) {
+    run = `npm start -- ${known.options}`;
+    portVariable = "PORT";
+    portSeenIn = `${known.name}'s options, passed by run`;
+    return { service, run, runFrom, portVariable, portSeenIn, healthPath };
+  }
   if (!portVariable && otherPort) {
     portVariable = otherPort.name;
     portSeenIn = otherPort.file;
@@ -83,6 +92,13 @@ export async function guessService(dir: string): Promise<ServiceGuess> {
   }
   return { service, run, runFrom, portVariable, portSeenIn, healthPath };
 }
+
+/** CLI servers from npm that ignore PORT, and the options that give them Baton's. */
+const KNOWN_SERVERS = [
+  { name: "json-server", pattern: /^\s*(npx\s+)?json-server\b/, options: "--port $PORT --host 127.0.0.1" },
+  { name: "http-server", pattern: /^\s*(npx\s+)?http-server\b/, options: "-p $PORT -a 127.0.0.1" },
+  { name: "serve", pattern: /^\s*(npx\s+)?serve\b/, options: "-l tcp://127.0.0.1:$PORT" },
+];
 
 /** `process.env.PORT`, `process.env["HTTP_PORT"]`, `Deno.env.get("PORT")`, `env.PORT`: the names. */
 export function portVariablesIn(text: string): string[] {
