@@ -128,6 +128,14 @@ export function registerClientCommands(program: Command): void {
     }
     if (s.release) {
       out(`latest release ${describe(s.release)}`);
+      // The new version's instances while the release is in flight (a canary, a batch).
+      const fresh = Array.isArray(s.release.instances) ? s.release.instances : [];
+      if (["starting", "progressing", "rolling-back"].includes(s.release.status) && fresh.length > 0)
+        out(
+          `  ${s.release.version} on ${fresh.length} instance${fresh.length === 1 ? "" : "s"}: ${fresh
+            .map((r) => `${r.address ?? `127.0.0.1:${r.port}`} pid ${r.pid}`)
+            .join(", ")}`,
+        );
       if (s.waiting && typeof s.waiting.message === "string") out(`  ${waitingLine(s.waiting)}`);
       const settings =
         s.release.settings && typeof s.release.settings === "object" ? settingsLine(s.release.settings) : "";

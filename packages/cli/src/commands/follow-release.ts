@@ -29,6 +29,7 @@ export async function followRelease(
   let said: { shape: string; text: string; at: number } | undefined;
   const clock = () => new Date().toISOString().slice(11, 19);
   const say = (line: string) => out(`  ${clock()}  ${line}`);
+  const followedSince = Date.now();
   for (;;) {
     let answer: { release: ReleaseView; decisions: DecisionRecord[] };
     try {
@@ -76,7 +77,8 @@ export async function followRelease(
         said = { shape, text: waiting.message, at: Date.now() };
       }
     } else said = undefined;
-    await new Promise((r) => setTimeout(r, 500));
+    // Quick looks first: an instant rollback is over in a fraction of a second.
+    await new Promise((r) => setTimeout(r, Date.now() - followedSince < 5000 ? 150 : 500));
   }
 }
 
