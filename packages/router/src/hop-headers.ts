@@ -98,9 +98,12 @@ export function cookieValue(header: string, name: string): string | undefined {
   while (from < header.length) {
     const at = header.indexOf(name, from);
     if (at < 0) return undefined;
-    const before = at === 0 ? ";" : header[at - 1];
+    // The name starts a cookie: only whitespace between it and the previous ";" (or the start).
+    // "x=1 baton_sticky=..." is one cookie x whose value has a space, not two cookies.
+    let k = at - 1;
+    while (k >= 0 && (header[k] === " " || header[k] === "\t")) k--;
     const eq = at + name.length;
-    if ((before === ";" || before === " ") && header[eq] === "=") {
+    if ((k < 0 || header[k] === ";") && header[eq] === "=") {
       const end = header.indexOf(";", eq);
       const v = header.slice(eq + 1, end < 0 ? undefined : end).trim();
       return v === "" ? undefined : v;

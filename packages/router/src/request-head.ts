@@ -109,7 +109,8 @@ export function readRequestHead(
     stickyHeader,
     cookie,
     clientAddress,
-    secure: proto !== "http" && /^\s*https\s*(,|$)/i.test(proto),
+    // The last entry is the one the trusted proxy itself wrote; earlier ones came from its client.
+    secure: proto !== "http" && /(^|,)\s*https\s*$/i.test(proto),
     contentLength,
     chunked,
   };
