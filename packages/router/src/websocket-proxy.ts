@@ -62,6 +62,8 @@ export class WebSocketProxy {
   private readonly chosenProtocol = new WeakMap<IncomingMessage, string>();
   /** A sticky key assigned to the upgrade, sent in the 101 like on any HTTP response. */
   private readonly assignedCookie = new WeakMap<IncomingMessage, string>();
+  /** The version whose instance accepted the upgrade, for the 101's x-baton-version. */
+  private readonly answeredBy = new WeakMap<IncomingMessage, string>();
   private readonly wss: WebSocketServer;
   private readonly budget: WebSocketBudget;
 
@@ -85,6 +87,9 @@ export class WebSocketProxy {
     this.wss.on("headers", (headers: string[], req: IncomingMessage) => {
       const cookie = this.assignedCookie.get(req);
       if (cookie !== undefined) headers.push(`Set-Cookie: ${cookie}`);
+      // Like every response the router forwards, the 101 says which version answered.
+      const version = this.answeredBy.get(req);
+      if (version !== undefined) headers.push(`x-baton-version: ${version}`);
     });
   }
 
@@ -206,6 +211,7 @@ export class WebSocketProxy {
       try {
         upstream.pause(); // hold its first messages until the client leg exists
         if (upstream.protocol) this.chosenProtocol.set(req, upstream.protocol);
+        this.answeredBy.set(req, track.version);
         this.wss.handleUpgrade(req, socket, head, (client) => {
           relayed = true;
           this.relay(client, socket, upstream, upstreamSocket, inst, track);

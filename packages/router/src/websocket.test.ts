@@ -94,6 +94,18 @@ describe("WebSocket proxying", () => {
     for (const s of onB) s.ws.close();
   }, 30_000);
 
+  it("says in the 101 which version answered, like every response", async () => {
+    const ws = new WebSocket(`${fx.url.replace("http", "ws")}/ws`, {
+      headers: { "x-baton-track": "canary", "x-baton-track-token": TOKEN },
+    });
+    const version = await new Promise<string | undefined>((resolve, reject) => {
+      ws.once("upgrade", (res) => resolve(res.headers["x-baton-version"] as string | undefined));
+      ws.once("error", reject);
+    });
+    ws.close();
+    expect(version).toBe("v2");
+  });
+
   it("relays the upstream's refusal of an upgrade", async () => {
     const ws = new WebSocket(`${fx.url.replace("http", "ws")}/not-ws`);
     const status = await new Promise<number>((resolve) =>
