@@ -33,7 +33,6 @@ export type StepOutcome =
   | { kind: "fail"; reason: string; verdict?: Verdict }
   | { kind: "aborted"; reason: string };
 
-
 /**
  * Judges one step of any strategy: looks at the router's numbers every `pollMs` and runs the
  * sequential analysis (new version against old), until the step passes (its pause over and the
@@ -72,6 +71,7 @@ export async function judgeStep(ctx: ReleaseContext, release: Release, s: StepTo
       const control =
         "baseline" in s.control ? s.control.baseline : sampleOf(stats, s.control.track, s.control.version);
       let verdict = analyzeCanary(treatment, control, file.analysis);
+      if (s.treatment.track !== "canary") verdict = { ...verdict, reason: newAndOld(verdict.reason) };
 
       // The router's passive ejections: evidence the statistics may not have yet.
       const ejected = ejectionsOf(stats, s.treatment.track, s.treatment.version);
@@ -191,7 +191,7 @@ function waitingFor(
       rate > 0 && Number.isFinite(needed.requests) ? Math.ceil(needed.requests / rate) : undefined;
     return {
       kind: "analysis",
-      message: `${s.label}: the analysis needs ${count} requests to ${s.treatment.version} (${needed.reason})${seconds !== undefined ? `, ≈ ${formatDuration(seconds * 1000)} at ${rate.toFixed(1)}/s` : rate > 0 ? "" : "; it gets none now"}${then}`,
+      message: `${s.label}: the analysis needs ${count} requests to ${s.treatment.version} (${s.treatment.track === "canary" ? needed.reason : newAndOld(needed.reason)})${seconds !== undefined ? `, ≈ ${formatDuration(seconds * 1000)} at ${rate.toFixed(1)}/s` : rate > 0 ? "" : "; it gets none now"}${then}`,
       ...(seconds !== undefined ? { seconds } : {}),
     };
   }
@@ -210,4 +210,9 @@ function ejectionsOf(
     | { ejections?: number }
     | undefined;
   return t?.ejections ?? 0;
+}
+
+/** The analysis speaks of canary and stable; a rolling batch or a switch compares new and old. */
+function newAndOld(text: string): string {
+  return text.replace(/\bcanary\b/g, "new-version").replace(/\bstable's\b/g, "the old version's");
 }
