@@ -110,6 +110,16 @@ export const serviceFileSchema = z
           .describe(
             "Paths sent to the new version through the router before the switch; each must answer 2xx (default: the readiness path).",
           ),
+        previewUsers: z
+          .array(z.string().min(1).max(256))
+          .max(1000)
+          .default([])
+          .describe(
+            "Sticky keys (the stickiness header's or cookie's values, e.g. user ids of your team) sent to the new set before the switch.",
+          ),
+        previewFor: durationSchema("0s").describe(
+          "How long the preview is held before the switch while the preview users' traffic is judged against everyone else's; a failure rolls back before anyone else sees the new version. 0: switch once the preview checks pass.",
+        ),
         keepOldFor: optionalDurationSchema().describe(
           "How long the old set stays warm after the switch (default: keepPreviousFor).",
         ),
@@ -336,6 +346,8 @@ export function releaseSettings(file: ServiceFile, strategy: string): Record<str
     rolling: file.rolling,
     "blue-green": {
       previewChecks: file.blueGreen.previewChecks,
+      previewUsers: file.blueGreen.previewUsers.length,
+      previewFor: file.blueGreen.previewFor,
       postSwitchAnalysis: file.blueGreen.postSwitchAnalysis,
     },
   };

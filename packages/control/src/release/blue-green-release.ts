@@ -55,7 +55,13 @@ export async function runBlueGreenRelease(
         file,
         {
           stable: { version: old.version, weight: 10_000, instances: oldAddresses },
-          preview: { version: next.version, weight: 0, instances: freshAddresses },
+          preview: {
+            version: next.version,
+            weight: 0,
+            instances: freshAddresses,
+            // Header-routed preview traffic: these users see the new set before everyone.
+            allow: file.blueGreen.previewUsers,
+          },
         },
         token,
       ),
@@ -79,6 +85,22 @@ export async function runBlueGreenRelease(
         numbers: {},
       });
       if (problem) return rollBack(ctx, release, fresh, problem);
+    }
+    // Preview users' traffic, judged against everyone else's before anyone else is switched.
+    const previewFor = file.blueGreen.previewFor;
+    if (previewFor > 0) {
+      const started = release.stepStartedAt ? Date.parse(release.stepStartedAt) : Date.now();
+      const outcome = await judgeStep(ctx, release, {
+        step: 0,
+        label: `preview (${file.blueGreen.previewUsers.length} preview users, ${formatDuration(previewFor)})`,
+        treatment: { track: "preview", version: next.version, instances: fresh.length },
+        control: { track: "stable", version: old.version },
+        startedAt: started,
+        pauseMs: previewFor,
+        deadlineMs: previewFor,
+      });
+      if (outcome.kind === "fail" || outcome.kind === "aborted")
+        return rollBack(ctx, release, fresh, outcome.reason);
     }
     const aborted = ctx.aborted?.();
     if (aborted) return rollBack(ctx, release, fresh, aborted);

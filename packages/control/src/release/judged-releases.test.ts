@@ -11,6 +11,7 @@ import { ECHO_SERVER } from "../test-support/release-fixture.js";
 import { testSchema } from "../test-support/test-database.js";
 
 /** baton.yaml as the test changes it between deploys (the control plane reads it at each one). */
+let blueGreenYaml = "blueGreen: { postSwitchAnalysis: 4s }";
 let analysisYaml = "analysis: { minRequests: 150, maxInconclusive: 20s }";
 const yaml = (extra = "") => `
 service: echo
@@ -19,7 +20,7 @@ instances: 2
 run: ${process.execPath} ${ECHO_SERVER}
 health: { startTimeout: 5s }
 rolling: { maxSurge: 1, minReady: 300ms, judgeFor: 20s }
-blueGreen: { postSwitchAnalysis: 4s }
+${blueGreenYaml}
 canary:
   steps: [ { weight: 20, pause: 1s }, { weight: 100 } ]
 ${analysisYaml}
@@ -184,5 +185,35 @@ describe("every strategy is judged, every rollback is instant", () => {
     extraYaml = "keepPreviousFor: 0s";
     const r = await plane.deploy({ version: "v9", cwd: dir, actor: "t", strategy: "blue-green" });
     expect((await plane.wait(r.id)).status).toBe("succeeded");
+  }, 60_000);
+
+  it("judges blue-green's preview users before the switch: a bad version never reaches anyone else", async () => {
+    analysisYaml = "analysis: { minRequests: 150 }";
+    const previewUsers = JSON.stringify(Array.from({ length: 300 }, (_, i) => `u${i}`));
+    extraYaml = "keepPreviousFor: 0s";
+    blueGreenYaml = `blueGreen: { previewUsers: ${previewUsers}, previewFor: 20s, postSwitchAnalysis: 2s }`;
+    if (!(await plane.status()).serving)
+      await plane.wait((await plane.deploy({ version: "v1", cwd: dir, actor: "t" })).id);
+    const traffic = load();
+    try {
+      const r = await plane.deploy({
+        version: "v10",
+        cwd: dir,
+        actor: "t",
+        strategy: "blue-green",
+        env: { FAIL_RATE: "0.15" },
+      });
+      const done = await plane.wait(r.id);
+      expect(done.status, done.reason ?? "").toBe("rolled-back");
+      expect(done.step).toBe(0); // never switched
+      expect(done.reason).toMatch(/error rate [\d.]+ > [\d.]+ \+ 0\.02.*n=\d+/);
+      const fail = (await plane.store.decisions(done.id)).find((d) => d.decision === "fail");
+      expect(fail?.step).toBe(0);
+      expect(traffic.result.byVersion.v10 ?? 0).toBeGreaterThan(0); // the preview users saw it
+      expect((await plane.status()).serving?.version).not.toBe("v10");
+    } finally {
+      await traffic.stop();
+      extraYaml = "";
+    }
   }, 60_000);
 });
