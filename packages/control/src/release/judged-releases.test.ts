@@ -1,14 +1,9 @@
-import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createRouter, type Router, silentLogger } from "@baton/router";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLoad } from "../../../router/src/test-support/load.js";
-import { ControlPlane } from "../control-plane.js";
-import { RouterAdmin } from "../router-admin.js";
+import type { ControlPlane } from "../control-plane.js";
 import { parseServiceFile } from "../service-file.js";
+import { type PlaneFixture, planeFixture } from "../test-support/plane-fixture.js";
 import { ECHO_SERVER } from "../test-support/release-fixture.js";
-import { testSchema } from "../test-support/test-database.js";
 
 /** baton.yaml as the test changes it between deploys (the control plane reads it at each one). */
 let blueGreenYaml = "blueGreen: { postSwitchAnalysis: 4s }";
@@ -29,37 +24,17 @@ drain: { timeout: 2s }
 ${extra}`;
 let extraYaml = "";
 
-let env: Awaited<ReturnType<typeof testSchema>>;
-let dir: string;
-let router: Router;
+let fx: PlaneFixture;
 let plane: ControlPlane;
 let url: string;
+let dir: string;
 
 beforeAll(async () => {
-  env = await testSchema("judged");
-  dir = await mkdtemp(join(tmpdir(), "baton-judged-"));
-  await chmod(dir, 0o755);
-  router = await createRouter(
-    { listen: "127.0.0.1:0", admin: { listen: "127.0.0.1:0" } },
-    { logger: silentLogger },
-  );
-  url = `http://127.0.0.1:${router.address.port}/`;
-  plane = new ControlPlane({
-    file: parseServiceFile(yaml()),
-    readFile: async () => parseServiceFile(yaml(extraYaml)),
-    db: env.db,
-    router: new RouterAdmin(`http://127.0.0.1:${router.adminAddress!.port}`),
-    routerUrl: url.slice(0, -1),
-    dataDir: dir,
-  });
-  await plane.init();
+  fx = await planeFixture("judged", parseServiceFile(yaml()), async () => parseServiceFile(yaml(extraYaml)));
+  ({ plane, url, dir } = fx);
 });
-
 afterAll(async () => {
-  await plane?.stopAll();
-  await router?.close().catch(() => {});
-  await env?.drop();
-  await rm(dir, { recursive: true, force: true });
+  await fx?.close();
 });
 
 const load = () =>

@@ -1,15 +1,10 @@
-import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createRouter, type Router, silentLogger } from "@baton/router";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLoad } from "../../../router/src/test-support/load.js";
-import { ControlPlane } from "../control-plane.js";
-import { RouterAdmin } from "../router-admin.js";
+import type { ControlPlane } from "../control-plane.js";
 import { parseServiceFile } from "../service-file.js";
+import { type PlaneFixture, planeFixture } from "../test-support/plane-fixture.js";
 import { ECHO_SERVER } from "../test-support/release-fixture.js";
-import { testSchema } from "../test-support/test-database.js";
 
 // No sticky header: every request comes from one address, as behind an ingress or a load
 // balancer, and the client keeps no cookies (a load generator, a server-side caller).
@@ -26,36 +21,17 @@ analysis: { minRequests: 100 }
 drain: { timeout: 1s }
 `);
 
-let env: Awaited<ReturnType<typeof testSchema>>;
-let dir: string;
-let router: Router;
+let fx: PlaneFixture;
 let plane: ControlPlane;
 let url: string;
+let dir: string;
 
 beforeAll(async () => {
-  env = await testSchema("lbcanary");
-  dir = await mkdtemp(join(tmpdir(), "baton-lbcanary-"));
-  await chmod(dir, 0o755);
-  router = await createRouter(
-    { listen: "127.0.0.1:0", admin: { listen: "127.0.0.1:0" } },
-    { logger: silentLogger },
-  );
-  url = `http://127.0.0.1:${router.address.port}/`;
-  plane = new ControlPlane({
-    file,
-    db: env.db,
-    router: new RouterAdmin(`http://127.0.0.1:${router.adminAddress!.port}`),
-    routerUrl: url.slice(0, -1),
-    dataDir: dir,
-  });
-  await plane.init();
+  fx = await planeFixture("lbcanary", file);
+  ({ plane, url, dir } = fx);
 });
-
 afterAll(async () => {
-  await plane?.stopAll();
-  await router?.close().catch(() => {});
-  await env?.drop();
-  await rm(dir, { recursive: true, force: true });
+  await fx?.close();
 });
 
 describe("a canary behind a load balancer (one client address, no sticky header)", () => {
