@@ -1,0 +1,26 @@
+export { applyDelta, type DeltaEvent } from "./apply-delta.js";
+export { type Evaluation, evaluate, getVariant, isEnabled, type Variant } from "./evaluate.js";
+export type { EvaluationOptions, FlagContext } from "./flag-context.js";
+export { FlagDefinitionError } from "./flag-definition-error.js";
+export {
+  type Constraint,
+  constraintSchema,
+  type Dependency,
+  type Flag,
+  type FlagState,
+  flagSchema,
+  flagStateSchema,
+  OPERATORS,
+  type Operator,
+  type Segment,
+  type Strategy,
+  segmentSchema,
+  strategySchema,
+  type VariantDefinition,
+  type VariantOverride,
+  type VariantPayload,
+  variantSchema,
+} from "./flag-schema.js";
+export { murmur3 } from "./murmur3.js";
+export { normalizedValue } from "./normalized-value.js";
+export { parseFlag, parseFlagState } from "./parse-flags.js";

@@ -1,0 +1,4 @@
+import type { StrategyEvaluator } from "./strategy-evaluator.js";
+
+/** On for everyone (its constraints and segments still apply). */
+export const defaultStrategy: StrategyEvaluator = () => true;
