@@ -23,7 +23,8 @@ export function cidrProblem(entry: string): string | undefined {
   if (slash < 0) return undefined;
   const bits = entry.slice(slash + 1);
   const max = v4 ? 32 : 128;
-  if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) {
+  // No leading zeros: "/08" is refused like an address "01.2.3.4" is.
+  if (!/^(0|[1-9]\d{0,2})$/.test(bits) || Number(bits) > max) {
     return `${JSON.stringify(entry)} has an invalid prefix length "/${bits}" (0-${max} for IPv${v4 ? 4 : 6}): ${EXAMPLES}`;
   }
   return undefined;
@@ -73,7 +74,8 @@ export class CidrSet {
     if (v4 >= 0) return this.hasV4(v4);
     if (!parseIPv6(address, scratch)) return false;
     const mapped = mappedIPv4(scratch);
-    if (mapped >= 0) return this.hasV4(mapped);
+    // An IPv4-mapped peer is in the IPv4 ranges, and in IPv6 ranges that cover ::ffff:0:0/96 (::/0).
+    if (mapped >= 0 && this.hasV4(mapped)) return true;
     for (const r of this.v6) if (inV6Range(scratch, r)) return true;
     return false;
   }

@@ -44,6 +44,8 @@ describe("trusted proxy ranges", () => {
       expect(set.has(no), no).toBe(false);
     expect(new CidrSet(["0.0.0.0/0"]).has("203.0.113.9")).toBe(true);
     expect(new CidrSet(["::/0"]).has("2001:db8::1")).toBe(true);
+    // Everything IPv6 includes IPv4-mapped peers (Node reports IPv4 clients so on dual-stack sockets).
+    expect(new CidrSet(["::/0"]).has("::ffff:203.0.113.9")).toBe(true);
   });
 
   it("names what is wrong with a bad entry", () => {
@@ -55,6 +57,7 @@ describe("trusted proxy ranges", () => {
     expect(cidrProblem("fd00::/129")).toMatch(/0-128 for IPv6/);
     expect(cidrProblem("localhost")).toMatch(/"localhost" is not an IP address or CIDR range/);
     expect(cidrProblem("10.0.0.0/")).toMatch(/invalid prefix length/);
+    expect(cidrProblem("10.0.0.0/08")).toMatch(/invalid prefix length "\/08"/);
     expect(cidrProblem("300.0.0.1")).toMatch(/not an IP address/);
   });
 
