@@ -19,7 +19,7 @@ import {
   sleep,
   versionSize,
 } from "./release-steps.js";
-import { judgeStep } from "./step-judge.js";
+import { actorOf, judgeStep } from "./step-judge.js";
 
 /**
  * Blue-green: the full new set starts and joins the router at weight 0, reachable only with the
@@ -100,7 +100,7 @@ export async function runBlueGreenRelease(
         deadlineMs: previewFor,
       });
       if (outcome.kind === "fail" || outcome.kind === "aborted")
-        return rollBack(ctx, release, fresh, outcome.reason);
+        return rollBack(ctx, release, fresh, outcome.reason, actorOf(ctx, outcome));
     }
     const aborted = ctx.aborted?.();
     if (aborted) return rollBack(ctx, release, fresh, aborted);
@@ -135,7 +135,7 @@ export async function runBlueGreenRelease(
     });
     // The old set is warm and health-checked: switching back is one swap.
     if (outcome.kind === "fail" || outcome.kind === "aborted")
-      return rollBack(ctx, release, fresh, outcome.reason);
+      return rollBack(ctx, release, fresh, outcome.reason, actorOf(ctx, outcome));
   }
   return promote(ctx, release, fresh, old);
 }

@@ -12,7 +12,7 @@ import {
   routerService,
   versionSize,
 } from "./release-steps.js";
-import { judgeStep } from "./step-judge.js";
+import { actorOf, judgeStep } from "./step-judge.js";
 
 /**
  * A canary release: start the new version (health-gated), move traffic step by step while the
@@ -80,7 +80,7 @@ async function progress(
       pauseMs: step.pause,
     });
     if (outcome.kind === "fail" || outcome.kind === "aborted")
-      return rollBack(ctx, release, fresh, outcome.reason);
+      return rollBack(ctx, release, fresh, outcome.reason, actorOf(ctx, outcome));
   }
 
   // Promotion: the new version becomes stable in one swap; the old one stays warm (weight 0) for

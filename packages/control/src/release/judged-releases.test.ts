@@ -90,6 +90,11 @@ describe("every strategy is judged, every rollback is instant", () => {
         expect((await plane.status()).serving?.version).toBe("v1");
         const decisions = await plane.store.decisions(bad.done.id);
         expect(decisions.find((d) => d.decision === "fail")?.numbers).toHaveProperty("errorRate");
+        // The audit log says who rolled it back: the analysis, not whoever deployed.
+        const rolledBack = (await plane.audit.list(500)).find(
+          (e) => e.action === "release.rolling-back" && e.details?.releaseId === bad.done.id,
+        );
+        expect(rolledBack?.actor).toBe("analysis");
       }
     } finally {
       await traffic.stop();

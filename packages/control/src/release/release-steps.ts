@@ -294,10 +294,12 @@ export async function rollBack(
   release: Release,
   fresh: Instance[],
   reason: string,
+  /** Who rolls back: the analysis, or whoever runs the release (an abort names its asker). */
+  actor = ctx.actor,
 ): Promise<ReleaseOutcome> {
   const { file, router } = ctx;
   await router.putService(servingTable(file, ctx.stable));
-  const rolling = await ctx.lifecycle.transition(release, { to: "rolling-back", actor: ctx.actor, reason });
+  const rolling = await ctx.lifecycle.transition(release, { to: "rolling-back", actor, reason });
   ctx.log?.(`rolling back ${release.version}: ${rolling.reason ?? reason}`);
   await waitDrained(ctx, file.drain.timeout);
   await Promise.all(fresh.map((i) => i.stop(file.drain.timeout)));
@@ -307,7 +309,7 @@ export async function rollBack(
       .catch((err: Error) =>
         ctx.log?.(`migration rollback failed: ${err.message}; run baton migrate rollback`),
       );
-  const r = await ctx.lifecycle.transition(rolling, { to: "rolled-back", actor: ctx.actor });
+  const r = await ctx.lifecycle.transition(rolling, { to: "rolled-back", actor });
   return { release: r, serving: ctx.stable };
 }
 

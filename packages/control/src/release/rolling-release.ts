@@ -16,7 +16,7 @@ import {
   versionSize,
   waitDrained,
 } from "./release-steps.js";
-import { judgeStep } from "./step-judge.js";
+import { actorOf, judgeStep } from "./step-judge.js";
 
 /**
  * Rolling: new instances come up `maxSurge` at a time; each batch must stay ready for `minReady`,
@@ -142,7 +142,8 @@ export async function runRollingRelease(
       pauseMs: 0,
       deadlineMs: file.rolling.judgeFor,
     });
-    if (outcome.kind === "fail" || outcome.kind === "aborted") return back(outcome.reason);
+    if (outcome.kind === "fail" || outcome.kind === "aborted")
+      return back(outcome.reason, actorOf(ctx, outcome));
     return undefined;
   }
 
@@ -159,8 +160,8 @@ export async function runRollingRelease(
   }
 
   /** The analysis failed or an abort came: the old version is restored and the release rolled back. */
-  async function back(reason: string): Promise<ReleaseOutcome> {
-    const rolling = await lifecycle.transition(release, { to: "rolling-back", actor: ctx.actor, reason });
+  async function back(reason: string, actor = ctx.actor): Promise<ReleaseOutcome> {
+    const rolling = await lifecycle.transition(release, { to: "rolling-back", actor, reason });
     say(`rolling back ${next.version}: ${reason}`);
     const serving = await restoreOld();
     if (ctx.migration)
@@ -169,7 +170,7 @@ export async function runRollingRelease(
         .catch((err: Error) => say(`migration rollback failed: ${err.message}; run baton migrate rollback`));
     const done = await lifecycle.transition(rolling, {
       to: "rolled-back",
-      actor: ctx.actor,
+      actor,
       patch: { previousInstances: serving.instances.map((i) => i.record) },
     });
     return { release: done, serving };

@@ -216,3 +216,8 @@ function ejectionsOf(
 function newAndOld(text: string): string {
   return text.replace(/\bcanary\b/g, "new-version").replace(/\bstable's\b/g, "the old version's");
 }
+
+/** Who a rollback after this outcome is recorded as: the analysis for a failed verdict. */
+export function actorOf(ctx: ReleaseContext, outcome: StepOutcome): string {
+  return outcome.kind === "fail" ? "analysis" : ctx.actor;
+}
