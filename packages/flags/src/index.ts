@@ -1,4 +1,11 @@
 export { applyDelta, type DeltaEvent } from "./apply-delta.js";
+export {
+  createFlagClient,
+  type FlagClient,
+  type FlagClientEvents,
+  type FlagClientOptions,
+} from "./client/create-flag-client.js";
+export type { ReconnectDelayOptions } from "./client/reconnect-delay.js";
 export { type Evaluation, evaluate, getVariant, isEnabled, type Variant } from "./evaluate.js";
 export type { EvaluationOptions, FlagContext } from "./flag-context.js";
 export { FlagDefinitionError } from "./flag-definition-error.js";
@@ -23,4 +30,5 @@ export {
 } from "./flag-schema.js";
 export { murmur3 } from "./murmur3.js";
 export { normalizedValue } from "./normalized-value.js";
+export { BatonFlagProvider } from "./openfeature/baton-flag-provider.js";
 export { parseFlag, parseFlagState } from "./parse-flags.js";
