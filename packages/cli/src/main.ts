@@ -2,6 +2,7 @@ import { serviceFileJsonSchema } from "@baton/control";
 import { Command } from "commander";
 import { registerClientCommands } from "./commands/client-commands.js";
 import { runDemo } from "./commands/demo-command.js";
+import { registerFlagsCommands } from "./commands/flags-commands.js";
 import { runInit } from "./commands/init-command.js";
 import { registerMigrateCommands } from "./commands/migrate-commands.js";
 import { runRouter } from "./commands/router-command.js";
@@ -61,6 +62,7 @@ export async function main(argv: string[]): Promise<void> {
     );
   registerClientCommands(program);
   registerMigrateCommands(program);
+  registerFlagsCommands(program);
   program
     .command("demo")
     .description("start example instances behind a router, move traffic under load, and report")

@@ -15,7 +15,7 @@ import { exitOf, until } from "./test-support/baton-cli.js";
  */
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-const PACKAGES = ["@baton/router", "@baton/control", "@baton/migrate", "@baton/cli"];
+const PACKAGES = ["@baton/router", "@baton/control", "@baton/migrate", "@baton/flags", "@baton/cli"];
 
 let work: string;
 let project: string;
@@ -58,7 +58,7 @@ beforeAll(async () => {
   );
   expect(packed.code, packed.stderr).toBe(0);
   const tarballs = (await readdir(packs)).filter((f) => f.endsWith(".tgz")).map((f) => join(packs, f));
-  expect(tarballs).toHaveLength(4);
+  expect(tarballs).toHaveLength(PACKAGES.length);
 
   // A user's service: a package.json with a start script, a server reading PORT.
   await mkdir(project);

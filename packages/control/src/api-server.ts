@@ -7,6 +7,8 @@ import { type ErrorReply, errorBody, errorReply } from "./api/error-reply.js";
 import { badRequest, emptyQuery, parseInput, queryObject } from "./api-input.js";
 import type { ControlPlane } from "./control-plane.js";
 import { BatonControlError } from "./errors.js";
+import { CLIENT_ROUTES, checkClientToken, registerClientApi } from "./flags/client-api.js";
+import type { FlagService } from "./flags/flag-service.js";
 
 export { hashToken } from "./api/bearer-token.js";
 
@@ -21,6 +23,11 @@ export interface ApiOptions {
   extraStatus?: () => Record<string, unknown>;
   /** Largest request body accepted, in bytes (default 1 MiB); larger ones get 413. */
   maxBodyBytes?: number;
+  /**
+   * Feature flags: the /v1/flags routes (admin token) and Unleash's client API under /api/client
+   * (client tokens only). Without it, neither is served.
+   */
+  flags?: FlagService;
   /** Where internal errors are reported (default: stderr). */
   log?: (line: string) => void;
 }
@@ -112,16 +119,20 @@ export function buildApi(plane: ReleaseControl, opts: ApiOptions): FastifyInstan
   app.setReplySerializer((payload) => `${JSON.stringify(payload, null, 2)}\n`);
 
   app.addHook("onRequest", async (request) => {
-    if ((request.routeOptions.config as { public?: boolean }).public) return;
-    if (!authorized(request.headers.authorization))
+    const config = request.routeOptions.config as { public?: boolean; auth?: "client" };
+    if (config.public) return;
+    // Two kinds of token, each good for its own routes only: an SDK's client token reads flags and
+    // nothing else, and the admin token is not handed to SDKs.
+    if (config.auth === "client") checkClientToken(opts.flags, request.headers.authorization);
+    else if (!authorized(request.headers.authorization))
       throw new BatonControlError("BATON_UNAUTHORIZED", "missing or wrong bearer token");
     // A web page can send a "simple" cross-origin POST (text/plain, no preflight); JSON only,
     // checked before the body is read.
     const type = request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase();
-    if (request.method === "POST" && type !== "application/json")
+    if ((request.method === "POST" || request.method === "PUT") && type !== "application/json")
       throw new BatonControlError(
         "BATON_UNSUPPORTED_MEDIA_TYPE",
-        "POST bodies must be sent as application/json",
+        `${request.method} bodies must be sent as application/json`,
       );
   });
 
@@ -139,7 +150,7 @@ export function buildApi(plane: ReleaseControl, opts: ApiOptions): FastifyInstan
     }
   });
 
-  const patterns = routes.map((r) => ({
+  const patterns = [...routes, ...(opts.flags ? CLIENT_ROUTES : [])].map((r) => ({
     method: r.method,
     pattern: new RegExp(`^${r.path.replace(/:\w+/g, "[^/]+")}$`),
   }));
@@ -154,6 +165,13 @@ export function buildApi(plane: ReleaseControl, opts: ApiOptions): FastifyInstan
       `${request.method} is not allowed on ${path}; ${allowed.join(", ")} is`,
     );
   });
+
+  const { flags } = opts;
+  if (flags) {
+    registerClientApi(app, flags);
+    // Before the server waits for its connections to end: streams would never end by themselves.
+    app.addHook("preClose", async () => flags.close());
+  }
 
   app.register(async (scope) => {
     for (const route of routes)

@@ -67,6 +67,18 @@ export const ERRORS = {
     description: "The version's instances did not become ready; they got no traffic.",
   },
 
+  BATON_UNKNOWN_FLAG: { status: 404, description: "No feature flag has this name." },
+  BATON_FLAG_CONFLICT: {
+    status: 409,
+    description:
+      "The flag changed since the version the change was based on (If-Match or `version`); nothing was changed. Read it again and redo the change.",
+  },
+  BATON_FLAG_NO_ROLLOUT: {
+    status: 422,
+    description: "The flag has no flexibleRollout strategy whose percentage could be set.",
+  },
+  BATON_FLAG_TOKEN_EXISTS: { status: 409, description: "A client token with this name already exists." },
+
   // The control plane and what it depends on.
   BATON_INTERNAL: {
     status: 500,

@@ -33,6 +33,15 @@ export {
   ReleaseInProgressError,
   statusOf,
 } from "./errors.js";
+export { checkFlag, checkFlags, FLAG_NAME, flagNameProblem } from "./flags/check-flag.js";
+export { CLIENT_ROUTES, registerClientApi } from "./flags/client-api.js";
+export { type ClientTokenInfo, ClientTokens } from "./flags/client-tokens.js";
+export { type FlagFile, parseFlagFile } from "./flags/flag-file.js";
+export { type ClientMetrics, type FlagCounts, FlagMetrics } from "./flags/flag-metrics.js";
+export { FlagService, type FlagServiceOptions, type WriteOptions } from "./flags/flag-service.js";
+export { type FeatureQuery, FlagSnapshot } from "./flags/flag-snapshot.js";
+export { type FlagChange, FlagConflictError, type FlagRecord, FlagStore } from "./flags/flag-store.js";
+export { FlagStream, type FlagStreamOptions } from "./flags/flag-stream.js";
 export { formatDuration } from "./format-duration.js";
 export { freePort } from "./providers/free-port.js";
 export { ProcessState } from "./providers/instance-process-state.js";

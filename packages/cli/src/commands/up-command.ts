@@ -3,6 +3,7 @@ import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:
 import { dirname, join, resolve } from "node:path";
 import {
   ControlPlane,
+  FlagService,
   hashToken,
   parseServiceFile,
   pgClient,
@@ -158,6 +159,9 @@ export async function runUp(opts: UpOptions): Promise<void> {
       });
     }
     await plane.init();
+    // Feature flags live in the same database; their changes join the same audit chain.
+    const flags = new FlagService({ db, service: file.service });
+    await flags.init();
     await plane.recover("baton up");
     api = await startApi(plane, {
       host: opts.apiHost,
@@ -165,6 +169,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
       tokenSha256: hashToken(token),
       onDown: () => void shutdown(true),
       extraStatus: () => (supervisor ? { router: supervisor.status() } : {}),
+      flags,
     }).catch(async (err: NodeJS.ErrnoException) => {
       // Taken between the check and now: the same clear error as the check's.
       if (err.code === "EADDRINUSE")

@@ -13,7 +13,7 @@ export interface ApiRoute<
   B extends z.ZodType | undefined = z.ZodType | undefined,
   P extends z.ZodType | undefined = z.ZodType | undefined,
 > {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   /** Fastify's form, e.g. `/v1/releases/:id`. */
   path: string;
   operationId: string;
@@ -23,7 +23,7 @@ export interface ApiRoute<
   public?: true;
   /** The query string; none: any parameter is refused. */
   query?: Q;
-  /** POST: the JSON body; an empty body is `{}`. */
+  /** POST, PUT, DELETE: the JSON body; an empty body is `{}`. */
   body?: B;
   /** The path's parameters. */
   params?: P;

@@ -11,6 +11,7 @@ import {
 } from "../api-input.js";
 import type { ApiOptions, ReleaseControl } from "../api-server.js";
 import { BatonControlError } from "../errors.js";
+import { flagRoutes } from "../flags/flag-routes.js";
 import { type ApiRoute, defineRoute } from "./api-route.js";
 import {
   aborting,
@@ -28,10 +29,13 @@ import { openApiDocument } from "./openapi-document.js";
 
 const ROUTER = ["BATON_ROUTER_UNREACHABLE", "BATON_ROUTER_REFUSED"] as const;
 
-/** Every route of the control plane's API; `POST /v1/down` only when `onDown` is given. */
+/**
+ * Every route of the control plane's API; `POST /v1/down` only when `onDown` is given, the flag
+ * routes only when `flags` is.
+ */
 export function apiRoutes(
   plane: ReleaseControl,
-  opts: Pick<ApiOptions, "onDown" | "extraStatus">,
+  opts: Pick<ApiOptions, "onDown" | "extraStatus" | "flags">,
 ): ApiRoute[] {
   let document: object | undefined;
   const routes: ApiRoute[] = [
@@ -182,6 +186,7 @@ export function apiRoutes(
       handle: () => (document ??= openApiDocument(routes)),
     }),
   ];
+  if (opts.flags) routes.push(...flagRoutes(opts.flags));
   const { onDown } = opts;
   if (onDown)
     routes.push(

@@ -79,7 +79,7 @@ function operation(route: ApiRoute): JsonSchema {
 export function errorsOf(route: ApiRoute): ErrorCode[] {
   const codes = new Set<ErrorCode>(["BATON_BAD_REQUEST", ...route.errors, "BATON_INTERNAL"]);
   if (!route.public) codes.add("BATON_UNAUTHORIZED");
-  if (route.method === "POST") {
+  if (route.method === "POST" || route.method === "PUT") {
     codes.add("BATON_BODY_TOO_LARGE");
     codes.add("BATON_UNSUPPORTED_MEDIA_TYPE");
   }

@@ -1,0 +1,249 @@
+import { readFile, stat } from "node:fs/promises";
+import type { FlagChange, FlagCounts, FlagRecord } from "@baton/control";
+import { parseFlagFile } from "@baton/control";
+import type { Command } from "commander";
+import { ApiError, callApi, findApi } from "../up/api-client.js";
+
+interface Common {
+  api?: string;
+  dataDir?: string;
+  json?: boolean;
+}
+
+type Strategy = FlagRecord["flag"]["strategies"][number];
+
+const out = (line = ""): void => {
+  process.stdout.write(`${line}\n`);
+};
+const withCommon = (cmd: Command) =>
+  cmd
+    .option("--api <url>", "the control plane's API (default: from .baton/api.json, or BATON_API)")
+    .option("--data-dir <dir>", "where `baton up` keeps its state (default .baton)")
+    .option("--json", "print the API's answer as JSON");
+
+/** No flag file is anywhere near this; a bigger one is a mistake (and over the API's body limit). */
+const MAX_FLAG_FILE_BYTES = 1024 * 1024;
+
+/** `baton flags ...`: feature flags on a running control plane. */
+export function registerFlagsCommands(program: Command): void {
+  const flags = program
+    .command("flags")
+    .description("feature flags: list, change, apply files, client tokens");
+
+  withCommon(
+    flags
+      .command("apply <file>")
+      .description(
+        "create or replace the flags of a YAML or JSON file (a list of flags, {features, segments}, or Unleash's export): all or nothing",
+      ),
+  ).action(async (file: string, o: Common) => {
+    const parsed = parseFlagFile(await readFlagFile(file), file);
+    const api = await findApi(o);
+    const result = await callApi<{
+      created: string[];
+      changed: string[];
+      unchanged: string[];
+      segments: number[];
+    }>(api, "POST", "/v1/flags/apply", {
+      flags: parsed.flags,
+      segments: parsed.segments,
+      actor: actor(),
+    }).catch((err: unknown) => {
+      // The control plane checks segment references against what it stores: name the file too.
+      if (err instanceof ApiError && err.code === "BATON_BAD_REQUEST")
+        throw new ApiError(err.code, `${file}: ${err.message}`);
+      throw err;
+    });
+    if (o.json) return out(JSON.stringify(result, null, 2));
+    const names = (list: string[]) => (list.length ? list.join(", ") : "none");
+    out(`${file} (${parsed.format}): ${parsed.flags.length} flag${parsed.flags.length === 1 ? "" : "s"}`);
+    out(`  created: ${names(result.created)}`);
+    out(`  changed: ${names(result.changed)}`);
+    out(`  unchanged: ${result.unchanged.length}`);
+    if (result.segments.length) out(`  segments created or changed: ${result.segments.join(", ")}`);
+  });
+
+  withCommon(flags.command("list").description("every flag: on or off, version, strategies")).action(
+    async (o: Common) => {
+      const list = await callApi<FlagRecord[]>(await findApi(o), "GET", "/v1/flags");
+      if (o.json) return out(JSON.stringify(list, null, 2));
+      if (list.length === 0) return out("no flags yet (baton flags apply FILE)");
+      const width = Math.max(...list.map((r) => r.name.length));
+      for (const r of list)
+        out(
+          `${r.name.padEnd(width)}  ${r.flag.enabled ? "on " : "off"}  v${r.version}  ${strategiesLine(r.flag.strategies)}`,
+        );
+    },
+  );
+
+  withCommon(
+    flags.command("get <name>").description("one flag: its definition, version and evaluations"),
+  ).action(async (name: string, o: Common) => {
+    const r = await callApi<FlagRecord & { metrics: FlagCounts | null }>(
+      await findApi(o),
+      "GET",
+      `/v1/flags/${encodeURIComponent(name)}`,
+    );
+    if (o.json) return out(JSON.stringify(r, null, 2));
+    out(
+      `${r.name}: ${r.flag.enabled ? "on" : "off"}, version ${r.version}, changed ${r.updatedAt} by ${r.updatedBy}`,
+    );
+    if (r.metrics)
+      out(
+        `evaluations since the control plane started: ${r.metrics.yes} on, ${r.metrics.no} off` +
+          (Object.keys(r.metrics.variants).length
+            ? ` (${Object.entries(r.metrics.variants)
+                .map(([v, n]) => `${v}: ${n}`)
+                .join(", ")})`
+            : ""),
+      );
+    out(JSON.stringify(r.flag, null, 2));
+  });
+
+  for (const action of ["enable", "disable"] as const)
+    withCommon(
+      flags
+        .command(`${action} <name>`)
+        .description(
+          action === "enable" ? "turn a flag on (its strategies decide for whom)" : "turn a flag off",
+        ),
+    ).action(async (name: string, o: Common) => {
+      const r = await callApi<FlagRecord>(
+        await findApi(o),
+        "POST",
+        `/v1/flags/${encodeURIComponent(name)}/${action}`,
+        {
+          actor: actor(),
+        },
+      );
+      if (o.json) return out(JSON.stringify(r, null, 2));
+      out(`${r.name}: ${r.flag.enabled ? "on" : "off"} (version ${r.version})`);
+    });
+
+  withCommon(
+    flags
+      .command("rollout <name>")
+      .description("set the percentage of the flag's first flexibleRollout strategy")
+      .requiredOption("--percent <n>", "0 to 100"),
+  ).action(async (name: string, o: Common & { percent: string }) => {
+    const percent = Number(o.percent);
+    if (o.percent.trim() === "" || !Number.isFinite(percent) || percent < 0 || percent > 100)
+      throw new ApiError("BATON_BAD_REQUEST", `--percent ${o.percent}: expected a number from 0 to 100`);
+    const r = await callApi<FlagRecord>(
+      await findApi(o),
+      "POST",
+      `/v1/flags/${encodeURIComponent(name)}/rollout`,
+      {
+        percent,
+        actor: actor(),
+      },
+    );
+    if (o.json) return out(JSON.stringify(r, null, 2));
+    out(
+      `${r.name}: ${strategiesLine(r.flag.strategies)} (version ${r.version}${r.flag.enabled ? "" : ", flag is off"})`,
+    );
+  });
+
+  withCommon(
+    flags
+      .command("history <name>")
+      .description("a flag's changes, newest first: who, when, what")
+      .option("--limit <n>", "how many", "20"),
+  ).action(async (name: string, o: Common & { limit: string }) => {
+    const limit = Math.min(1000, Math.max(1, Number(o.limit) || 20));
+    const list = await callApi<FlagChange[]>(
+      await findApi(o),
+      "GET",
+      `/v1/flags/${encodeURIComponent(name)}/history?limit=${limit}`,
+    );
+    if (o.json) return out(JSON.stringify(list, null, 2));
+    if (list.length === 0) return out(`no changes of ${name}`);
+    for (const c of list)
+      out(
+        `${c.at.slice(0, 19).replace("T", " ")}  ${c.action.padEnd(12)}  v${c.version}  ${c.actor}  ${changeLine(c)}`,
+      );
+  });
+
+  withCommon(
+    flags.command("export").description("every flag and segment as JSON, as `baton flags apply` takes it"),
+  ).action(async (o: Common) => {
+    out(JSON.stringify(await callApi(await findApi(o), "GET", "/v1/flags/export"), null, 2));
+  });
+
+  const token = flags.command("token").description("client tokens for SDKs (read-only)");
+  withCommon(
+    token
+      .command("create")
+      .description("make a client token; it is printed this once")
+      .requiredOption("--name <name>", "what it is for, e.g. the application's name"),
+  ).action(async (o: Common & { name: string }) => {
+    const made = await callApi<{ name: string; token: string }>(
+      await findApi(o),
+      "POST",
+      "/v1/flags/tokens",
+      {
+        name: o.name,
+        actor: actor(),
+      },
+    );
+    if (o.json) return out(JSON.stringify(made, null, 2));
+    out(made.token);
+    process.stderr.write(`client token ${made.name}: shown this once; only its SHA-256 is kept\n`);
+  });
+  withCommon(token.command("list").description("client tokens: names, creation, last use")).action(
+    async (o: Common) => {
+      const list = await callApi<{ name: string; createdAt: string; lastUsedAt: string | null }[]>(
+        await findApi(o),
+        "GET",
+        "/v1/flags/tokens",
+      );
+      if (o.json) return out(JSON.stringify(list, null, 2));
+      for (const t of list) out(`${t.name}  created ${t.createdAt}  last used ${t.lastUsedAt ?? "never"}`);
+    },
+  );
+}
+
+async function readFlagFile(file: string): Promise<string> {
+  const info = await stat(file).catch((err: NodeJS.ErrnoException) => {
+    throw new ApiError("BATON_BAD_REQUEST", `${file}: cannot read it (${err.code ?? err.message})`);
+  });
+  if (!info.isFile()) throw new ApiError("BATON_BAD_REQUEST", `${file}: not a regular file`);
+  if (info.size > MAX_FLAG_FILE_BYTES)
+    throw new ApiError(
+      "BATON_BAD_REQUEST",
+      `${file}: ${info.size} bytes; a flag file is at most ${MAX_FLAG_FILE_BYTES}`,
+    );
+  return readFile(file, "utf8");
+}
+
+/** `flexibleRollout 25% (userId), userWithId`: what decides who gets the flag. */
+function strategiesLine(strategies: readonly Strategy[]): string {
+  if (strategies.length === 0) return "no strategies (off for everyone while on)";
+  return strategies
+    .map((s) => {
+      const p = s.parameters ?? {};
+      const percent = p.rollout ?? p.percentage;
+      const constraints = s.constraints?.length ? ` +${s.constraints.length} constraint(s)` : "";
+      return `${s.name}${percent !== undefined ? ` ${percent}%` : ""}${p.stickiness ? ` (${p.stickiness})` : ""}${constraints}`;
+    })
+    .join(", ");
+}
+
+/** What a change did, in a few words. */
+function changeLine(c: FlagChange): string {
+  const before = c.before as FlagRecord["flag"] | null;
+  const after = c.after as FlagRecord["flag"] | null;
+  if (!before && after) return `created ${after.enabled ? "on" : "off"}: ${strategiesLine(after.strategies)}`;
+  if (before && !after) return "deleted";
+  if (!before || !after) return "";
+  const parts: string[] = [];
+  if (before.enabled !== after.enabled) parts.push(after.enabled ? "turned on" : "turned off");
+  const was = strategiesLine(before.strategies);
+  const now = strategiesLine(after.strategies);
+  if (was !== now) parts.push(`${was} -> ${now}`);
+  return parts.join("; ") || "definition changed";
+}
+
+function actor(): string {
+  return process.env.BATON_ACTOR ?? process.env.USER ?? "cli";
+}

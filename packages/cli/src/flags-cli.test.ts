@@ -1,0 +1,200 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADMIN_TOKEN, startFlagApi } from "../../control/src/test-support/flag-fixture.js";
+
+/** `baton flags ...` (the built command) against a real control plane API and PostgreSQL. */
+const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
+let fx: Awaited<ReturnType<typeof startFlagApi>>;
+let dir: string;
+
+function baton(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args, "--api", fx.api.url],
+      { timeout: 20_000, env: { ...process.env, BATON_API_TOKEN: ADMIN_TOKEN, BATON_ACTOR: "tester" } },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+async function file(name: string, text: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+const stateOf = async () => JSON.stringify((await fx.call("GET", "/v1/flags/export")).body);
+
+beforeAll(async () => {
+  fx = await startFlagApi("flagcli");
+  dir = await mkdtemp(join(tmpdir(), "baton-flag-files-"));
+});
+afterAll(async () => {
+  await fx?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("baton flags", () => {
+  it("applies a YAML file, then lists, changes and explains its flags", async () => {
+    const good = await file(
+      "flags.yaml",
+      `- name: new-checkout
+  enabled: true
+  strategies:
+    - name: flexibleRollout
+      parameters: { rollout: "5", stickiness: userId, groupId: new-checkout }
+- name: dark-mode
+  enabled: false
+  strategies: [ { name: default } ]
+`,
+    );
+    const applied = await baton("flags", "apply", good);
+    expect(applied.stderr).toBe("");
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toContain("created: new-checkout, dark-mode");
+    expect((await baton("flags", "apply", good)).stdout).toContain("unchanged: 2");
+
+    const list = await baton("flags", "list");
+    expect(list.stdout).toMatch(/new-checkout\s+on\s+v1\s+flexibleRollout 5% \(userId\)/);
+    expect((await baton("flags", "enable", "dark-mode")).stdout).toContain("dark-mode: on (version 2)");
+    expect((await baton("flags", "disable", "dark-mode")).stdout).toContain("dark-mode: off (version 3)");
+    expect((await baton("flags", "rollout", "new-checkout", "--percent", "25")).stdout).toContain(
+      "flexibleRollout 25%",
+    );
+    const none = await baton("flags", "rollout", "dark-mode", "--percent", "25");
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("[BATON_FLAG_NO_ROLLOUT]");
+    const history = await baton("flags", "history", "new-checkout");
+    expect(history.stdout).toContain("flag.changed");
+    expect(history.stdout).toContain("tester");
+    expect(history.stdout).toContain("flexibleRollout 5% (userId) -> flexibleRollout 25% (userId)");
+    expect(JSON.parse((await baton("flags", "get", "new-checkout", "--json")).stdout).version).toBe(2);
+    const missing = await baton("flags", "get", "nope");
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("[BATON_UNKNOWN_FLAG] no flag nope");
+
+    // What export prints, apply takes back unchanged.
+    const exported = await file("export.json", (await baton("flags", "export")).stdout);
+    expect((await baton("flags", "apply", exported)).stdout).toContain("unchanged: 2");
+  });
+
+  it("refuses a bad file whole, naming the file, the flag and the field, and changes nothing", async () => {
+    const before = await stateOf();
+    const bad = await file(
+      "bad.yaml",
+      `- name: fine-one
+  enabled: true
+  strategies: [ { name: default } ]
+- name: broken
+  enabled: true
+  strategies:
+    - name: flexibleRollout
+      parameters: { rollout: "250" }
+`,
+    );
+    const r = await baton("flags", "apply", bad);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `[BATON_BAD_REQUEST] ${bad}: flags[1] (flag broken): strategies[0].parameters.rollout`,
+    );
+
+    // Checked by the control plane (segments are its own): still named by file, flag and field.
+    const unknownSegment = await file(
+      "segment.json",
+      JSON.stringify([
+        { name: "fine-two", enabled: true, strategies: [{ name: "default" }] },
+        { name: "segmented", enabled: true, strategies: [{ name: "default", segments: [42] }] },
+      ]),
+    );
+    const s = await baton("flags", "apply", unknownSegment);
+    expect(s.code).toBe(2);
+    expect(s.stderr).toContain(
+      `${unknownSegment}: flags[1].strategies[0].segments[0] (flag segmented): no segment with id 42`,
+    );
+    const syntax = await baton("flags", "apply", await file("syntax.yaml", "- name: [unclosed\n"));
+    expect(syntax.code).toBe(2);
+    expect(syntax.stderr).toContain("syntax.yaml");
+    expect(await stateOf()).toBe(before);
+  });
+
+  it("takes Unleash's feature export format", async () => {
+    const exported = await file(
+      "unleash-export.json",
+      JSON.stringify({
+        features: [
+          { name: "from-unleash", type: "release", project: "default", stale: false, impressionData: false },
+          { name: "child-flag", type: "release", project: "default" },
+        ],
+        featureStrategies: [
+          {
+            name: "flexibleRollout",
+            id: "6b5157cb",
+            featureName: "from-unleash",
+            parameters: { groupId: "from-unleash", rollout: "30", stickiness: "default" },
+            constraints: [
+              {
+                contextName: "tenant",
+                operator: "IN",
+                values: ["acme"],
+                inverted: false,
+                caseInsensitive: false,
+              },
+            ],
+            sortOrder: 0,
+            segments: [],
+          },
+          {
+            name: "default",
+            id: "x",
+            featureName: "child-flag",
+            parameters: {},
+            constraints: [],
+            disabled: true,
+          },
+        ],
+        featureEnvironments: [
+          { enabled: true, featureName: "from-unleash", environment: "production", variants: [] },
+          { enabled: false, featureName: "child-flag", environment: "production" },
+        ],
+        dependencies: [{ feature: "child-flag", dependencies: [{ feature: "from-unleash", enabled: true }] }],
+        contextFields: [],
+        featureTags: [],
+        segments: [],
+        tagTypes: [],
+      }),
+    );
+    const r = await baton("flags", "apply", exported);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("(unleash-export)");
+    const flag = (await fx.call("GET", "/v1/flags/from-unleash")).body.flag;
+    expect(flag).toMatchObject({
+      enabled: true,
+      project: "default",
+      strategies: [{ name: "flexibleRollout" }],
+    });
+    expect(flag.strategies[0].constraints[0].values).toEqual(["acme"]);
+    const child = (await fx.call("GET", "/v1/flags/child-flag")).body.flag;
+    expect(child).toMatchObject({
+      enabled: false,
+      strategies: [],
+      dependencies: [{ feature: "from-unleash" }],
+    });
+  });
+
+  it("makes a client token, printed once, that reads the client API", async () => {
+    const made = await baton("flags", "token", "create", "--name", "web");
+    expect(made.code).toBe(0);
+    const token = made.stdout.trim();
+    expect(token).toMatch(/^baton-client\.[\w-]{43}$/);
+    expect((await fx.call("GET", "/api/client/features", undefined, {}, token)).status).toBe(200);
+    const list = await baton("flags", "token", "list");
+    expect(list.stdout).toContain("web");
+    expect(list.stdout).not.toContain(token);
+  });
+});

@@ -1,0 +1,189 @@
+import { z } from "zod";
+import { apiSchemas } from "../api/api-schemas.js";
+import { actorBody } from "../api-input.js";
+import { FLAG_NAME, FLAG_NAME_RULE, RESERVED_FLAG_NAMES } from "./check-flag.js";
+
+/**
+ * What the flag routes of the admin API accept and answer, for parsing and for the OpenAPI
+ * document. Flag definitions themselves are checked by @baton/flags's schema (Unleash's client
+ * format), which names the field at fault; the schemas here only describe them.
+ */
+
+const actor = actorBody.shape.actor;
+const version = z
+  .number({ error: "must be a whole number" })
+  .int("must be a whole number")
+  .min(0, "must be 0 or more")
+  .describe(
+    "the flag's version the change is based on (0: the flag must not exist yet); a flag at another version is a 409 and nothing changes. The If-Match header says the same.",
+  );
+
+export const flagPath = z.strictObject({
+  name: z
+    .string()
+    .regex(FLAG_NAME, FLAG_NAME_RULE)
+    .refine((n) => !RESERVED_FLAG_NAMES.has(n), "is reserved (a path of the API)")
+    .describe("the flag's name"),
+});
+
+const loose = z.looseObject({});
+export const flagWriteBody = z
+  .looseObject({
+    name: z.string().optional().describe("the path's name (may be left out)"),
+    enabled: z.boolean().optional(),
+    strategies: z.array(loose).optional(),
+    variants: z.array(loose).optional(),
+    dependencies: z.array(loose).optional(),
+    impressionData: z.boolean().optional(),
+    version: version.optional(),
+    actor: actor.optional(),
+  })
+  .describe(
+    "A flag in Unleash's client feature format (enabled, strategies with parameters, constraints, segments and variants; variants; dependencies), plus `version` and `actor`, which are not stored.",
+  )
+  .register(apiSchemas, { id: "FlagWriteRequest" });
+
+export const flagActionBody = z
+  .strictObject(
+    { version: version.optional(), actor: actor.optional() },
+    { error: "the body must be a JSON object" },
+  )
+  .register(apiSchemas, { id: "FlagActionRequest" });
+
+export const flagRolloutBody = z
+  .strictObject(
+    {
+      percent: z
+        .number({ error: "must be a number from 0 to 100" })
+        .min(0, "must be a number from 0 to 100")
+        .max(100, "must be a number from 0 to 100")
+        .describe("the rollout percentage of the flag's first flexibleRollout strategy"),
+      version: version.optional(),
+      actor: actor.optional(),
+    },
+    { error: "the body must be a JSON object" },
+  )
+  .register(apiSchemas, { id: "FlagRolloutRequest" });
+
+export const flagApplyBody = z
+  .strictObject(
+    {
+      flags: z
+        .array(z.unknown())
+        .max(10_000, "at most 10000 flags")
+        .describe("flags in Unleash's client format"),
+      segments: z.array(z.unknown()).max(10_000, "at most 10000 segments").optional(),
+      actor: actor.optional(),
+    },
+    { error: "the body must be a JSON object" },
+  )
+  .register(apiSchemas, { id: "FlagApplyRequest" });
+
+export const clientTokenBody = z
+  .strictObject(
+    {
+      name: z
+        .string({ error: "must be a string" })
+        .regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 letters, digits, '.', '_' or '-'")
+        .describe("what the token is for, e.g. the application's name"),
+      actor: actor.optional(),
+    },
+    { error: "the body must be a JSON object" },
+  )
+  .register(apiSchemas, { id: "ClientTokenRequest" });
+
+export const historyQuery = z.strictObject({
+  limit: z
+    .string()
+    .regex(/^\d{1,4}$/, "must be a whole number from 1 to 1000")
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= 1000, "must be a whole number from 1 to 1000")
+    .default(100)
+    .describe("a whole number from 1 to 1000 (default 100)"),
+});
+
+const flagDefinition = z.looseObject({
+  name: z.string(),
+  enabled: z.boolean(),
+  strategies: z.array(loose),
+});
+
+export const flagRecord = z
+  .looseObject({
+    name: z.string(),
+    version: z.number().int().describe("1 when created, one more at every change"),
+    flag: flagDefinition.describe("the definition, in Unleash's client feature format"),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    updatedBy: z.string(),
+  })
+  .register(apiSchemas, { id: "FlagRecord" });
+
+const counts = z.looseObject({
+  yes: z.number().int(),
+  no: z.number().int(),
+  variants: z.record(z.string(), z.number().int()),
+  apps: z.array(z.string()),
+  lastReportAt: z.string(),
+});
+
+export const flagDetail = flagRecord
+  .extend({
+    metrics: counts
+      .nullable()
+      .describe("evaluations SDKs reported since the control plane started (null: none yet)"),
+  })
+  .register(apiSchemas, { id: "FlagDetail" });
+
+export const flagList = z.array(flagRecord).register(apiSchemas, { id: "FlagList" });
+
+export const flagChange = z
+  .looseObject({
+    id: z.number().int().describe("the change's id (the streaming API's event id)"),
+    at: z.string(),
+    actor: z.string(),
+    action: z.enum(["flag.created", "flag.changed", "flag.deleted", "segment.changed", "segment.deleted"]),
+    name: z.string(),
+    version: z.number().int().describe("the version after the change (0: deleted)"),
+    before: loose.nullable(),
+    after: loose.nullable(),
+  })
+  .register(apiSchemas, { id: "FlagChange" });
+
+export const flagHistory = z.array(flagChange).register(apiSchemas, { id: "FlagHistory" });
+
+export const flagDeleted = z
+  .looseObject({ deleted: z.literal(true), name: z.string() })
+  .register(apiSchemas, { id: "FlagDeleted" });
+
+export const flagApplyResult = z
+  .looseObject({
+    created: z.array(z.string()),
+    changed: z.array(z.string()),
+    unchanged: z.array(z.string()),
+    segments: z.array(z.number().int()).describe("the ids of the segments created or changed"),
+  })
+  .register(apiSchemas, { id: "FlagApplyResult" });
+
+export const clientTokenCreated = z
+  .looseObject({
+    name: z.string(),
+    token: z.string().describe("shown this once: only its SHA-256 is kept"),
+    createdAt: z.string(),
+  })
+  .register(apiSchemas, { id: "ClientTokenCreated" });
+
+export const clientTokenList = z
+  .array(
+    z.looseObject({
+      name: z.string(),
+      createdAt: z.string(),
+      createdBy: z.string(),
+      lastUsedAt: z.string().nullable(),
+    }),
+  )
+  .register(apiSchemas, { id: "ClientTokenList" });
+
+export const flagExport = z
+  .looseObject({ version: z.literal(2), features: z.array(flagDefinition), segments: z.array(loose) })
+  .register(apiSchemas, { id: "FlagExport" });

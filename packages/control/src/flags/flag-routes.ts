@@ -1,0 +1,210 @@
+import type { FastifyReply } from "fastify";
+import { type ApiRoute, defineRoute } from "../api/api-route.js";
+import { badRequest } from "../api-input.js";
+import {
+  clientTokenBody,
+  clientTokenCreated,
+  clientTokenList,
+  flagActionBody,
+  flagApplyBody,
+  flagApplyResult,
+  flagDeleted,
+  flagDetail,
+  flagExport,
+  flagHistory,
+  flagList,
+  flagPath,
+  flagRecord,
+  flagRolloutBody,
+  flagWriteBody,
+  historyQuery,
+} from "./flag-api-schemas.js";
+import type { FlagService } from "./flag-service.js";
+
+const DB = "BATON_DATABASE_UNAVAILABLE" as const;
+
+/**
+ * The version a change is based on: `If-Match` (a version, as `GET` gives it in `ETag`) or the
+ * body's `version`; both given must agree.
+ */
+function expectedVersion(reply: FastifyReply, fromBody: number | undefined): number | undefined {
+  const header = reply.request.headers["if-match"];
+  if (header === undefined) return fromBody;
+  const m = /^\s*(?:W\/)?"?(\d{1,9})"?\s*$/.exec(header);
+  if (!m)
+    throw badRequest(
+      "If-Match",
+      `If-Match: expected a flag version (a whole number), got ${JSON.stringify(header)}`,
+    );
+  const version = Number(m[1]);
+  if (fromBody !== undefined && fromBody !== version)
+    throw badRequest("version", `version ${fromBody} and If-Match ${version} disagree`);
+  return version;
+}
+
+/** The flag routes of the admin API (behind the admin token). */
+export function flagRoutes(flags: FlagService): ApiRoute[] {
+  const withTag = (reply: FastifyReply, record: { version: number }) => {
+    reply.header("etag", `"${record.version}"`);
+    return record;
+  };
+  return [
+    defineRoute({
+      method: "GET",
+      path: "/v1/flags",
+      operationId: "listFlags",
+      summary: "Every feature flag, by name",
+      response: { status: 200, description: "The flags", schema: flagList },
+      errors: [DB],
+      handle: () => flags.list(),
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/v1/flags/export",
+      operationId: "exportFlags",
+      summary: "Every flag and segment in Unleash's client format, as `baton flags apply` takes it",
+      response: { status: 200, description: "The flags and segments", schema: flagExport },
+      errors: [DB],
+      handle: async () => ({
+        version: 2,
+        features: (await flags.list()).map((r) => r.flag),
+        segments: await flags.store.segments(),
+      }),
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/v1/flags/tokens",
+      operationId: "listClientTokens",
+      summary: "The client tokens of the flag client API (never the tokens themselves)",
+      response: { status: 200, description: "Name, creation and last use of each", schema: clientTokenList },
+      errors: [DB],
+      handle: () => flags.tokens.list(),
+    }),
+    defineRoute({
+      method: "POST",
+      path: "/v1/flags/tokens",
+      operationId: "createClientToken",
+      summary: "Make a client token for SDKs (read-only; shown once)",
+      body: clientTokenBody,
+      response: {
+        status: 200,
+        description: "The token, the one time it is shown",
+        schema: clientTokenCreated,
+      },
+      errors: ["BATON_FLAG_TOKEN_EXISTS", DB],
+      handle: ({ body }) => flags.tokens.create(body.name, body.actor ?? "api"),
+    }),
+    defineRoute({
+      method: "POST",
+      path: "/v1/flags/apply",
+      operationId: "applyFlags",
+      summary: "Create or replace many flags (and segments) at once: all or nothing",
+      description:
+        "Every flag and segment is checked before anything is written; one bad one is a 400 naming it and its field, and nothing changes. Flags equal to what is stored are left alone.",
+      body: flagApplyBody,
+      response: {
+        status: 200,
+        description: "What was created, changed or left alone",
+        schema: flagApplyResult,
+      },
+      errors: [DB],
+      handle: ({ body }) => flags.apply(body.flags, body.segments ?? [], body.actor ?? "api"),
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/v1/flags/:name",
+      operationId: "getFlag",
+      summary: "One flag, its version (also as ETag) and its reported evaluations",
+      params: flagPath,
+      response: { status: 200, description: "The flag", schema: flagDetail },
+      errors: ["BATON_UNKNOWN_FLAG", DB],
+      handle: async ({ params }, reply) => withTag(reply, await flags.get(params.name)),
+    }),
+    defineRoute({
+      method: "PUT",
+      path: "/v1/flags/:name",
+      operationId: "putFlag",
+      summary: "Create or replace a flag",
+      description:
+        "The body is the flag in Unleash's client format. With If-Match (or `version`) the change applies only to that version of the flag (0: only if it does not exist); otherwise to whatever is stored.",
+      params: flagPath,
+      body: flagWriteBody,
+      response: { status: 200, description: "The flag as stored", schema: flagRecord },
+      errors: ["BATON_FLAG_CONFLICT", DB],
+      async handle({ params, body }, reply) {
+        const { version, actor, ...flag } = body;
+        const record = await flags.put(params.name, flag, {
+          actor: actor ?? "api",
+          expectedVersion: expectedVersion(reply, version),
+        });
+        return withTag(reply, record);
+      },
+    }),
+    defineRoute({
+      method: "DELETE",
+      path: "/v1/flags/:name",
+      operationId: "deleteFlag",
+      summary: "Delete a flag",
+      description: "With If-Match (or `version`), only that version of the flag is deleted.",
+      params: flagPath,
+      body: flagActionBody,
+      response: { status: 200, description: "Deleted", schema: flagDeleted },
+      errors: ["BATON_UNKNOWN_FLAG", "BATON_FLAG_CONFLICT", DB],
+      handle: ({ params, body }, reply) =>
+        flags.remove(params.name, {
+          actor: body.actor ?? "api",
+          expectedVersion: expectedVersion(reply, body.version),
+        }),
+    }),
+    ...(["enable", "disable"] as const).map((action) =>
+      defineRoute({
+        method: "POST",
+        path: `/v1/flags/:name/${action}`,
+        operationId: `${action}Flag`,
+        summary:
+          action === "enable"
+            ? "Turn a flag on (its strategies decide for whom)"
+            : "Turn a flag off for everyone",
+        params: flagPath,
+        body: flagActionBody,
+        response: { status: 200, description: "The flag as stored", schema: flagRecord },
+        errors: ["BATON_UNKNOWN_FLAG", "BATON_FLAG_CONFLICT", DB],
+        async handle({ params, body }, reply) {
+          const record = await flags.setEnabled(params.name, action === "enable", {
+            actor: body.actor ?? "api",
+            expectedVersion: expectedVersion(reply, body.version),
+          });
+          return withTag(reply, record);
+        },
+      }),
+    ),
+    defineRoute({
+      method: "POST",
+      path: "/v1/flags/:name/rollout",
+      operationId: "setFlagRollout",
+      summary: "Set the rollout percentage of a flag's first flexibleRollout strategy",
+      params: flagPath,
+      body: flagRolloutBody,
+      response: { status: 200, description: "The flag as stored", schema: flagRecord },
+      errors: ["BATON_UNKNOWN_FLAG", "BATON_FLAG_CONFLICT", "BATON_FLAG_NO_ROLLOUT", DB],
+      async handle({ params, body }, reply) {
+        const record = await flags.setRollout(params.name, body.percent, {
+          actor: body.actor ?? "api",
+          expectedVersion: expectedVersion(reply, body.version),
+        });
+        return withTag(reply, record);
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/v1/flags/:name/history",
+      operationId: "flagHistory",
+      summary: "A flag's changes, newest first, each with who, when, before and after",
+      params: flagPath,
+      query: historyQuery,
+      response: { status: 200, description: "The changes", schema: flagHistory },
+      errors: [DB],
+      handle: ({ params, query }) => flags.history(params.name, query.limit),
+    }),
+  ];
+}
