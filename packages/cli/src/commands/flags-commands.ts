@@ -3,6 +3,7 @@ import type { FlagChange, FlagCounts, FlagRecord } from "@baton/control";
 import { parseFlagFile } from "@baton/control";
 import type { Command } from "commander";
 import { ApiError, callApi, findApi } from "../up/api-client.js";
+import { type GuardedRolloutOptions, guardedRolloutCommand } from "./flags-guarded-rollout.js";
 
 interface Common {
   api?: string;
@@ -123,9 +124,21 @@ export function registerFlagsCommands(program: Command): void {
   withCommon(
     flags
       .command("rollout <name>")
-      .description("set the percentage of the flag's first flexibleRollout strategy")
-      .requiredOption("--percent <n>", "0 to 100"),
-  ).action(async (name: string, o: Common & { percent: string }) => {
+      .description(
+        "set the percentage of the flag's first flexibleRollout strategy, or move it step by step, judged (--steps)",
+      )
+      .option("--percent <n>", "0 to 100")
+      .option(
+        "--steps <list>",
+        "a guarded rollout: these percentages in turn (e.g. 5,25,50,100), each judged on requests with the flag on against off",
+      )
+      .option("--pause <duration>", "with --steps: how long each step holds at least (e.g. 30s)")
+      .option("--abort", "stop the flag's guarded rollout; the flag goes back to its last good percentage")
+      .option("--no-wait", "with --steps: start the guarded rollout and return"),
+  ).action(async (name: string, o: Common & GuardedRolloutOptions & { percent?: string }) => {
+    if (o.steps !== undefined || o.abort) return guardedRolloutCommand(await findApi(o), name, o);
+    if (o.percent === undefined)
+      throw new ApiError("BATON_BAD_REQUEST", "give --percent N, --steps LIST (a guarded rollout) or --abort");
     const percent = Number(o.percent);
     if (o.percent.trim() === "" || !Number.isFinite(percent) || percent < 0 || percent > 100)
       throw new ApiError("BATON_BAD_REQUEST", `--percent ${o.percent}: expected a number from 0 to 100`);

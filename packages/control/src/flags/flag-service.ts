@@ -5,6 +5,7 @@ import type { SqlClient } from "../state/sql-client.js";
 import { checkFlag, checkFlags } from "./check-flag.js";
 import { ClientTokens } from "./client-tokens.js";
 import { type FlagCounts, FlagMetrics } from "./flag-metrics.js";
+import { FlagOutcomes } from "./flag-outcomes.js";
 import { FlagSnapshot } from "./flag-snapshot.js";
 import { type FlagChange, type FlagRecord, FlagStore, unknownFlag } from "./flag-store.js";
 import { FlagStream, type FlagStreamOptions } from "./flag-stream.js";
@@ -31,6 +32,8 @@ export class FlagService {
   readonly store: FlagStore;
   readonly tokens: ClientTokens;
   readonly metrics = new FlagMetrics();
+  /** Request outcomes with each flag on and off, as SDKs report them (what guarded rollouts judge). */
+  readonly outcomes = new FlagOutcomes();
   readonly snapshot = new FlagSnapshot();
   readonly stream: FlagStream;
   /** Pulls of committed changes, one after another. */
