@@ -107,15 +107,14 @@ export function registerFlagsCommands(program: Command): void {
         .command(`${action} <name>`)
         .description(
           action === "enable" ? "turn a flag on (its strategies decide for whom)" : "turn a flag off",
-        ),
-    ).action(async (name: string, o: Common) => {
+        )
+        .option("--reason <text>", "why (kept in the flag's history and the audit log)"),
+    ).action(async (name: string, o: Common & { reason?: string }) => {
       const r = await callApi<FlagRecord>(
         await findApi(o),
         "POST",
         `/v1/flags/${encodeURIComponent(name)}/${action}`,
-        {
-          actor: actor(),
-        },
+        { actor: actor(), ...reasonOf(o) },
       );
       if (o.json) return out(JSON.stringify(r, null, 2));
       out(`${r.name}: ${r.flag.enabled ? "on" : "off"} (version ${r.version})`);
@@ -134,28 +133,31 @@ export function registerFlagsCommands(program: Command): void {
       )
       .option("--pause <duration>", "with --steps: how long each step holds at least (e.g. 30s)")
       .option("--abort", "stop the flag's guarded rollout; the flag goes back to its last good percentage")
-      .option("--no-wait", "with --steps: start the guarded rollout and return"),
-  ).action(async (name: string, o: Common & GuardedRolloutOptions & { percent?: string }) => {
-    if (o.steps !== undefined || o.abort) return guardedRolloutCommand(await findApi(o), name, o);
-    if (o.percent === undefined)
-      throw new ApiError("BATON_BAD_REQUEST", "give --percent N, --steps LIST (a guarded rollout) or --abort");
-    const percent = Number(o.percent);
-    if (o.percent.trim() === "" || !Number.isFinite(percent) || percent < 0 || percent > 100)
-      throw new ApiError("BATON_BAD_REQUEST", `--percent ${o.percent}: expected a number from 0 to 100`);
-    const r = await callApi<FlagRecord>(
-      await findApi(o),
-      "POST",
-      `/v1/flags/${encodeURIComponent(name)}/rollout`,
-      {
-        percent,
-        actor: actor(),
-      },
-    );
-    if (o.json) return out(JSON.stringify(r, null, 2));
-    out(
-      `${r.name}: ${strategiesLine(r.flag.strategies)} (version ${r.version}${r.flag.enabled ? "" : ", flag is off"})`,
-    );
-  });
+      .option("--no-wait", "with --steps: start the guarded rollout and return")
+      .option("--reason <text>", "with --percent: why (kept in the flag's history and the audit log)"),
+  ).action(
+    async (name: string, o: Common & GuardedRolloutOptions & { percent?: string; reason?: string }) => {
+      if (o.steps !== undefined || o.abort) return guardedRolloutCommand(await findApi(o), name, o);
+      if (o.percent === undefined)
+        throw new ApiError(
+          "BATON_BAD_REQUEST",
+          "give --percent N, --steps LIST (a guarded rollout) or --abort",
+        );
+      const percent = Number(o.percent);
+      if (o.percent.trim() === "" || !Number.isFinite(percent) || percent < 0 || percent > 100)
+        throw new ApiError("BATON_BAD_REQUEST", `--percent ${o.percent}: expected a number from 0 to 100`);
+      const r = await callApi<FlagRecord>(
+        await findApi(o),
+        "POST",
+        `/v1/flags/${encodeURIComponent(name)}/rollout`,
+        { percent, actor: actor(), ...reasonOf(o) },
+      );
+      if (o.json) return out(JSON.stringify(r, null, 2));
+      out(
+        `${r.name}: ${strategiesLine(r.flag.strategies)} (version ${r.version}${r.flag.enabled ? "" : ", flag is off"})`,
+      );
+    },
+  );
 
   withCommon(
     flags
@@ -173,7 +175,8 @@ export function registerFlagsCommands(program: Command): void {
     if (list.length === 0) return out(`no changes of ${name}`);
     for (const c of list)
       out(
-        `${c.at.slice(0, 19).replace("T", " ")}  ${c.action.padEnd(12)}  v${c.version}  ${c.actor}  ${changeLine(c)}`,
+        `${c.at.slice(0, 19).replace("T", " ")}  ${c.action.padEnd(12)}  v${c.version}  ${c.actor}  ${changeLine(c)}` +
+          (c.reason ? `  (${c.reason})` : ""),
       );
   });
 
@@ -231,7 +234,8 @@ async function readFlagFile(file: string): Promise<string> {
 
 /** `flexibleRollout 25% (userId), userWithId`: what decides who gets the flag. */
 function strategiesLine(strategies: readonly Strategy[]): string {
-  if (strategies.length === 0) return "no strategies (off for everyone while on)";
+  // As Unleash evaluates it: an enabled flag with no strategies is on for everyone.
+  if (strategies.length === 0) return "no strategies (on for everyone while enabled)";
   return strategies
     .map((s) => {
       const p = s.parameters ?? {};
@@ -256,6 +260,8 @@ function changeLine(c: FlagChange): string {
   if (was !== now) parts.push(`${was} -> ${now}`);
   return parts.join("; ") || "definition changed";
 }
+
+const reasonOf = (o: { reason?: string }) => (o.reason !== undefined ? { reason: o.reason } : {});
 
 function actor(): string {
   return process.env.BATON_ACTOR ?? process.env.USER ?? "cli";

@@ -18,6 +18,15 @@ const version = z
     "the flag's version the change is based on (0: the flag must not exist yet); a flag at another version is a 409 and nothing changes. The If-Match header says the same.",
   );
 
+/** C0 control characters and DEL: they forge lines in logs and terminals. */
+const hasControl = (text: string) => [...text].some((c) => c.charCodeAt(0) < 0x20 || c === "\u007f");
+const reason = z
+  .string({ error: "must be a string" })
+  .min(1, "must not be empty")
+  .max(1000, "must be at most 1000 characters")
+  .refine((r) => !hasControl(r), "must not contain control characters")
+  .describe("why, kept with the change in the flag's history and the audit log");
+
 export const flagPath = z.strictObject({
   name: z
     .string()
@@ -37,15 +46,16 @@ export const flagWriteBody = z
     impressionData: z.boolean().optional(),
     version: version.optional(),
     actor: actor.optional(),
+    reason: reason.optional(),
   })
   .describe(
-    "A flag in Unleash's client feature format (enabled, strategies with parameters, constraints, segments and variants; variants; dependencies), plus `version` and `actor`, which are not stored.",
+    "A flag in Unleash's client feature format (enabled, strategies with parameters, constraints, segments and variants; variants; dependencies), plus `version`, `actor` and `reason`, which are not part of the flag.",
   )
   .register(apiSchemas, { id: "FlagWriteRequest" });
 
 export const flagActionBody = z
   .strictObject(
-    { version: version.optional(), actor: actor.optional() },
+    { version: version.optional(), actor: actor.optional(), reason: reason.optional() },
     { error: "the body must be a JSON object" },
   )
   .register(apiSchemas, { id: "FlagActionRequest" });
@@ -60,6 +70,7 @@ export const flagRolloutBody = z
         .describe("the rollout percentage of the flag's first flexibleRollout strategy"),
       version: version.optional(),
       actor: actor.optional(),
+      reason: reason.optional(),
     },
     { error: "the body must be a JSON object" },
   )
@@ -147,6 +158,7 @@ export const flagChange = z
     version: z.number().int().describe("the version after the change (0: deleted)"),
     before: loose.nullable(),
     after: loose.nullable(),
+    reason: z.string().nullable().describe("why, as the one who changed it said (null: not said)"),
   })
   .register(apiSchemas, { id: "FlagChange" });
 

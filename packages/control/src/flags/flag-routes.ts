@@ -132,10 +132,11 @@ export function flagRoutes(flags: FlagService): ApiRoute[] {
       response: { status: 200, description: "The flag as stored", schema: flagRecord },
       errors: ["BATON_FLAG_CONFLICT", DB],
       async handle({ params, body }, reply) {
-        const { version, actor, ...flag } = body;
+        const { version, actor, reason, ...flag } = body;
         const record = await flags.put(params.name, flag, {
           actor: actor ?? "api",
           expectedVersion: expectedVersion(reply, version),
+          reason,
         });
         return withTag(reply, record);
       },
@@ -154,6 +155,7 @@ export function flagRoutes(flags: FlagService): ApiRoute[] {
         flags.remove(params.name, {
           actor: body.actor ?? "api",
           expectedVersion: expectedVersion(reply, body.version),
+          reason: body.reason,
         }),
     }),
     ...(["enable", "disable"] as const).map((action) =>
@@ -173,6 +175,7 @@ export function flagRoutes(flags: FlagService): ApiRoute[] {
           const record = await flags.setEnabled(params.name, action === "enable", {
             actor: body.actor ?? "api",
             expectedVersion: expectedVersion(reply, body.version),
+            reason: body.reason,
           });
           return withTag(reply, record);
         },
@@ -191,6 +194,7 @@ export function flagRoutes(flags: FlagService): ApiRoute[] {
         const record = await flags.setRollout(params.name, body.percent, {
           actor: body.actor ?? "api",
           expectedVersion: expectedVersion(reply, body.version),
+          reason: body.reason,
         });
         return withTag(reply, record);
       },
@@ -199,7 +203,7 @@ export function flagRoutes(flags: FlagService): ApiRoute[] {
       method: "GET",
       path: "/v1/flags/:name/history",
       operationId: "flagHistory",
-      summary: "A flag's changes, newest first, each with who, when, before and after",
+      summary: "A flag's changes, newest first, each with who, when, why, before and after",
       params: flagPath,
       query: historyQuery,
       response: { status: 200, description: "The changes", schema: flagHistory },

@@ -17,10 +17,14 @@ export interface FlagServiceOptions {
   stream?: FlagStreamOptions;
 }
 
-/** Who changes, and on which version the change is based (none: whatever is stored). */
+/**
+ * Who changes, on which version the change is based (none: whatever is stored), and why (kept in
+ * the flag's history and the audit event).
+ */
 export interface WriteOptions {
   actor: string;
   expectedVersion?: number | undefined;
+  reason?: string | undefined;
 }
 
 /**

@@ -30,6 +30,15 @@ export interface FlagChange {
   version: number;
   before: Flag | Segment | null;
   after: Flag | Segment | null;
+  /** Why, as the one who changed it said (a guarded rollout's numbers, a schedule); null: not said. */
+  reason: string | null;
+}
+
+/** Who writes a flag, why, and on which version of it (none: whatever is stored). */
+export interface FlagWriteOptions {
+  actor: string;
+  expectedVersion?: number | undefined;
+  reason?: string | undefined;
 }
 
 /** What a flag write does with the flag as it is now (undefined: none): the new definition, or null to delete it. */
@@ -93,8 +102,11 @@ export class FlagStore {
         name text NOT NULL,
         version int NOT NULL,
         before jsonb,
-        after jsonb
+        after jsonb,
+        reason text
       )`);
+    // Tables made before changes had a reason.
+    await this.db.query("ALTER TABLE baton_flag_changes ADD COLUMN IF NOT EXISTS reason text");
     await this.db.query(
       "CREATE INDEX IF NOT EXISTS baton_flag_changes_by_name ON baton_flag_changes (kind, name, id)",
     );
@@ -156,7 +168,7 @@ export class FlagStore {
    */
   async write(
     name: string,
-    opts: { actor: string; expectedVersion?: number | undefined },
+    opts: FlagWriteOptions,
     edit: FlagEdit,
   ): Promise<{ record: FlagRecord | undefined; change: FlagChange | undefined }> {
     return this.db.transaction(async (tx) => {
@@ -168,7 +180,7 @@ export class FlagStore {
         throw new FlagConflictError(name, opts.expectedVersion, actual);
       const next = edit(current);
       if (next === null && !current) throw unknownFlag(name);
-      return this.writeLocked(tx, current, name, next, opts.actor);
+      return this.writeLocked(tx, current, name, next, opts.actor, opts.reason);
     });
   }
 
@@ -206,6 +218,7 @@ export class FlagStore {
           version: 0,
           before: row?.definition ?? null,
           after: segment,
+          reason: null,
         });
         changedSegments.push(segment.id);
       }
@@ -226,6 +239,7 @@ export class FlagStore {
     name: string,
     next: Flag | null,
     actor: string,
+    reason?: string | undefined,
   ): Promise<{ record: FlagRecord | undefined; change: FlagChange | undefined }> {
     if (next && current && canonicalJson(next) === canonicalJson(current.flag))
       return { record: current, change: undefined };
@@ -253,6 +267,7 @@ export class FlagStore {
       version: record?.version ?? 0,
       before: current?.flag ?? null,
       after: record?.flag ?? null,
+      reason: reason ?? null,
     });
     return { record, change };
   }
@@ -282,8 +297,8 @@ export class FlagStore {
     const id = Number(head!.change_id);
     const [row] = (
       await tx.query<ChangeRow>(
-        `INSERT INTO baton_flag_changes (id, actor, action, kind, name, version, before, after)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+        `INSERT INTO baton_flag_changes (id, actor, action, kind, name, version, before, after, reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
         [
           id,
           change.actor,
@@ -293,6 +308,7 @@ export class FlagStore {
           change.version,
           change.before === null ? null : JSON.stringify(change.before),
           change.after === null ? null : JSON.stringify(change.after),
+          change.reason,
         ],
       )
     ).rows;
@@ -306,6 +322,7 @@ export class FlagStore {
         changeId: id,
         before: change.before,
         after: change.after,
+        ...(change.reason !== null ? { reason: change.reason } : {}),
       },
     });
     return toChange(row!);
@@ -337,6 +354,7 @@ interface ChangeRow {
   version: number;
   before: Flag | Segment | null;
   after: Flag | Segment | null;
+  reason: string | null;
 }
 
 function toRecord(r: FlagRow): FlagRecord {
@@ -361,5 +379,6 @@ function toChange(r: ChangeRow): FlagChange {
     version: r.version,
     before: r.before,
     after: r.after,
+    reason: r.reason,
   };
 }
