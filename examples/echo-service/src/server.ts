@@ -11,10 +11,16 @@
  *   READY_DELAY_MS   readiness fails until this long after start (default 0)
  *   NEVER_READY      "1": readiness always fails
  *   RECEIVED_LOG     file to append the x-request-id of every POST to, as soon as it arrives
+ *   BATON_FLAGS_URL, BATON_FLAGS_TOKEN
+ *                    read feature flags from Baton's client API (http://127.0.0.1:7070/api and a
+ *                    client token), for the user in `x-user-id`, and report request outcomes
+ *   FLAG_FAILS       "name:rate,...": a request that sees flag `name` on fails with probability
+ *                    `rate` (a risky code path behind a flag; rate 0 is a harmless flag)
  */
 import { appendFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createFlagClient, type FlagClient, withFlagOutcomes } from "@baton/flags";
 import { WebSocketServer } from "ws";
 
 const version = process.env.BATON_VERSION ?? "dev";
@@ -30,7 +36,33 @@ const receivedLog = process.env.RECEIVED_LOG;
 let shuttingDown = false;
 let served = 0;
 
-const server = createServer((req, res) => {
+const flags: FlagClient | undefined = process.env.BATON_FLAGS_URL
+  ? createFlagClient({
+      url: process.env.BATON_FLAGS_URL,
+      token: process.env.BATON_FLAGS_TOKEN ?? "",
+      appName: "echo",
+      reconnectDelay: { initialMs: 200, maxMs: 2_000 },
+    })
+  : undefined;
+const flagFails = (process.env.FLAG_FAILS ?? "")
+  .split(",")
+  .filter(Boolean)
+  .map((pair) => {
+    const [name = "", rate = "0"] = pair.split(":");
+    return { name, rate: Number(rate) };
+  });
+
+/** Whether this request takes a flagged code path that fails (each flag it sees is evaluated). */
+function flaggedFailure(req: IncomingMessage): boolean {
+  if (!flags) return false;
+  const userId = String(req.headers["x-user-id"] ?? "");
+  let failed = false;
+  for (const { name, rate } of flagFails)
+    if (flags.isEnabled(name, userId ? { userId } : {}) && Math.random() < rate) failed = true;
+  return failed;
+}
+
+const handler = (req: IncomingMessage, res: ServerResponse) => {
   const url = req.url ?? "/";
   if (url === "/health/live") return reply(res, 200, { status: "live", version });
   if (url === "/health/ready") {
@@ -46,6 +78,7 @@ const server = createServer((req, res) => {
   req.on("end", () => {
     const answer = () => {
       served++;
+      if (flaggedFailure(req)) return reply(res, 500, { error: "flagged code path failed", version });
       if (failRate > 0 && Math.random() < failRate)
         return reply(res, 500, { error: "injected failure", version });
       const body = Buffer.concat(chunks);
@@ -54,7 +87,8 @@ const server = createServer((req, res) => {
     if (delayMs > 0) setTimeout(answer, delayMs);
     else answer();
   });
-});
+};
+const server = createServer(flags ? withFlagOutcomes(flags, handler) : handler);
 
 function reply(res: import("node:http").ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -81,6 +115,7 @@ server.listen(Number(process.env.PORT ?? 0), process.env.HOST ?? "127.0.0.1", ()
 // Graceful stop: fail readiness, finish in-flight requests, close WebSockets with 1001.
 process.on("SIGTERM", () => {
   shuttingDown = true;
+  void flags?.close();
   for (const ws of wss.clients) ws.close(1001, "server shutting down");
   server.close(() => process.exit(0));
   server.closeIdleConnections();

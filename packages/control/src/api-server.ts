@@ -9,6 +9,7 @@ import type { ControlPlane } from "./control-plane.js";
 import { BatonControlError } from "./errors.js";
 import { CLIENT_ROUTES, checkClientToken, registerClientApi } from "./flags/client-api.js";
 import type { FlagService } from "./flags/flag-service.js";
+import type { GuardedRollouts } from "./flags/guarded-rollouts.js";
 
 export { hashToken } from "./api/bearer-token.js";
 
@@ -28,6 +29,8 @@ export interface ApiOptions {
    * (client tokens only). Without it, neither is served.
    */
   flags?: FlagService;
+  /** Guarded rollouts of flags: their routes under /v1/flags/:name/guarded-rollout. */
+  rollouts?: GuardedRollouts;
   /** Where internal errors are reported (default: stderr). */
   log?: (line: string) => void;
 }

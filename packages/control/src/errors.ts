@@ -78,6 +78,15 @@ export const ERRORS = {
     description: "The flag has no flexibleRollout strategy whose percentage could be set.",
   },
   BATON_FLAG_TOKEN_EXISTS: { status: 409, description: "A client token with this name already exists." },
+  BATON_FLAG_ROLLOUT_RUNNING: {
+    status: 409,
+    description: "A guarded rollout of this flag is already running or paused; abort it first.",
+  },
+  BATON_NO_FLAG_ROLLOUT: { status: 409, description: "No guarded rollout of this flag is running or paused." },
+  BATON_FLAG_NOT_ROLLABLE: {
+    status: 409,
+    description: "The flag cannot take a guarded rollout as it is (turned off, or no flexibleRollout strategy).",
+  },
 
   // The control plane and what it depends on.
   BATON_INTERNAL: {

@@ -4,6 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import {
   ControlPlane,
   FlagService,
+  GuardedRollouts,
   hashToken,
   parseServiceFile,
   pgClient,
@@ -76,11 +77,13 @@ export async function runUp(opts: UpOptions): Promise<void> {
   let supervisor: RouterSupervisor | undefined;
   let plane: ControlPlane | RegionalControlPlane | undefined;
   let api: Awaited<ReturnType<typeof startApi>> | undefined;
+  let rollouts: GuardedRollouts | undefined;
   const shutdown = async (everything: boolean) => {
     if (shuttingDown) return;
     shuttingDown = true;
     try {
       api?.server.close();
+      await rollouts?.stop();
       // First: a router stopped on purpose must not be restarted.
       await supervisor?.stop();
       const current = supervisor?.router ?? router;
@@ -162,6 +165,8 @@ export async function runUp(opts: UpOptions): Promise<void> {
     // Feature flags live in the same database; their changes join the same audit chain.
     const flags = new FlagService({ db, service: file.service });
     await flags.init();
+    rollouts = new GuardedRollouts({ db, flags, service: file.service, log: (line) => say(line) });
+    await rollouts.init();
     await plane.recover("baton up");
     api = await startApi(plane, {
       host: opts.apiHost,
@@ -170,6 +175,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
       onDown: () => void shutdown(true),
       extraStatus: () => (supervisor ? { router: supervisor.status() } : {}),
       flags,
+      rollouts,
     }).catch(async (err: NodeJS.ErrnoException) => {
       // Taken between the check and now: the same clear error as the check's.
       if (err.code === "EADDRINUSE")
@@ -177,6 +183,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
       throw err;
     });
     supervisor?.start();
+    rollouts.start();
     // Written whole, then renamed: a reader never sees half a file.
     const apiFile = join(dataDir, API_FILE);
     await writeFile(

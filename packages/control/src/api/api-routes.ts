@@ -12,6 +12,7 @@ import {
 import type { ApiOptions, ReleaseControl } from "../api-server.js";
 import { BatonControlError } from "../errors.js";
 import { flagRoutes } from "../flags/flag-routes.js";
+import { guardedRolloutRoutes } from "../flags/guarded-rollout-routes.js";
 import { type ApiRoute, defineRoute } from "./api-route.js";
 import {
   aborting,
@@ -35,7 +36,7 @@ const ROUTER = ["BATON_ROUTER_UNREACHABLE", "BATON_ROUTER_REFUSED"] as const;
  */
 export function apiRoutes(
   plane: ReleaseControl,
-  opts: Pick<ApiOptions, "onDown" | "extraStatus" | "flags">,
+  opts: Pick<ApiOptions, "onDown" | "extraStatus" | "flags" | "rollouts">,
 ): ApiRoute[] {
   let document: object | undefined;
   const routes: ApiRoute[] = [
@@ -187,6 +188,7 @@ export function apiRoutes(
     }),
   ];
   if (opts.flags) routes.push(...flagRoutes(opts.flags));
+  if (opts.rollouts) routes.push(...guardedRolloutRoutes(opts.rollouts));
   const { onDown } = opts;
   if (onDown)
     routes.push(

@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { parseInput } from "../api-input.js";
 import { BatonControlError } from "../errors.js";
 import { clientMetricsBody } from "./flag-metrics.js";
+import { clientOutcomesBody } from "./flag-outcomes.js";
 import type { FlagService } from "./flag-service.js";
 
 /** The routes of Unleash's client API that Baton answers; their auth is a client token. */
@@ -10,6 +11,7 @@ export const CLIENT_ROUTES = [
   { method: "GET", path: "/api/client/streaming" },
   { method: "POST", path: "/api/client/register" },
   { method: "POST", path: "/api/client/metrics" },
+  { method: "POST", path: "/api/client/outcomes" },
 ] as const;
 
 /** Route config that marks a client-API route: `buildApi`'s auth hook checks a client token. */
@@ -64,6 +66,17 @@ export function registerClientApi(app: FastifyInstance, flags: FlagService): voi
     config: CLIENT_AUTH,
     handler: async (request, reply) => {
       flags.metrics.add(parseInput(clientMetricsBody, request.body ?? {}, "body"));
+      return reply.code(202).send();
+    },
+  });
+
+  // Baton's own: per flag, how the requests that saw it on and off went (guarded rollouts).
+  app.route({
+    method: "POST",
+    url: "/api/client/outcomes",
+    config: CLIENT_AUTH,
+    handler: async (request, reply) => {
+      flags.outcomes.add(parseInput(clientOutcomesBody, request.body ?? {}, "body"));
       return reply.code(202).send();
     },
   });

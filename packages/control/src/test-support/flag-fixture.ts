@@ -6,6 +6,7 @@ import { hashToken, startApi } from "../api-server.js";
 import { ControlPlane } from "../control-plane.js";
 import { FlagService } from "../flags/flag-service.js";
 import type { FlagStreamOptions } from "../flags/flag-stream.js";
+import { GuardedRollouts } from "../flags/guarded-rollouts.js";
 import { RouterAdmin } from "../router-admin.js";
 import { parseServiceFile } from "../service-file.js";
 import { testSchema } from "./test-database.js";
@@ -22,7 +23,11 @@ export interface Answer {
  * A control plane's API with feature flags, as `baton up` serves it, over a fresh schema of the
  * test database. No router is needed: flags never touch it.
  */
-export async function startFlagApi(prefix: string, stream?: FlagStreamOptions) {
+export async function startFlagApi(
+  prefix: string,
+  stream?: FlagStreamOptions,
+  opts: { rollouts?: { lookMs: number } } = {},
+) {
   const env = await testSchema(prefix);
   const dir = await mkdtemp(join(tmpdir(), "baton-flags-"));
   const plane = new ControlPlane({
@@ -35,11 +40,17 @@ export async function startFlagApi(prefix: string, stream?: FlagStreamOptions) {
   await plane.init();
   const flags = new FlagService({ db: env.db, service: "flagged", ...(stream ? { stream } : {}) });
   await flags.init();
+  const rollouts = opts.rollouts
+    ? new GuardedRollouts({ db: env.db, flags, service: "flagged", lookMs: opts.rollouts.lookMs })
+    : undefined;
+  await rollouts?.init();
+  rollouts?.start();
   const api = await startApi(plane, {
     host: "127.0.0.1",
     port: 0,
     tokenSha256: hashToken(ADMIN_TOKEN),
     flags,
+    ...(rollouts ? { rollouts } : {}),
   });
 
   /** One request; `auth` is the whole Authorization header (default: the admin bearer token). */
@@ -67,9 +78,11 @@ export async function startFlagApi(prefix: string, stream?: FlagStreamOptions) {
     env,
     plane,
     flags,
+    rollouts,
     api,
     call,
     async close() {
+      await rollouts?.stop();
       await api.close();
       await env.drop();
       await rm(dir, { recursive: true, force: true });

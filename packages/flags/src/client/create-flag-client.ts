@@ -11,6 +11,7 @@ import { FlagStream } from "./flag-stream.js";
 import { MetricsReporter } from "./metrics-reporter.js";
 import { parseClientPayload } from "./parse-client-payload.js";
 import type { ReconnectDelayOptions } from "./reconnect-delay.js";
+import { RequestOutcomes } from "./request-outcomes.js";
 
 export interface FlagClientOptions {
   /** The client API's base, as for Unleash's SDKs: `https://baton.example.com/api`. */
@@ -29,6 +30,11 @@ export interface FlagClientOptions {
   refreshInterval?: number;
   /** Metrics period in ms (default 60 000); 0 sends none. */
   metricsInterval?: number;
+  /**
+   * How often request outcomes (flags evaluated per request, with the request's status and latency,
+   * from the middlewares or `track`) are sent, in ms (default 1 000); 0 sends none.
+   */
+  outcomesInterval?: number;
   /** Server-sent events, with polling as the fallback (default true); false polls only. */
   streaming?: boolean;
   /** Back-off of stream reconnections (default 1 s doubling up to 30 s). */
@@ -49,6 +55,13 @@ export interface FlagClient {
   getVariant(name: string, context?: FlagContext): Variant;
   /** The definition of a flag in the last known state. */
   getFlag(name: string): Flag | undefined;
+  /**
+   * Records one request's outcome by hand (where no middleware fits): which flags it saw on or off,
+   * whether it failed, how long it took. Guarded rollouts compare the two sides.
+   */
+  track(evaluated: Readonly<Record<string, boolean>>, outcome: { failed: boolean; latencyMs: number }): void;
+  /** Request scopes, for the middlewares (`withFlagOutcomes`, `flagOutcomes`, `fastifyFlagOutcomes`). */
+  readonly requests: RequestOutcomes;
   /** Resolves on the first state: from the server, the backup file or the bootstrap. */
   ready(): Promise<void>;
   /** Adds a listener; answers a function that removes it. */
@@ -182,6 +195,13 @@ export function createFlagClient(options: FlagClientOptions): FlagClient {
         })
       : undefined;
   metrics?.start();
+  const requests = new RequestOutcomes({
+    url: options.url,
+    identity,
+    intervalMs: options.outcomesInterval ?? 1_000,
+    onError: report,
+  });
+  requests.start();
 
   return {
     isEnabled(name, context = {}) {
@@ -189,6 +209,7 @@ export function createFlagClient(options: FlagClientOptions): FlagClient {
         ? evaluateIsEnabled(state, name, { ...staticContext, ...context }, evaluation)
         : false;
       metrics?.bucket.count(name, enabled);
+      requests.note(name, enabled);
       return enabled;
     },
     getVariant(name, context = {}) {
@@ -197,8 +218,14 @@ export function createFlagClient(options: FlagClientOptions): FlagClient {
         : { name: "disabled", enabled: false, featureEnabled: false };
       metrics?.bucket.countVariant(name, variant.name);
       metrics?.bucket.count(name, variant.featureEnabled);
+      requests.note(name, variant.featureEnabled);
       return variant;
     },
+    track(evaluated, outcome) {
+      const names = new Map(Object.entries(evaluated).filter(([, v]) => typeof v === "boolean"));
+      requests.bucket.record(names, outcome.failed, outcome.latencyMs);
+    },
+    requests,
     getFlag(name) {
       return flagsByName.get(name);
     },
@@ -214,7 +241,7 @@ export function createFlagClient(options: FlagClientOptions): FlagClient {
       stream.stop();
       poller.stop();
       clearTimeout(streamRetry);
-      await Promise.all([metrics?.close(), backup?.flushed()]);
+      await Promise.all([metrics?.close(), requests.close(), backup?.flushed()]);
     },
   };
 }

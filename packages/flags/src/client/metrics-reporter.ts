@@ -1,12 +1,6 @@
-import {
-  CLIENT_SPEC_VERSION,
-  type ClientIdentity,
-  clientApiUrl,
-  clientHeaders,
-  SDK_VERSION,
-} from "./client-headers.js";
-import { fetchError } from "./fetch-error.js";
+import { CLIENT_SPEC_VERSION, type ClientIdentity, SDK_VERSION } from "./client-headers.js";
 import { MetricsBucket } from "./metrics-bucket.js";
+import { postClientApi } from "./post-client-api.js";
 
 export interface MetricsReporterOptions {
   url: string;
@@ -15,8 +9,6 @@ export interface MetricsReporterOptions {
   intervalMs: number;
   onError(error: Error): void;
 }
-
-const REQUEST_TIMEOUT_MS = 10_000;
 
 /**
  * Reports evaluation counts to `POST /api/client/metrics` every interval, in unleash-client's format,
@@ -94,21 +86,8 @@ export class MetricsReporter {
     this.#timer.unref();
   }
 
-  async #post(path: string, body: unknown): Promise<void> {
-    const url = clientApiUrl(this.options.url, path);
-    const response = await fetch(url, {
-      method: "POST",
-      headers: {
-        ...clientHeaders(this.options.identity, this.options.intervalMs),
-        "content-type": "application/json",
-      },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    }).catch((error) => {
-      throw fetchError(`POST ${url}`, error);
-    });
-    await response.body?.cancel();
-    if (!response.ok) throw new Error(`POST ${url} answered ${response.status}`);
+  #post(path: string, body: unknown): Promise<void> {
+    return postClientApi(this.options.url, this.options.identity, path, body, this.options.intervalMs);
   }
 
   #platform() {
