@@ -198,3 +198,60 @@ describe("baton flags", () => {
     expect(list.stdout).not.toContain(token);
   });
 });
+
+describe("baton flags: reasons, scheduled changes and stale flags", () => {
+  it("schedules changes (--at), lists and cancels them, and keeps --reason in the history", async () => {
+    await fx.call("PUT", "/v1/flags/later", {
+      enabled: false,
+      strategies: [
+        { name: "flexibleRollout", parameters: { rollout: "5", stickiness: "userId", groupId: "later" } },
+      ],
+    });
+    const at = new Date(Date.now() + 3_600_000).toISOString();
+    const rollout = await baton(
+      "flags",
+      "rollout",
+      "later",
+      "--percent",
+      "25",
+      "--at",
+      at,
+      "--reason",
+      "launch day",
+    );
+    expect(rollout.stderr).toBe("");
+    const id = /^scheduled #(\d+): later rollout 25% at (\S+)$/m.exec(rollout.stdout);
+    expect(id?.[2]).toBe(at);
+    await fx.call("POST", "/v1/flags/later/enable", { at, actor: "ana" });
+    const list = await baton("flags", "schedule");
+    expect(list.stdout).toContain(`#${id![1]}  ${at}  later rollout 25%  by tester  (launch day)`);
+    expect(list.stdout).toContain("later enable");
+
+    const cancelled = await baton("flags", "schedule", "cancel", id![1]!);
+    expect(cancelled.stdout).toContain(`cancelled #${id![1]}: later rollout 25% at ${at}`);
+    const noZone = await baton("flags", "disable", "later", "--at", "2027-01-01T09:00");
+    expect(noZone.code).toBe(2);
+    expect(noZone.stderr).toContain('--at 2027-01-01T09:00: "2027-01-01T09:00" has no zone');
+    const steps = await baton("flags", "rollout", "later", "--steps", "5,25", "--at", at);
+    expect(steps.code).toBe(2);
+    expect(steps.stderr).toContain("--at goes with --percent only");
+
+    expect((await baton("flags", "enable", "later", "--reason", "INC-7 fixed")).code).toBe(0);
+    expect((await baton("flags", "history", "later")).stdout).toMatch(/turned on {2}\(INC-7 fixed\)$/m);
+  });
+
+  it("lists stale flags with what to do about them", async () => {
+    await fx.call("PUT", "/v1/flags/forgotten", { enabled: true, strategies: [{ name: "default" }] });
+    await fx.env.db.query(
+      "UPDATE baton_flags SET updated_at = now() - interval '41 days' WHERE name = 'forgotten'",
+    );
+    const stale = await baton("flags", "stale");
+    expect(stale.stdout).toMatch(
+      /^forgotten\s+on for everyone for 41 days: remove the flag and the code path that is never taken$/m,
+    );
+    expect((await baton("flags", "stale", "--older-than", "42d")).stdout).not.toContain("forgotten");
+    const bad = await baton("flags", "stale", "--older-than", "soon");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--older-than soon: must be a duration such as 30d");
+  });
+});

@@ -78,14 +78,24 @@ export const ERRORS = {
     description: "The flag has no flexibleRollout strategy whose percentage could be set.",
   },
   BATON_FLAG_TOKEN_EXISTS: { status: 409, description: "A client token with this name already exists." },
+  BATON_UNKNOWN_SCHEDULED_CHANGE: { status: 404, description: "No scheduled flag change has this id." },
+  BATON_SCHEDULE_NOT_PENDING: {
+    status: 409,
+    description:
+      "The scheduled flag change was already applied, failed or was cancelled; it can no longer be cancelled.",
+  },
   BATON_FLAG_ROLLOUT_RUNNING: {
     status: 409,
     description: "A guarded rollout of this flag is already running or paused; abort it first.",
   },
-  BATON_NO_FLAG_ROLLOUT: { status: 409, description: "No guarded rollout of this flag is running or paused." },
+  BATON_NO_FLAG_ROLLOUT: {
+    status: 409,
+    description: "No guarded rollout of this flag is running or paused.",
+  },
   BATON_FLAG_NOT_ROLLABLE: {
     status: 409,
-    description: "The flag cannot take a guarded rollout as it is (turned off, or no flexibleRollout strategy).",
+    description:
+      "The flag cannot take a guarded rollout as it is (turned off, or no flexibleRollout strategy).",
   },
 
   // The control plane and what it depends on.

@@ -38,12 +38,24 @@ export { CLIENT_ROUTES, registerClientApi } from "./flags/client-api.js";
 export { type ClientTokenInfo, ClientTokens } from "./flags/client-tokens.js";
 export { type FlagFile, parseFlagFile } from "./flags/flag-file.js";
 export { type ClientMetrics, type FlagCounts, FlagMetrics } from "./flags/flag-metrics.js";
-export { FlagService, type FlagServiceOptions, type WriteOptions } from "./flags/flag-service.js";
-export type { GuardedRollout, RolloutState } from "./flags/guarded-rollout-store.js";
-export { GuardedRollouts, type RolloutView, type StartRollout } from "./flags/guarded-rollouts.js";
+export {
+  describeScheduled,
+  type ScheduledAction,
+  type ScheduledChange,
+  type ScheduleState,
+} from "./flags/flag-schedule.js";
+export {
+  FlagService,
+  type FlagServiceOptions,
+  type ScheduleRequest,
+  type WriteOptions,
+} from "./flags/flag-service.js";
 export { type FeatureQuery, FlagSnapshot } from "./flags/flag-snapshot.js";
 export { type FlagChange, FlagConflictError, type FlagRecord, FlagStore } from "./flags/flag-store.js";
 export { FlagStream, type FlagStreamOptions } from "./flags/flag-stream.js";
+export type { GuardedRollout, RolloutState } from "./flags/guarded-rollout-store.js";
+export { GuardedRollouts, type RolloutView, type StartRollout } from "./flags/guarded-rollouts.js";
+export { type StaleFlag, staleFlags, uniformState } from "./flags/stale-flags.js";
 export { formatDuration } from "./format-duration.js";
 export { freePort } from "./providers/free-port.js";
 export { ProcessState } from "./providers/instance-process-state.js";

@@ -1,6 +1,6 @@
 import { readFile, stat } from "node:fs/promises";
-import type { FlagChange, FlagCounts, FlagRecord } from "@baton/control";
-import { parseFlagFile } from "@baton/control";
+import type { FlagChange, FlagCounts, FlagRecord, ScheduledChange, StaleFlag } from "@baton/control";
+import { describeScheduled, parseFlagFile } from "@baton/control";
 import type { Command } from "commander";
 import { ApiError, callApi, findApi } from "../up/api-client.js";
 import { type GuardedRolloutOptions, guardedRolloutCommand } from "./flags-guarded-rollout.js";
@@ -12,6 +12,9 @@ interface Common {
 }
 
 type Strategy = FlagRecord["flag"]["strategies"][number];
+
+const AT_HELP =
+  "schedule it instead: an ISO 8601 date-time with a zone (e.g. 2026-12-01T09:00Z or 2026-12-01T10:00+01:00), within a year";
 
 const out = (line = ""): void => {
   process.stdout.write(`${line}\n`);
@@ -108,14 +111,13 @@ export function registerFlagsCommands(program: Command): void {
         .description(
           action === "enable" ? "turn a flag on (its strategies decide for whom)" : "turn a flag off",
         )
-        .option("--reason <text>", "why (kept in the flag's history and the audit log)"),
-    ).action(async (name: string, o: Common & { reason?: string }) => {
-      const r = await callApi<FlagRecord>(
-        await findApi(o),
-        "POST",
-        `/v1/flags/${encodeURIComponent(name)}/${action}`,
-        { actor: actor(), ...reasonOf(o) },
-      );
+        .option("--reason <text>", "why (kept in the flag's history and the audit log)")
+        .option("--at <when>", AT_HELP),
+    ).action(async (name: string, o: Common & { reason?: string; at?: string }) => {
+      const path = `/v1/flags/${encodeURIComponent(name)}/${action}`;
+      const body = { actor: actor(), ...reasonOf(o) };
+      if (o.at !== undefined) return scheduled(await findApi(o), path, body, o);
+      const r = await callApi<FlagRecord>(await findApi(o), "POST", path, body);
       if (o.json) return out(JSON.stringify(r, null, 2));
       out(`${r.name}: ${r.flag.enabled ? "on" : "off"} (version ${r.version})`);
     });
@@ -134,9 +136,18 @@ export function registerFlagsCommands(program: Command): void {
       .option("--pause <duration>", "with --steps: how long each step holds at least (e.g. 30s)")
       .option("--abort", "stop the flag's guarded rollout; the flag goes back to its last good percentage")
       .option("--no-wait", "with --steps: start the guarded rollout and return")
-      .option("--reason <text>", "with --percent: why (kept in the flag's history and the audit log)"),
+      .option("--reason <text>", "with --percent: why (kept in the flag's history and the audit log)")
+      .option("--at <when>", `with --percent: ${AT_HELP}`),
   ).action(
-    async (name: string, o: Common & GuardedRolloutOptions & { percent?: string; reason?: string }) => {
+    async (
+      name: string,
+      o: Common & GuardedRolloutOptions & { percent?: string; reason?: string; at?: string },
+    ) => {
+      if (o.at !== undefined && (o.steps !== undefined || o.abort))
+        throw new ApiError(
+          "BATON_BAD_REQUEST",
+          `--at goes with --percent only: a guarded rollout (--steps) or its --abort happens now; schedule a percentage with --percent N --at WHEN`,
+        );
       if (o.steps !== undefined || o.abort) return guardedRolloutCommand(await findApi(o), name, o);
       if (o.percent === undefined)
         throw new ApiError(
@@ -146,12 +157,10 @@ export function registerFlagsCommands(program: Command): void {
       const percent = Number(o.percent);
       if (o.percent.trim() === "" || !Number.isFinite(percent) || percent < 0 || percent > 100)
         throw new ApiError("BATON_BAD_REQUEST", `--percent ${o.percent}: expected a number from 0 to 100`);
-      const r = await callApi<FlagRecord>(
-        await findApi(o),
-        "POST",
-        `/v1/flags/${encodeURIComponent(name)}/rollout`,
-        { percent, actor: actor(), ...reasonOf(o) },
-      );
+      const path = `/v1/flags/${encodeURIComponent(name)}/rollout`;
+      const body = { percent, actor: actor(), ...reasonOf(o) };
+      if (o.at !== undefined) return scheduled(await findApi(o), path, body, o);
+      const r = await callApi<FlagRecord>(await findApi(o), "POST", path, body);
       if (o.json) return out(JSON.stringify(r, null, 2));
       out(
         `${r.name}: ${strategiesLine(r.flag.strategies)} (version ${r.version}${r.flag.enabled ? "" : ", flag is off"})`,
@@ -178,6 +187,66 @@ export function registerFlagsCommands(program: Command): void {
         `${c.at.slice(0, 19).replace("T", " ")}  ${c.action.padEnd(12)}  v${c.version}  ${c.actor}  ${changeLine(c)}` +
           (c.reason ? `  (${c.reason})` : ""),
       );
+  });
+
+  const schedule = withCommon(
+    flags
+      .command("schedule")
+      .description("scheduled changes: those pending, and the last ones made, failed or cancelled"),
+  ).action(async (o: Common) => {
+    const list = await callApi<{ pending: ScheduledChange[]; recent: ScheduledChange[] }>(
+      await findApi(o),
+      "GET",
+      "/v1/flags/schedule",
+    );
+    if (o.json) return out(JSON.stringify(list, null, 2));
+    if (list.pending.length === 0) out("no changes scheduled");
+    for (const c of list.pending)
+      out(
+        `#${c.id}  ${c.at}  ${describeScheduled(c)}  by ${c.createdBy}${c.reason ? `  (${c.reason})` : ""}`,
+      );
+    if (list.recent.length) out("\nlast made, failed or cancelled:");
+    for (const c of list.recent.slice(0, 10))
+      out(`#${c.id}  ${c.state.padEnd(9)}  ${describeScheduled(c)} at ${c.at}: ${c.result ?? ""}`);
+  });
+  withCommon(schedule.command("cancel <id>").description("cancel a pending scheduled change")).action(
+    async (id: string, o: Common) => {
+      if (!/^[1-9]\d{0,15}$/.test(id))
+        throw new ApiError(
+          "BATON_BAD_REQUEST",
+          `${id}: expected the number of a scheduled change (baton flags schedule lists them)`,
+        );
+      const c = await callApi<ScheduledChange>(await findApi(o), "DELETE", `/v1/flags/schedule/${id}`, {
+        actor: actor(),
+      });
+      if (o.json) return out(JSON.stringify(c, null, 2));
+      out(`cancelled #${c.id}: ${describeScheduled(c)} at ${c.at}`);
+    },
+  );
+
+  withCommon(
+    flags
+      .command("stale")
+      .description("flags on or off for everyone and unchanged for a while: remove them, and their code")
+      .option("--older-than <duration>", "unchanged for at least this long (e.g. 30d, 12h, 90m)", "30d"),
+  ).action(async (o: Common & { olderThan: string }) => {
+    const r = await callApi<{ olderThan: string; flags: StaleFlag[] }>(
+      await findApi(o),
+      "GET",
+      `/v1/flags/stale?olderThan=${encodeURIComponent(o.olderThan)}`,
+    ).catch((err: unknown) => {
+      if (err instanceof ApiError && err.code === "BATON_BAD_REQUEST")
+        throw new ApiError(
+          err.code,
+          `--older-than ${o.olderThan}: ${err.message.replace(/^olderThan: /, "")}`,
+        );
+      throw err;
+    });
+    if (o.json) return out(JSON.stringify(r, null, 2));
+    if (r.flags.length === 0)
+      return out(`no flag has been on or off for everyone for ${r.olderThan} or more`);
+    const width = Math.max(...r.flags.map((f) => f.name.length));
+    for (const f of r.flags) out(`${f.name.padEnd(width)}  ${f.hint}`);
   });
 
   withCommon(
@@ -259,6 +328,22 @@ function changeLine(c: FlagChange): string {
   const now = strategiesLine(after.strategies);
   if (was !== now) parts.push(`${was} -> ${now}`);
   return parts.join("; ") || "definition changed";
+}
+
+/** Sends a change with `--at`, and says what was scheduled. */
+async function scheduled(
+  api: Awaited<ReturnType<typeof findApi>>,
+  path: string,
+  body: Record<string, unknown>,
+  o: Common & { at?: string },
+): Promise<void> {
+  const c = await callApi<ScheduledChange>(api, "POST", path, { ...body, at: o.at }).catch((err: unknown) => {
+    if (err instanceof ApiError && err.code === "BATON_BAD_REQUEST" && err.message.startsWith("at: "))
+      throw new ApiError(err.code, `--at ${o.at}: ${err.message.slice(4)}`);
+    throw err;
+  });
+  if (o.json) return out(JSON.stringify(c, null, 2));
+  out(`scheduled #${c.id}: ${describeScheduled(c)} at ${c.at}`);
 }
 
 const reasonOf = (o: { reason?: string }) => (o.reason !== undefined ? { reason: o.reason } : {});

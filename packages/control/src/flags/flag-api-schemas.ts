@@ -2,6 +2,7 @@ import { z } from "zod";
 import { apiSchemas } from "../api/api-schemas.js";
 import { actorBody } from "../api-input.js";
 import { FLAG_NAME, FLAG_NAME_RULE, RESERVED_FLAG_NAMES } from "./check-flag.js";
+import { DEFAULT_STALE_AFTER, durationMs } from "./stale-flags.js";
 
 /**
  * What the flag routes of the admin API accept and answer, for parsing and for the OpenAPI
@@ -27,13 +28,23 @@ const reason = z
   .refine((r) => !hasControl(r), "must not contain control characters")
   .describe("why, kept with the change in the flag's history and the audit log");
 
+/** Paths of the API under /v1/flags/ beside those check-flag.ts reserves. */
+const ROUTE_NAMES = new Set(["schedule", "stale"]);
+
 export const flagPath = z.strictObject({
   name: z
     .string()
     .regex(FLAG_NAME, FLAG_NAME_RULE)
-    .refine((n) => !RESERVED_FLAG_NAMES.has(n), "is reserved (a path of the API)")
+    .refine((n) => !RESERVED_FLAG_NAMES.has(n) && !ROUTE_NAMES.has(n), "is reserved (a path of the API)")
     .describe("the flag's name"),
 });
+
+const at = z
+  .string({ error: "must be a string: an ISO 8601 date-time with a zone, e.g. 2026-12-01T09:00Z" })
+  .max(64, "must be an ISO 8601 date-time with a zone, e.g. 2026-12-01T09:00Z")
+  .describe(
+    "schedule the change instead of making it now: an ISO 8601 date-time with a zone (e.g. 2026-12-01T09:00Z or 2026-12-01T10:00+01:00), in the future and at most a year ahead. The answer is then the scheduled change.",
+  );
 
 const loose = z.looseObject({});
 export const flagWriteBody = z
@@ -60,6 +71,13 @@ export const flagActionBody = z
   )
   .register(apiSchemas, { id: "FlagActionRequest" });
 
+export const flagSwitchBody = z
+  .strictObject(
+    { version: version.optional(), actor: actor.optional(), reason: reason.optional(), at: at.optional() },
+    { error: "the body must be a JSON object" },
+  )
+  .register(apiSchemas, { id: "FlagSwitchRequest" });
+
 export const flagRolloutBody = z
   .strictObject(
     {
@@ -71,10 +89,39 @@ export const flagRolloutBody = z
       version: version.optional(),
       actor: actor.optional(),
       reason: reason.optional(),
+      at: at.optional(),
     },
     { error: "the body must be a JSON object" },
   )
   .register(apiSchemas, { id: "FlagRolloutRequest" });
+
+export const scheduleCancelBody = z
+  .strictObject({ actor: actor.optional() }, { error: "the body must be a JSON object" })
+  .register(apiSchemas, { id: "ScheduleCancelRequest" });
+
+const SCHEDULE_ID = `must be a scheduled change's id: a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`;
+export const schedulePath = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[1-9]\d{0,15}$/, SCHEDULE_ID)
+    .transform(Number)
+    .refine(Number.isSafeInteger, SCHEDULE_ID)
+    .describe("the scheduled change's id"),
+});
+
+const DURATION = "must be a duration such as 30d, 12h or 90m (units d, h, m, s; at most 3650d)";
+export const staleQuery = z.strictObject({
+  olderThan: z
+    .string()
+    .default(DEFAULT_STALE_AFTER)
+    .transform((text, ctx) => {
+      const ms = durationMs(text);
+      if (ms === undefined)
+        ctx.addIssue({ code: "custom", message: `${DURATION}; got ${JSON.stringify(text)}` });
+      return { text, ms: ms ?? 0 };
+    })
+    .describe(`unchanged for at least this long, e.g. 30d, 12h or 90m (default ${DEFAULT_STALE_AFTER})`),
+});
 
 export const flagApplyBody = z
   .strictObject(
@@ -163,6 +210,52 @@ export const flagChange = z
   .register(apiSchemas, { id: "FlagChange" });
 
 export const flagHistory = z.array(flagChange).register(apiSchemas, { id: "FlagHistory" });
+
+export const scheduledChange = z
+  .looseObject({
+    id: z.number().int(),
+    flag: z.string(),
+    action: z.enum(["enable", "disable", "rollout"]),
+    percent: z.number().nullable().describe("rollout: the percentage to set; otherwise null"),
+    at: z.string().describe("when it is to happen"),
+    reason: z.string().nullable(),
+    createdBy: z.string(),
+    createdAt: z.string(),
+    state: z.enum(["pending", "done", "failed", "cancelled"]),
+    doneAt: z.string().nullable().describe("when it was applied, failed or was cancelled"),
+    result: z
+      .string()
+      .nullable()
+      .describe("what happened: applied (on time, or how late), why it failed, or who cancelled it"),
+  })
+  .register(apiSchemas, { id: "ScheduledFlagChange" });
+
+export const flagSchedule = z
+  .looseObject({
+    pending: z.array(scheduledChange).describe("soonest first"),
+    recent: z.array(scheduledChange).describe("the last 50 applied, failed or cancelled, newest first"),
+  })
+  .register(apiSchemas, { id: "FlagSchedule" });
+
+export const flagRecordOrScheduled = z
+  .union([flagRecord, scheduledChange])
+  .describe("the flag as stored; with `at`, the scheduled change")
+  .register(apiSchemas, { id: "FlagRecordOrScheduledChange" });
+
+export const staleFlagList = z
+  .looseObject({
+    olderThan: z.string().describe("the threshold, as asked"),
+    flags: z.array(
+      z.looseObject({
+        name: z.string(),
+        state: z.enum(["fullyOn", "fullyOff"]).describe("on for everyone, or off for everyone"),
+        since: z.string().describe("the flag's last change"),
+        daysUnchanged: z.number().int(),
+        hint: z.string(),
+      }),
+    ),
+  })
+  .register(apiSchemas, { id: "StaleFlags" });
 
 export const flagDeleted = z
   .looseObject({ deleted: z.literal(true), name: z.string() })

@@ -15,9 +15,17 @@ import {
   flagList,
   flagPath,
   flagRecord,
+  flagRecordOrScheduled,
   flagRolloutBody,
+  flagSchedule,
+  flagSwitchBody,
   flagWriteBody,
   historyQuery,
+  scheduleCancelBody,
+  scheduledChange,
+  schedulePath,
+  staleFlagList,
+  staleQuery,
 } from "./flag-api-schemas.js";
 import type { FlagService } from "./flag-service.js";
 
@@ -41,6 +49,22 @@ function expectedVersion(reply: FastifyReply, fromBody: number | undefined): num
     throw badRequest("version", `version ${fromBody} and If-Match ${version} disagree`);
   return version;
 }
+
+/**
+ * A scheduled change applies to the flag as it is at its time: a version to base it on would make
+ * it fail then, not now.
+ */
+function refuseVersion(reply: FastifyReply, fromBody: number | undefined): void {
+  const field = fromBody !== undefined ? "version" : "If-Match";
+  if (fromBody !== undefined || reply.request.headers["if-match"] !== undefined)
+    throw badRequest(
+      field,
+      `${field}: a scheduled change (at) applies to the flag as it is at that time; leave out version and If-Match`,
+    );
+}
+
+const SCHEDULED =
+  "With `at`, nothing changes now: the change is scheduled (audited as flag.scheduled) and the answer is the scheduled change, state pending; the control plane makes it at its time.";
 
 /** The flag routes of the admin API (behind the admin token). */
 export function flagRoutes(flags: FlagService): ApiRoute[] {
@@ -112,6 +136,45 @@ export function flagRoutes(flags: FlagService): ApiRoute[] {
     }),
     defineRoute({
       method: "GET",
+      path: "/v1/flags/schedule",
+      operationId: "listFlagSchedule",
+      summary: "Scheduled flag changes: those pending, and the last 50 applied, failed or cancelled",
+      response: { status: 200, description: "The schedule", schema: flagSchedule },
+      errors: [DB],
+      handle: () => flags.schedule.list(),
+    }),
+    defineRoute({
+      method: "DELETE",
+      path: "/v1/flags/schedule/:id",
+      operationId: "cancelScheduledFlagChange",
+      summary: "Cancel a pending scheduled flag change",
+      params: schedulePath,
+      body: scheduleCancelBody,
+      response: { status: 200, description: "The change, cancelled", schema: scheduledChange },
+      errors: ["BATON_UNKNOWN_SCHEDULED_CHANGE", "BATON_SCHEDULE_NOT_PENDING", DB],
+      handle: ({ params, body }) => flags.cancelScheduled(params.id, body.actor ?? "api"),
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/v1/flags/stale",
+      operationId: "listStaleFlags",
+      summary: "Flags on or off for everyone and unchanged for a while: candidates for removal from the code",
+      description:
+        "Fully on: enabled, and some strategy gives everyone the flag (default, or a rollout at 100, without constraints or segments; or no strategies). Fully off: disabled, or every strategy a rollout at 0. Flags with a scheduled change pending or a variant split are left out.",
+      query: staleQuery,
+      response: {
+        status: 200,
+        description: "The stale flags, longest unchanged first",
+        schema: staleFlagList,
+      },
+      errors: [DB],
+      handle: async ({ query }) => ({
+        olderThan: query.olderThan.text,
+        flags: await flags.stale(query.olderThan.ms),
+      }),
+    }),
+    defineRoute({
+      method: "GET",
       path: "/v1/flags/:name",
       operationId: "getFlag",
       summary: "One flag, its version (also as ETag) and its reported evaluations",
@@ -167,11 +230,21 @@ export function flagRoutes(flags: FlagService): ApiRoute[] {
           action === "enable"
             ? "Turn a flag on (its strategies decide for whom)"
             : "Turn a flag off for everyone",
+        description: SCHEDULED,
         params: flagPath,
-        body: flagActionBody,
-        response: { status: 200, description: "The flag as stored", schema: flagRecord },
+        body: flagSwitchBody,
+        response: {
+          status: 200,
+          description: "The flag as stored (with `at`: the scheduled change)",
+          schema: flagRecordOrScheduled,
+        },
         errors: ["BATON_UNKNOWN_FLAG", "BATON_FLAG_CONFLICT", DB],
         async handle({ params, body }, reply) {
+          const who = { actor: body.actor ?? "api", reason: body.reason };
+          if (body.at !== undefined) {
+            refuseVersion(reply, body.version);
+            return flags.scheduleChange(params.name, { action, at: body.at }, who);
+          }
           const record = await flags.setEnabled(params.name, action === "enable", {
             actor: body.actor ?? "api",
             expectedVersion: expectedVersion(reply, body.version),
@@ -186,11 +259,24 @@ export function flagRoutes(flags: FlagService): ApiRoute[] {
       path: "/v1/flags/:name/rollout",
       operationId: "setFlagRollout",
       summary: "Set the rollout percentage of a flag's first flexibleRollout strategy",
+      description: SCHEDULED,
       params: flagPath,
       body: flagRolloutBody,
-      response: { status: 200, description: "The flag as stored", schema: flagRecord },
+      response: {
+        status: 200,
+        description: "The flag as stored (with `at`: the scheduled change)",
+        schema: flagRecordOrScheduled,
+      },
       errors: ["BATON_UNKNOWN_FLAG", "BATON_FLAG_CONFLICT", "BATON_FLAG_NO_ROLLOUT", DB],
       async handle({ params, body }, reply) {
+        if (body.at !== undefined) {
+          refuseVersion(reply, body.version);
+          return flags.scheduleChange(
+            params.name,
+            { action: "rollout", percent: body.percent, at: body.at },
+            { actor: body.actor ?? "api", reason: body.reason },
+          );
+        }
         const record = await flags.setRollout(params.name, body.percent, {
           actor: body.actor ?? "api",
           expectedVersion: expectedVersion(reply, body.version),

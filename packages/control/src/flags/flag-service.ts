@@ -6,15 +6,23 @@ import { checkFlag, checkFlags } from "./check-flag.js";
 import { ClientTokens } from "./client-tokens.js";
 import { type FlagCounts, FlagMetrics } from "./flag-metrics.js";
 import { FlagOutcomes } from "./flag-outcomes.js";
+import { FlagSchedule, type ScheduledAction, type ScheduledChange } from "./flag-schedule.js";
+import { parseScheduleTime } from "./flag-schedule-time.js";
+import { FlagScheduler } from "./flag-scheduler.js";
 import { FlagSnapshot } from "./flag-snapshot.js";
-import { type FlagChange, type FlagRecord, FlagStore, unknownFlag } from "./flag-store.js";
+import { type FlagChange, type FlagEdit, type FlagRecord, FlagStore, unknownFlag } from "./flag-store.js";
 import { FlagStream, type FlagStreamOptions } from "./flag-stream.js";
+import { type StaleFlag, staleFlags } from "./stale-flags.js";
 
 export interface FlagServiceOptions {
   db: SqlClient;
   /** The service the audit events are recorded under. */
   service: string;
   stream?: FlagStreamOptions;
+  /** Where the scheduler reports what went wrong (default: stderr). */
+  log?: (line: string) => void;
+  /** The longest the scheduler sleeps before it looks for changes another control plane scheduled (default 5 s). */
+  schedulePollMs?: number;
 }
 
 /**
@@ -26,6 +34,48 @@ export interface WriteOptions {
   expectedVersion?: number | undefined;
   reason?: string | undefined;
 }
+
+/** A change to be made later: what, and when (an ISO 8601 date-time with a zone). */
+export interface ScheduleRequest {
+  action: ScheduledAction;
+  /** rollout: the percentage to set. */
+  percent?: number | undefined;
+  at: string | Date;
+}
+
+const enabledEdit =
+  (enabled: boolean) =>
+  (flag: Flag): Flag => ({ ...flag, enabled });
+
+/** Sets the rollout percentage of the flag's first flexibleRollout strategy. */
+const rolloutEdit =
+  (percent: number) =>
+  (flag: Flag): Flag => {
+    const at = flag.strategies.findIndex((s) => s.name === "flexibleRollout");
+    if (at < 0)
+      throw new BatonControlError(
+        "BATON_FLAG_NO_ROLLOUT",
+        `flag ${flag.name} has no flexibleRollout strategy (its strategies: ${
+          flag.strategies.map((s) => s.name).join(", ") || "none"
+        }); add one with baton flags apply, or PUT /v1/flags/${flag.name}`,
+      );
+    const strategies = flag.strategies.map((s, i) =>
+      // Unleash writes percentages as strings; its SDKs read both.
+      i === at ? { ...s, parameters: { ...s.parameters, rollout: String(percent) } } : s,
+    );
+    return { ...flag, strategies };
+  };
+
+/** A change of a stored flag from its current definition; a result that is not a valid flag is a 400. */
+const storedEdit =
+  (name: string, edit: (flag: Flag) => Flag): FlagEdit =>
+  (current) => {
+    if (!current) throw unknownFlag(name);
+    return checkFlag(edit(current.flag));
+  };
+
+const editOf = (name: string, c: { action: ScheduledAction; percent?: number | null | undefined }) =>
+  storedEdit(name, c.action === "rollout" ? rolloutEdit(c.percent ?? 0) : enabledEdit(c.action === "enable"));
 
 /**
  * The control plane's feature flags: the store, the in-memory state the client API serves, the
@@ -40,6 +90,10 @@ export class FlagService {
   readonly outcomes = new FlagOutcomes();
   readonly snapshot = new FlagSnapshot();
   readonly stream: FlagStream;
+  /** Changes to be made later, and what became of them. */
+  readonly schedule: FlagSchedule;
+  /** Makes scheduled changes when they are due; runs from init() to close(). */
+  readonly scheduler: FlagScheduler;
   /** Pulls of committed changes, one after another. */
   private syncing: Promise<void> = Promise.resolve();
 
@@ -47,17 +101,30 @@ export class FlagService {
     this.store = new FlagStore(opts.db, opts.service);
     this.tokens = new ClientTokens(opts.db, opts.service);
     this.stream = new FlagStream(this.snapshot, opts.stream);
+    this.schedule = new FlagSchedule(opts.db, opts.service);
+    this.scheduler = new FlagScheduler({
+      db: opts.db,
+      schedule: this.schedule,
+      service: opts.service,
+      editOf: (c) => editOf(c.flag, c),
+      publish: () => this.sync(),
+      log: opts.log ?? ((line) => process.stderr.write(`${line}\n`)),
+      ...(opts.schedulePollMs !== undefined ? { pollMs: opts.schedulePollMs } : {}),
+    });
   }
 
+  /** Makes the tables, loads the flags, and starts the scheduler (overdue changes are made now). */
   async init(): Promise<void> {
     await this.store.migrate();
     await this.tokens.migrate();
+    await this.schedule.migrate();
     const head = await this.store.head();
     this.snapshot.reset(
       (await this.store.list()).map((r) => r.flag),
       await this.store.segments(),
       head,
     );
+    await this.scheduler.start();
   }
 
   list(): Promise<FlagRecord[]> {
@@ -83,27 +150,53 @@ export class FlagService {
     return { deleted: true, name };
   }
 
-  setEnabled(name: string, enabled: boolean, opts: WriteOptions): Promise<FlagRecord> {
-    return this.change(name, opts, (flag) => ({ ...flag, enabled }));
+  async setEnabled(name: string, enabled: boolean, opts: WriteOptions): Promise<FlagRecord> {
+    return (await this.write(name, opts, storedEdit(name, enabledEdit(enabled))))!;
   }
 
   /** Sets the rollout percentage of the flag's first flexibleRollout strategy. */
-  setRollout(name: string, percent: number, opts: WriteOptions): Promise<FlagRecord> {
-    return this.change(name, opts, (flag) => {
-      const at = flag.strategies.findIndex((s) => s.name === "flexibleRollout");
-      if (at < 0)
-        throw new BatonControlError(
-          "BATON_FLAG_NO_ROLLOUT",
-          `flag ${name} has no flexibleRollout strategy (its strategies: ${
-            flag.strategies.map((s) => s.name).join(", ") || "none"
-          }); add one with baton flags apply, or PUT /v1/flags/${name}`,
-        );
-      const strategies = flag.strategies.map((s, i) =>
-        // Unleash writes percentages as strings; its SDKs read both.
-        i === at ? { ...s, parameters: { ...s.parameters, rollout: String(percent) } } : s,
-      );
-      return { ...flag, strategies };
-    });
+  async setRollout(name: string, percent: number, opts: WriteOptions): Promise<FlagRecord> {
+    return (await this.write(name, opts, storedEdit(name, rolloutEdit(percent))))!;
+  }
+
+  /**
+   * Schedules enable, disable or rollout of a flag at `at` (in the future, within a year); nothing
+   * changes now. The flag must exist and the change apply to it as it is now, or it is refused now.
+   */
+  async scheduleChange(
+    name: string,
+    change: ScheduleRequest,
+    opts: Omit<WriteOptions, "expectedVersion">,
+  ): Promise<ScheduledChange> {
+    const at = parseScheduleTime(typeof change.at === "string" ? change.at : change.at.toISOString());
+    const edit = editOf(name, change);
+    const scheduled = await this.schedule.add(
+      {
+        flag: name,
+        action: change.action,
+        percent: change.percent,
+        at,
+        actor: opts.actor,
+        reason: opts.reason,
+      },
+      (current) => void edit(current),
+    );
+    this.scheduler.wake(at);
+    return scheduled;
+  }
+
+  /** Cancels a pending scheduled change. */
+  cancelScheduled(id: number, actor: string): Promise<ScheduledChange> {
+    return this.schedule.cancel(id, actor);
+  }
+
+  /**
+   * Flags on or off for everyone, unchanged for `olderThanMs` or longer: candidates for removal
+   * from the code. A flag with a change scheduled is not among them.
+   */
+  async stale(olderThanMs: number): Promise<StaleFlag[]> {
+    const [records, pending] = await Promise.all([this.store.list(), this.schedule.pendingFlags()]);
+    return staleFlags(records, { olderThanMs, pending, now: new Date() });
   }
 
   history(name: string, limit?: number): Promise<FlagChange[]> {
@@ -124,24 +217,13 @@ export class FlagService {
     return result;
   }
 
-  /** Ends the streams (the API is closing). */
-  close(): void {
+  /** Ends the streams and the scheduler (the API is closing); a change being made commits first. */
+  async close(): Promise<void> {
     this.stream.close();
+    await this.scheduler.stop();
   }
 
-  /** Changes a stored flag from its current definition; a result that is not a valid flag is a 400. */
-  private async change(name: string, opts: WriteOptions, edit: (flag: Flag) => Flag): Promise<FlagRecord> {
-    return (await this.write(name, opts, (current) => {
-      if (!current) throw unknownFlag(name);
-      return checkFlag(edit(current.flag));
-    }))!;
-  }
-
-  private async write(
-    name: string,
-    opts: WriteOptions,
-    edit: (current: FlagRecord | undefined) => Flag | null,
-  ): Promise<FlagRecord | undefined> {
+  private async write(name: string, opts: WriteOptions, edit: FlagEdit): Promise<FlagRecord | undefined> {
     const { record, change } = await this.store.write(name, opts, edit);
     if (change) await this.sync();
     return record;

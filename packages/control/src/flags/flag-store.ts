@@ -185,6 +185,15 @@ export class FlagStore {
   }
 
   /**
+   * Takes the lock every flag write takes, for the rest of the caller's transaction (this store
+   * made on it): what the scheduler holds while it picks the next due change, so that two control
+   * planes apply due changes one after another, in their order.
+   */
+  lockWrites(): Promise<void> {
+    return lockHead(this.db);
+  }
+
+  /**
    * Writes many flags and segments in one transaction (`baton flags apply`): all or nothing. Flags
    * and segments equal to what is stored are left alone.
    */
