@@ -130,10 +130,11 @@ export class FlagSchedule {
     return new Set(rows.map((r) => r.flag));
   }
 
-  /** When the soonest pending change is due (undefined: none is pending). */
-  async nextDue(): Promise<Date | undefined> {
+  /** When the soonest pending change (but those of `except`) is due; undefined: none is pending. */
+  async nextDue(except: readonly number[] = []): Promise<Date | undefined> {
     const { rows } = await this.db.query<{ at: Date | null }>(
-      "SELECT min(at) AS at FROM baton_flag_schedule WHERE state = 'pending'",
+      "SELECT min(at) AS at FROM baton_flag_schedule WHERE state = 'pending' AND NOT (id = ANY($1::bigint[]))",
+      [except],
     );
     return rows[0]?.at ?? undefined;
   }

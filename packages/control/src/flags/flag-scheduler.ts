@@ -63,8 +63,8 @@ export class FlagScheduler {
   }
 
   /** Applies every change due now and returns them, as closed. */
-  runDue(): Promise<ScheduledChange[]> {
-    return this.serial(() => this.applyDue());
+  async runDue(): Promise<ScheduledChange[]> {
+    return (await this.serial(() => this.applyDue())).closed;
   }
 
   /** One look at a time in this process (other processes are kept apart by row locks). */
@@ -76,16 +76,19 @@ export class FlagScheduler {
 
   private tick(): Promise<void> {
     return this.serial(async () => {
+      let retry: number[] | undefined = [];
       try {
-        await this.applyDue();
+        retry = (await this.applyDue()).retry;
       } catch (err) {
+        retry = undefined;
         this.opts.log(
           `flag schedule: ${(err as Error).message}; trying again in ${formatDuration(this.pollMs)}`,
         );
       }
       // Also picks up what another control plane changed (by its schedule or its API).
       await this.opts.publish();
-      const next = await this.opts.schedule.nextDue().catch(() => undefined);
+      // Changes left due to be tried again would wake us at once, over and over: they wait a poll.
+      const next = retry && (await this.opts.schedule.nextDue(retry).catch(() => undefined));
       this.arm(next ? next.getTime() - Date.now() : this.pollMs);
     });
   }
@@ -100,7 +103,8 @@ export class FlagScheduler {
     this.timer.unref();
   }
 
-  private async applyDue(): Promise<ScheduledChange[]> {
+  /** Closes what is due; `retry`: the ids of changes left due, to be tried again. */
+  private async applyDue(): Promise<{ closed: ScheduledChange[]; retry: number[] }> {
     const done: ScheduledChange[] = [];
     const skip: number[] = [];
     for (;;) {
@@ -119,14 +123,15 @@ export class FlagScheduler {
         // The database answered, but not for this change: try the others, and this one again
         // later, a few times (a passing lock timeout), then give it up rather than retry forever.
         skip.push(claimed.id);
-        await this.unexpected(claimed, err as Error).then(
-          (failed) => failed && done.push(failed),
-          (e: Error) => this.opts.log(`flag schedule: #${claimed!.id}: ${e.message}`),
-        );
+        const failed = await this.unexpected(claimed, err as Error).catch((e: Error) => {
+          this.opts.log(`flag schedule: #${claimed!.id}: ${e.message}`);
+          return undefined;
+        });
+        if (failed) done.push(failed);
       }
     }
     if (done.length > 0) await this.opts.publish();
-    return done;
+    return { closed: done, retry: skip.filter((id) => !done.some((c) => c.id === id)) };
   }
 
   /** Makes one claimed change and marks it done, or failed with why it no longer applies. */
