@@ -99,10 +99,14 @@ export const variantSchema = z.looseObject({
   overrides: z.array(overrideSchema).optional(),
 });
 
-/** A number from 0 to 100, as Unleash writes it (usually a string: `"rollout": "50"`). */
+/**
+ * A number from 0 to 100, as Unleash writes it (usually a string: `"rollout": "50"`). A string must
+ * be plain decimal digits: JavaScript's Number() also reads "0x10" (16) or "1e1" (10), which SDKs
+ * in other languages read differently or not at all, so one flag would answer differently in each.
+ */
 const percentage = z
-  .union([z.string(), z.number()])
-  .refine((value) => String(value).trim() !== "" && Number(value) >= 0 && Number(value) <= 100, {
+  .union([z.string().regex(/^\s*\d{1,3}(\.\d{1,20})?\s*$/), z.number()])
+  .refine((value) => Number(value) >= 0 && Number(value) <= 100, {
     message: "must be a number from 0 to 100",
   });
 

@@ -11,6 +11,10 @@ export const RESERVED_FLAG_NAMES = new Set(["tokens", "apply", "export"]);
 export function flagNameProblem(name: string): string | undefined {
   if (!FLAG_NAME.test(name)) return FLAG_NAME_RULE;
   if (RESERVED_FLAG_NAMES.has(name)) return `${name} is reserved (it is a path of the API)`;
+  // SDKs report counts in JSON objects keyed by flag name, and a `__proto__` key gets a whole
+  // report refused (by this API's JSON parser, as by most): the flag would cost its apps every count.
+  if (name === "__proto__")
+    return "__proto__ is reserved (it cannot be a key of the JSON objects SDKs report)";
   return undefined;
 }
 

@@ -1,5 +1,5 @@
 import { type Flag, FlagDefinitionError, parseFlag, type Segment, segmentSchema } from "@baton/flags";
-import { parseYamlConfig } from "@baton/router";
+import { ConfigError, parseYamlConfig } from "@baton/router";
 import { z } from "zod";
 import { flagNameProblem } from "./check-flag.js";
 
@@ -21,6 +21,12 @@ export class FlagFileError extends Error {
 }
 
 /**
+ * What the flags of one file may come to as JSON: the control plane's API takes bodies up to 1 MiB,
+ * and a small file can expand past it (YAML aliases repeat whole lists).
+ */
+export const MAX_FLAG_FILE_JSON_BYTES = 1024 * 1024 - 1024;
+
+/**
  * Reads a flag file (YAML or JSON, JSON being YAML) in any of three forms: a list of flags in
  * Baton's model (Unleash's client feature format); `{features, segments}`, as `baton flags export`
  * and Unleash's `/api/client/features` write it; or Unleash's feature export
@@ -28,7 +34,33 @@ export class FlagFileError extends Error {
  * environment). Every flag is checked; the first bad one is reported with its field.
  */
 export function parseFlagFile(text: string, source: string): FlagFile {
-  const raw: unknown = parseYamlConfig(z.unknown(), text, source);
+  if (text.includes("\u0000"))
+    throw new FlagFileError(
+      source,
+      "(root)",
+      "not a text file (it holds NUL bytes; UTF-16? save it as UTF-8)",
+    );
+  let raw: unknown;
+  try {
+    // A byte-order mark, as some editors write one, is not part of the YAML.
+    raw = parseYamlConfig(z.unknown(), text.replace(/^\uFEFF/, ""), source);
+  } catch (err) {
+    if (err instanceof ConfigError || !(err instanceof Error)) throw err;
+    // What the YAML library refuses while building the document (too many aliases: a "billion laughs").
+    throw new FlagFileError(source, "(root)", `YAML: ${err.message}`);
+  }
+  const file = checkFlagFile(raw, source);
+  const bytes = Buffer.byteLength(JSON.stringify({ flags: file.flags, segments: file.segments }));
+  if (bytes > MAX_FLAG_FILE_JSON_BYTES)
+    throw new FlagFileError(
+      source,
+      "(root)",
+      `its flags come to ${bytes} bytes of JSON (YAML aliases expanded); the control plane takes at most ${MAX_FLAG_FILE_JSON_BYTES}: split it into several files`,
+    );
+  return file;
+}
+
+function checkFlagFile(raw: unknown, source: string): FlagFile {
   let format: FlagFile["format"];
   let flags: unknown[];
   let segments: unknown[];

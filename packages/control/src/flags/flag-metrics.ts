@@ -1,6 +1,7 @@
 import { z } from "zod";
 
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const MAX_VARIANTS_PER_REPORT = 1000;
 
 /** `POST /api/client/metrics` as Unleash's SDKs send it (other fields are kept out, not refused). */
 export const clientMetricsBody = z.looseObject({
@@ -12,7 +13,17 @@ export const clientMetricsBody = z.looseObject({
     toggles: z
       .record(
         z.string().min(1).max(256),
-        z.looseObject({ yes: count, no: count, variants: z.record(z.string(), count).optional() }),
+        z.looseObject({
+          yes: count,
+          no: count,
+          variants: z
+            .record(z.string().max(256), count)
+            .refine(
+              (v) => Object.keys(v).length <= MAX_VARIANTS_PER_REPORT,
+              `at most ${MAX_VARIANTS_PER_REPORT} variants per flag`,
+            )
+            .optional(),
+        }),
       )
       .refine((t) => Object.keys(t).length <= 10_000, "at most 10000 flags per report"),
   }),
@@ -28,19 +39,44 @@ export interface FlagCounts {
   lastReportAt: string;
 }
 
+export interface FlagMetricsLimits {
+  /** Flags counted at most; past it, the one reported least recently is forgotten. */
+  maxFlags?: number;
+  /** Variant names counted per flag at most; counts of others are not kept. */
+  maxVariantsPerFlag?: number;
+}
+
+/** A sum that stays a safe integer: counts stop at Number.MAX_SAFE_INTEGER rather than go imprecise. */
+const add = (a: number, b: number): number => Math.min(a + b, Number.MAX_SAFE_INTEGER);
+
 /**
  * Evaluation counts per flag reported by SDKs, summed in memory since the control plane started
- * (what a dashboard shows as "seen lately"; they are not kept across restarts).
+ * (what a dashboard shows as "seen lately"; they are not kept across restarts). Bounded whatever
+ * clients send: names of flags that do not exist count as flags, so the number of flags and of
+ * variants per flag kept is capped.
  */
 export class FlagMetrics {
+  /** In order of last report: the first is the one reported least recently. */
   private readonly counts = new Map<string, FlagCounts>();
+  private readonly maxFlags: number;
+  private readonly maxVariantsPerFlag: number;
+
+  constructor(limits: FlagMetricsLimits = {}) {
+    this.maxFlags = limits.maxFlags ?? 10_000;
+    this.maxVariantsPerFlag = limits.maxVariantsPerFlag ?? 100;
+  }
+
+  /** Flags counted now. */
+  get size(): number {
+    return this.counts.size;
+  }
 
   add(report: ClientMetrics): void {
     const at = new Date().toISOString();
     for (const [name, toggle] of Object.entries(report.bucket.toggles)) {
       let c = this.counts.get(name);
-      if (!c) {
-        // Bounded by what SDKs report; the names are checked for length by the schema.
+      if (c) this.counts.delete(name);
+      else {
         c = {
           yes: 0,
           no: 0,
@@ -48,12 +84,18 @@ export class FlagMetrics {
           apps: [],
           lastReportAt: at,
         };
-        this.counts.set(name, c);
+        if (this.counts.size >= this.maxFlags) this.counts.delete(this.counts.keys().next().value!);
       }
-      c.yes += toggle.yes;
-      c.no += toggle.no;
-      for (const [variant, n] of Object.entries(toggle.variants ?? {}))
-        c.variants[variant] = (c.variants[variant] ?? 0) + n;
+      this.counts.set(name, c); // last in the map: reported most recently
+      c.yes = add(c.yes, toggle.yes);
+      c.no = add(c.no, toggle.no);
+      let variantCount = Object.keys(c.variants).length;
+      for (const [variant, n] of Object.entries(toggle.variants ?? {})) {
+        const known = c.variants[variant];
+        if (known === undefined && variantCount >= this.maxVariantsPerFlag) continue;
+        if (known === undefined) variantCount++;
+        c.variants[variant] = add(known ?? 0, n);
+      }
       if (!c.apps.includes(report.appName) && c.apps.length < 100) c.apps.push(report.appName);
       c.lastReportAt = at;
     }

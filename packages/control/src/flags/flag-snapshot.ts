@@ -8,29 +8,42 @@ export interface FeatureQuery {
   namePrefix?: string;
 }
 
+/** Answers of filtered `GET /api/client/features` kept per state: a few queries are asked over and over. */
+const MAX_CACHED_ANSWERS = 32;
+
 /**
  * Every flag and segment as the client API serves them, kept in memory and moved on by the store's
- * changes in order: SDK requests never touch the database, and the answer of an unfiltered
- * `GET /api/client/features` (with its ETag) is made once per change, not once per request.
+ * changes in order: SDK requests never touch the database, and each answer of
+ * `GET /api/client/features` (with its ETag) is made once per change and query, not once per
+ * request, so that SDKs polling a large state cost no serialising.
  */
 export class FlagSnapshot {
   private flags = new Map<string, Flag>();
   private segmentsById = new Map<number, Segment>();
   /** The id of the last change applied (the streaming API's event id). */
   changeId = 0;
-  private full: { body: string; etag: string } | undefined;
+  /** One more at every reset or change: what caches of answers made from this state are keyed by. */
+  revision = 0;
+  private sorted: Flag[] | undefined;
+  private answers = new Map<string, { body: string; etag: string }>();
 
   reset(flags: readonly Flag[], segments: readonly Segment[], changeId: number): void {
     this.flags = new Map([...flags].sort((a, b) => a.name.localeCompare(b.name)).map((f) => [f.name, f]));
     this.segmentsById = new Map(segments.map((s) => [s.id, s]));
     this.changeId = changeId;
-    this.full = undefined;
+    this.changed();
+  }
+
+  private changed(): void {
+    this.revision++;
+    this.sorted = undefined;
+    this.answers.clear();
   }
 
   /** Applies one change; returns it as Unleash's delta event. */
   apply(change: FlagChange): DeltaEvent {
     this.changeId = change.id;
-    this.full = undefined;
+    this.changed();
     if (change.kind === "segment") {
       const id = Number(change.name);
       if (change.after) {
@@ -55,7 +68,8 @@ export class FlagSnapshot {
   }
 
   features(): Flag[] {
-    return [...this.flags.values()].sort((a, b) => a.name.localeCompare(b.name));
+    this.sorted ??= [...this.flags.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.sorted];
   }
 
   segments(): Segment[] {
@@ -78,7 +92,9 @@ export class FlagSnapshot {
    */
   clientFeatures(query: FeatureQuery = {}): { body: string; etag: string } {
     const filtered = query.project?.length || query.namePrefix;
-    if (!filtered && this.full) return this.full;
+    const key = filtered ? JSON.stringify([query.namePrefix ?? "", query.project ?? []]) : "";
+    const cached = this.answers.get(key);
+    if (cached) return cached;
     const features = this.features().filter(
       (f) =>
         (!query.namePrefix || f.name.startsWith(query.namePrefix)) &&
@@ -100,7 +116,9 @@ export class FlagSnapshot {
     });
     const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 32)}"`;
     const answer = { body, etag };
-    if (!filtered) this.full = answer;
+    // The oldest answer makes room (the unfiltered one is asked most, and made again when asked).
+    if (this.answers.size >= MAX_CACHED_ANSWERS) this.answers.delete(this.answers.keys().next().value!);
+    this.answers.set(key, answer);
     return answer;
   }
 }
