@@ -44,6 +44,11 @@ export interface FlagMetricsLimits {
   maxFlags?: number;
   /** Variant names counted per flag at most; counts of others are not kept. */
   maxVariantsPerFlag?: number;
+  /**
+   * Whether a flag exists: given, counts of names it does not know are not kept at all, so that
+   * reports full of made-up names can neither take memory nor push real flags' counts out.
+   */
+  known?: (name: string) => boolean;
 }
 
 /** A sum that stays a safe integer: counts stop at Number.MAX_SAFE_INTEGER rather than go imprecise. */
@@ -60,10 +65,12 @@ export class FlagMetrics {
   private readonly counts = new Map<string, FlagCounts>();
   private readonly maxFlags: number;
   private readonly maxVariantsPerFlag: number;
+  private readonly known: ((name: string) => boolean) | undefined;
 
   constructor(limits: FlagMetricsLimits = {}) {
     this.maxFlags = limits.maxFlags ?? 10_000;
     this.maxVariantsPerFlag = limits.maxVariantsPerFlag ?? 100;
+    this.known = limits.known;
   }
 
   /** Flags counted now. */
@@ -74,6 +81,7 @@ export class FlagMetrics {
   add(report: ClientMetrics): void {
     const at = new Date().toISOString();
     for (const [name, toggle] of Object.entries(report.bucket.toggles)) {
+      if (this.known && !this.known(name)) continue;
       let c = this.counts.get(name);
       if (c) this.counts.delete(name);
       else {

@@ -67,6 +67,11 @@ export class FlagSnapshot {
     };
   }
 
+  /** Whether a flag of that name exists. */
+  has(name: string): boolean {
+    return this.flags.has(name);
+  }
+
   features(): Flag[] {
     this.sorted ??= [...this.flags.values()].sort((a, b) => a.name.localeCompare(b.name));
     return [...this.sorted];
