@@ -1,8 +1,8 @@
-import { contextValue, type FlagContext } from "./flag-context.js";
+import { contextValue, type FlagContext, fieldReader } from "./flag-context.js";
 import type { Constraint } from "./flag-schema.js";
 import { isInRange, isSameAddress, parseIp, parseIpv4, parseIpv6 } from "./ip-range.js";
 import { compileRe2 } from "./re2-regex.js";
-import { compareSemver, parseSemver } from "./semver.js";
+import { compareSemver, parseSemver, type SemVer } from "./semver.js";
 
 type OperatorCheck = (constraint: Constraint, context: FlagContext) => boolean;
 
@@ -158,4 +158,180 @@ export function matchesConstraints(
     if (!constraint || !matchesConstraint(constraint, context)) return false;
   }
   return true;
+}
+
+/** A constraint compiled for one definition: inversion included, as `matchesConstraint` answers. */
+export type ConstraintCheck = (context: FlagContext) => boolean;
+
+const NEVER: ConstraintCheck = () => false;
+const MEMO_LIMIT = 1000;
+
+const isStringList = (values: unknown): values is string[] | undefined =>
+  values === undefined || (Array.isArray(values) && values.every((value) => typeof value === "string"));
+
+/**
+ * `matchesConstraint(constraint, context)` as a function of the context, its lists, numbers, dates,
+ * versions, patterns and ranges read once. A constraint of an unusual shape (not what the schema
+ * admits) is left to `matchesConstraint` itself, so that it answers (or throws) exactly as before.
+ */
+export function compileConstraint(constraint: Constraint | undefined): ConstraintCheck {
+  // A missing segment, or a hole in a list: fails.
+  if (!constraint) return NEVER;
+  const generic: ConstraintCheck = (context) => matchesConstraint(constraint, context);
+  if (typeof constraint !== "object") return generic;
+  const { operator, contextName, inverted } = constraint;
+  if (typeof operator !== "string" || typeof contextName !== "string") return generic;
+  if (!Object.hasOwn(OPERATORS, operator)) return NEVER;
+  const check = compileCheck(constraint, operator, contextName);
+  if (!check) return generic;
+  return inverted ? (context) => !check(context) : check;
+}
+
+function compileCheck(constraint: Constraint, operator: string, field: string): ConstraintCheck | undefined {
+  const read = fieldReader(field);
+  switch (operator) {
+    case "IN":
+    case "NOT_IN": {
+      if (!isStringList(constraint.values)) return undefined;
+      const values = new Set(cleanValues(constraint.values));
+      return operator === "IN"
+        ? (context) => {
+            const value = read(context);
+            return value !== undefined && values.has(value);
+          }
+        : (context) => {
+            const value = read(context);
+            return value === undefined || !values.has(value);
+          };
+    }
+    case "STR_CONTAINS":
+    case "STR_STARTS_WITH":
+    case "STR_ENDS_WITH": {
+      if (!isStringList(constraint.values)) return undefined;
+      const caseInsensitive = !!constraint.caseInsensitive;
+      const values = cleanValues(constraint.values).map((v) => (caseInsensitive ? v.toLocaleLowerCase() : v));
+      return (context) => {
+        let value = read(context);
+        if (value === undefined) return false;
+        if (caseInsensitive) value = value.toLocaleLowerCase();
+        for (const candidate of values) {
+          if (
+            operator === "STR_STARTS_WITH"
+              ? value.startsWith(candidate)
+              : operator === "STR_ENDS_WITH"
+                ? value.endsWith(candidate)
+                : value.includes(candidate)
+          )
+            return true;
+        }
+        return false;
+      };
+    }
+    case "NUM_EQ":
+    case "NUM_GT":
+    case "NUM_GTE":
+    case "NUM_LT":
+    case "NUM_LTE": {
+      const target = Number(constraint.value);
+      if (Number.isNaN(target)) return NEVER;
+      return (context) => {
+        const raw = context[field] ?? context.properties?.[field];
+        if (raw === undefined || raw === null) return false;
+        // String(n) read back as a number is n itself.
+        const value = typeof raw === "number" ? raw : Number(String(raw));
+        if (Number.isNaN(value)) return false;
+        switch (operator) {
+          case "NUM_EQ":
+            return value === target;
+          case "NUM_GT":
+            return value > target;
+          case "NUM_GTE":
+            return value >= target;
+          case "NUM_LT":
+            return value < target;
+          default:
+            return value <= target;
+        }
+      };
+    }
+    case "DATE_AFTER":
+    case "DATE_BEFORE": {
+      const target = new Date(constraint.value ?? Number.NaN).getTime();
+      const after = operator === "DATE_AFTER";
+      return (context) => {
+        const now = context.currentTime ? new Date(context.currentTime).getTime() : Date.now();
+        return after ? now > target : now < target;
+      };
+    }
+    case "SEMVER_EQ":
+    case "SEMVER_GT":
+    case "SEMVER_GTE":
+    case "SEMVER_LT":
+    case "SEMVER_LTE": {
+      const target = parseSemver(constraint.value);
+      if (!target) return NEVER;
+      // A version's answer depends on its text alone: remembered (apps run few versions).
+      const answers = new Map<string, boolean>();
+      return (context) => {
+        const raw = read(context);
+        if (!raw) return false;
+        let answer = answers.get(raw);
+        if (answer === undefined) {
+          answer = semverAnswer(operator, raw, target);
+          if (answers.size >= MEMO_LIMIT) answers.clear();
+          answers.set(raw, answer);
+        }
+        return answer;
+      };
+    }
+    case "REGEX": {
+      if (typeof constraint.value !== "string") return NEVER;
+      const regex = cachedRegex(constraint.value, constraint.caseInsensitive === true);
+      if (!regex) return NEVER;
+      return (context) => {
+        const value = read(context);
+        return value !== undefined && regex.test(value);
+      };
+    }
+    case "IN_CIDR": {
+      if (!isStringList(constraint.values)) return undefined;
+      const candidates = cleanValues(constraint.values);
+      const v4 = candidates.map(parseIpv4);
+      const v6 = candidates.map(parseIpv6);
+      return (context) => {
+        const value = read(context);
+        if (value === undefined) return false;
+        const address = parseIp(value);
+        if (!address) return false;
+        const ranges = address.family === 4 ? v4 : v6;
+        for (const range of ranges) {
+          if (range !== undefined && (isSameAddress(address, range) || isInRange(address, range)))
+            return true;
+        }
+        return false;
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function semverAnswer(operator: string, raw: string, target: SemVer): boolean {
+  // A context version may not start with "v" (the constraint's own value may).
+  if (raw.startsWith("v")) return false;
+  const value = parseSemver(raw);
+  if (!value) return false;
+  const order = compareSemver(value, target);
+  switch (operator) {
+    case "SEMVER_EQ":
+      return order === 0;
+    case "SEMVER_GT":
+      return order > 0;
+    case "SEMVER_GTE":
+      return order >= 0;
+    case "SEMVER_LT":
+      return order < 0;
+    default:
+      return order <= 0;
+  }
 }
