@@ -4,12 +4,17 @@ import { badRequest } from "../api-input.js";
 /** Unleash's rule for names, which are in URLs: letters, digits, `-`, `_`, `.`, `~`. */
 export const FLAG_NAME = /^[A-Za-z0-9_.~-]{1,100}$/;
 export const FLAG_NAME_RULE = "must be 1-100 letters, digits, '-', '_', '.' or '~'";
-/** Paths under /v1/flags/ that are not flags. */
-export const RESERVED_FLAG_NAMES = new Set(["tokens", "apply", "export"]);
+/**
+ * Paths under /v1/flags/ that are not flags; and `.` and `..`, which HTTP clients (fetch, browsers,
+ * curl) resolve away before sending: such a flag could be made, never read, changed or deleted.
+ */
+export const RESERVED_FLAG_NAMES = new Set(["tokens", "apply", "export", ".", ".."]);
 
 /** A flag name's problem, if it has one. */
 export function flagNameProblem(name: string): string | undefined {
   if (!FLAG_NAME.test(name)) return FLAG_NAME_RULE;
+  if (name === "." || name === "..")
+    return `${name} cannot be a flag name (URLs drop it: the flag could not be read, changed or deleted)`;
   if (RESERVED_FLAG_NAMES.has(name)) return `${name} is reserved (it is a path of the API)`;
   // SDKs report counts in JSON objects keyed by flag name, and a `__proto__` key gets a whole
   // report refused (by this API's JSON parser, as by most): the flag would cost its apps every count.

@@ -33,6 +33,25 @@ async function raw(method: string, path: string, body: string) {
   return { status: res.statusCode, body: text ? JSON.parse(text) : undefined };
 }
 
+/** A request whose path goes out as written: HTTP clients would resolve `.` and `..` segments. */
+function verbatim(method: string, path: string, body: string): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(fx.api.url).port), "127.0.0.1");
+    let answer = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => (answer += chunk));
+    socket.on("error", reject);
+    socket.on("end", () => {
+      const [head, text = ""] = answer.split("\r\n\r\n");
+      resolve({ status: Number(head!.split(" ")[1]), body: text ? JSON.parse(text) : undefined });
+    });
+    socket.end(
+      `${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  });
+}
+
 const regexFlag = (value: string, caseInsensitive = false): Partial<Flag> => ({
   enabled: true,
   strategies: [
@@ -79,6 +98,16 @@ describe("hostile definitions on the admin API", () => {
     await refused(raw("PUT", "/v1/flags/proto-body", '{"enabled":true,"strategies":[],"__proto__":{}}'), 400);
     await refused(fx.call("PUT", `/v1/flags/${"n".repeat(10_000)}`, { enabled: true, strategies: [] }), 400);
     await refused(fx.call("PUT", "/v1/flags/a%2Fb", { enabled: true, strategies: [] }), 400, "name");
+    // HTTP clients resolve `.` and `..` away: such a flag could be made, never read, changed or deleted.
+    for (const path of ["/v1/flags/..", "/v1/flags/.", "/v1/flags/%2E%2E"])
+      await refused(verbatim("PUT", path, '{"enabled":true,"strategies":[]}'), 400, "name");
+    const dots = { flags: [{ name: "..", enabled: true, strategies: [] }] };
+    expect(await refused(fx.call("POST", "/v1/flags/apply", dots), 400, "flags[0].name")).toContain(
+      "cannot be a flag name",
+    );
+    expect(() => parseFlagFile("- {name: ., enabled: true, strategies: []}", "dots.yaml")).toThrow(
+      /^dots\.yaml: flags\[0\] \(flag \.\): name: \. cannot be a flag name/,
+    );
     const deep = `{"enabled":true,"strategies":[],"x":${"[".repeat(10_000)}${"]".repeat(10_000)}}`;
     await refused(raw("PUT", "/v1/flags/deep", deep), 400);
     await refused(
