@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 
 describe("npm start (baton demo)", () => {
-  it("releases v2 with no failed request and rolls v3 back by itself, then cleans up", async () => {
+  it("releases v2 with no failed request, rolls v3 back by itself, stops a failing flag, then cleans up", async () => {
     const out = await new Promise<string>((resolve, reject) => {
       execFile(process.execPath, [BIN, "demo"], { timeout: 120_000 }, (err, stdout, stderr) =>
         err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve(stdout),
@@ -17,6 +17,7 @@ describe("npm start (baton demo)", () => {
     // A duration as people read it: "4.2s" (a minute or more would read "1m5s" and fail here).
     const seconds = Number(/first traffic to rollback\s+([\d.]+)s\n/.exec(out)?.[1]);
     expect(seconds).toBeLessThan(15);
+    expect(out).toMatch(/flag new-checkout: rolled-back at 0%: at 25%, with the flag on: error rate /);
     expect(out).toMatch(/audit log\s+\d+ events, chain verified/);
   }, 150_000);
 });

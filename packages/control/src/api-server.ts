@@ -70,7 +70,13 @@ export async function startApi(
   return {
     server,
     url: `http://${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${port}`,
-    close: () => app.close(),
+    // Fastify closes only a server it listened on itself: this one is closed here.
+    close: async () => {
+      await app.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
   };
 }
 

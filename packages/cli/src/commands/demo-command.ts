@@ -1,13 +1,18 @@
+import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   ControlPlane,
+  FlagService,
   formatDuration,
+  GuardedRollouts,
+  hashToken,
   parseServiceFile,
   pgClient,
   RouterAdmin,
+  startApi,
   startEmbeddedDatabase,
 } from "@baton/control";
 import { createRouter, type Router, silentLogger } from "@baton/router";
@@ -20,7 +25,8 @@ const say = (line: string) => process.stdout.write(`${clock()}  ${line}\n`);
 /**
  * `baton demo` (what `npm start` runs): an embedded PostgreSQL, the example service at v1 behind
  * the router, simulated users (keep-alive HTTP and WebSockets), then a canary release of v2 that
- * passes and one of v3, which fails 10% of requests and is rolled back by the analysis.
+ * passes and one of v3, which fails 10% of requests and is rolled back by the analysis; then a
+ * guarded rollout of a feature flag whose code path fails 5% more requests, stopped and turned back.
  */
 export async function runDemo(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), "baton-demo-"));
@@ -30,6 +36,8 @@ export async function runDemo(): Promise<void> {
   let traffic: DemoTraffic | undefined;
   let stopDb: (() => Promise<void>) | undefined;
   let sql: ReturnType<typeof pgClient> | undefined;
+  let api: Awaited<ReturnType<typeof startApi>> | undefined;
+  let rollouts: GuardedRollouts | undefined;
   try {
     say("starting the embedded PostgreSQL (state and audit log)");
     const db = await startEmbeddedDatabase(join(work, "pg"));
@@ -62,6 +70,40 @@ export async function runDemo(): Promise<void> {
     });
     plane = cp;
     await cp.init();
+    // Flags, as `baton up` serves them: the API with Unleash's client API, and guarded rollouts.
+    const flags = new FlagService({ db: sql, service: file.service });
+    await flags.init();
+    rollouts = new GuardedRollouts({ db: sql, flags, service: file.service, lookMs: 500 });
+    await rollouts.init();
+    rollouts.start();
+    const adminToken = randomBytes(24).toString("hex");
+    api = await startApi(cp, {
+      host: "127.0.0.1",
+      port: 0,
+      tokenSha256: hashToken(adminToken),
+      flags,
+      rollouts,
+    });
+    const clientToken = (await flags.tokens.create("echo", "demo")).token;
+    await flags.put(
+      "new-checkout",
+      {
+        enabled: true,
+        strategies: [
+          {
+            name: "flexibleRollout",
+            parameters: { rollout: "0", stickiness: "userId", groupId: "new-checkout" },
+          },
+        ],
+      },
+      { actor: "demo" },
+    );
+    // The service reads the flag for each user (x-user-id); its new code path fails 5% of requests.
+    const flagEnv = {
+      BATON_FLAGS_URL: `${api.url}/api`,
+      BATON_FLAGS_TOKEN: clientToken,
+      FLAG_FAILS: "new-checkout:0.05",
+    };
     say(`starting ${file.service} v1: ${file.instances} instances of \`${file.run}\``);
     const v1 = await cp.wait((await cp.deploy({ version: "v1", cwd: EXAMPLE, actor: "demo" })).id);
     if (v1.status !== "succeeded") throw new Error(`v1 did not start: ${v1.reason ?? v1.status}`);
@@ -76,7 +118,9 @@ export async function runDemo(): Promise<void> {
 
     say("release v2 (canary: 10% -> 50% -> 100%, analysed at every step)");
     const failedBefore = t.report.failed;
-    const good = await cp.wait((await cp.deploy({ version: "v2", cwd: EXAMPLE, actor: "demo" })).id);
+    const good = await cp.wait(
+      (await cp.deploy({ version: "v2", cwd: EXAMPLE, env: flagEnv, actor: "demo" })).id,
+    );
     const failedDuringV2 = t.report.failed - failedBefore;
     say(`release v2: ${good.status}`);
 
@@ -85,6 +129,25 @@ export async function runDemo(): Promise<void> {
       (await cp.deploy({ version: "v3", cwd: EXAMPLE, env: { FAIL_RATE: "0.1" }, actor: "demo" })).id,
     );
     say(`release v3: ${bad.status}: ${bad.reason ?? ""}`);
+
+    say("feature flag new-checkout (dark in v2): guarded rollout 25% -> 50% -> 100%, on judged against off");
+    const flagFailedBefore = t.report.failed;
+    const flagStart = Date.now();
+    const started = await rollouts.begin({
+      flag: "new-checkout",
+      steps: [25, 50, 100],
+      pauseMs: 2_000,
+      analysis: { minRequests: 150 },
+      actor: "demo",
+    });
+    let flagEnd = started;
+    for (let i = 0; i < 60 && (flagEnd.state === "running" || flagEnd.state === "paused"); i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      flagEnd = (await rollouts.list("new-checkout"))[0] ?? flagEnd;
+    }
+    const flagSeconds = (Date.now() - flagStart) / 1000;
+    const flagFailed = t.report.failed - flagFailedBefore;
+    say(`flag new-checkout: ${flagEnd.state} at ${flagEnd.percent}%: ${flagEnd.reason ?? ""}`);
     await new Promise((r) => setTimeout(r, 1000));
     clearInterval(progress);
     const r = await t.stop();
@@ -100,6 +163,7 @@ export async function runDemo(): Promise<void> {
         `  v3: first traffic to rollback       ${v3RolledBack && v3FirstTraffic ? formatDuration(v3RolledBack - v3FirstTraffic) : "?"}`,
         `  requests v3 failed                  ${r.failedByVersion.v3 ?? 0}`,
         `  requests failed in all              ${r.failed}`,
+        `  flag new-checkout                   ${flagEnd.state} after ${flagSeconds.toFixed(1)}s, back to ${flagEnd.percent}%; ${flagFailed} requests failed meanwhile`,
         `  WebSockets                          ${r.websockets.opened} opened; close codes ${JSON.stringify(r.websockets.closeCodes)}`,
         `  audit log                           ${chain.rows} events, chain ${chain.problems.length === 0 ? "verified" : "BROKEN"}`,
         "",
@@ -107,7 +171,10 @@ export async function runDemo(): Promise<void> {
     );
   } finally {
     await traffic?.stop();
+    await rollouts?.stop();
+    // The instances first: their flag clients would keep reconnecting to the API's stream.
     await plane?.stopAll().catch(() => {});
+    await api?.close();
     await router?.close();
     await sql?.close();
     await stopDb?.();

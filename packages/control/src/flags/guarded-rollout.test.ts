@@ -155,9 +155,9 @@ describe("a guarded rollout", () => {
     expect(end.state, end.reason).toBe("succeeded");
     expect(await percentOf("harmless")).toBe(100);
     const steps = (await fx.plane.audit.list(300)).filter(
-      (e) => e.action === "flag.rollout.step" && e.details.flag === "harmless",
+      (e) => e.action === "flag.rollout.step" && e.details?.flag === "harmless",
     );
-    expect(steps.map((e) => e.details.percent)).toEqual([20, 50, 100]);
+    expect(steps.map((e) => e.details?.percent)).toEqual([20, 50, 100]);
   }, 90_000);
 
   it("refuses what cannot be rolled out, naming why, and changes nothing", async () => {
