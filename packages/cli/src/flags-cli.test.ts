@@ -32,7 +32,7 @@ async function file(name: string, text: string): Promise<string> {
 const stateOf = async () => JSON.stringify((await fx.call("GET", "/v1/flags/export")).body);
 
 beforeAll(async () => {
-  fx = await startFlagApi("flagcli");
+  fx = await startFlagApi("flagcli", undefined, { rollouts: { lookMs: 200 } });
   dir = await mkdtemp(join(tmpdir(), "baton-flag-files-"));
 });
 afterAll(async () => {
@@ -253,5 +253,50 @@ describe("baton flags: reasons, scheduled changes and stale flags", () => {
     const bad = await baton("flags", "stale", "--older-than", "soon");
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--older-than soon: must be a duration such as 30d");
+  });
+
+  it("starts, promotes and aborts a guarded rollout, and refuses bad steps naming them", async () => {
+    await fx.call("PUT", "/v1/flags/guarded", {
+      enabled: true,
+      strategies: [
+        { name: "flexibleRollout", parameters: { rollout: "0", stickiness: "userId", groupId: "guarded" } },
+      ],
+    });
+    const started = await baton(
+      "flags",
+      "rollout",
+      "guarded",
+      "--steps",
+      "10,50",
+      "--pause",
+      "1h",
+      "--no-wait",
+    );
+    expect(started.stderr).toBe("");
+    expect(started.stdout).toMatch(
+      /guarded: guarded rollout #\d+: 10% → 50%, each step held at least 1h, from 0%/,
+    );
+    expect(started.stdout).toContain("step 1 of 2: 10%");
+    const again = await baton("flags", "rollout", "guarded", "--steps", "20");
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/BATON_FLAG_ROLLOUT_RUNNING.*already running or paused.*--abort/);
+
+    const promoted = await baton("flags", "rollout", "guarded", "--promote", "--no-wait");
+    expect(promoted.stdout).toMatch(
+      /guarded rollout #\d+ running at 50%: step 2 of 2: 50% \(step 1 passed: promoted by tester\)/,
+    );
+    const aborted = await baton("flags", "rollout", "guarded", "--abort");
+    expect(aborted.code).toBe(0);
+    expect(aborted.stdout).toMatch(/aborted at 10%: aborted by tester at 50%; back to 10%/);
+    const flag = (await fx.call("GET", "/v1/flags/guarded")).body.flag;
+    expect(flag.strategies[0].parameters.rollout).toBe("10");
+
+    const bad = await baton("flags", "rollout", "guarded", "--steps", "20,abc");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--steps "20,abc": "abc" is not a number/);
+    const down = await baton("flags", "rollout", "guarded", "--steps", "30,20");
+    expect(down.stderr).toMatch(/steps\[1\]: 20 is not above the step before it/);
+    const none = await baton("flags", "rollout", "guarded", "--abort");
+    expect(none.stderr).toMatch(/BATON_NO_FLAG_ROLLOUT/);
   });
 });

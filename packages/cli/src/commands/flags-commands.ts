@@ -134,8 +134,16 @@ export function registerFlagsCommands(program: Command): void {
         "a guarded rollout: these percentages in turn (e.g. 5,25,50,100), each judged on requests with the flag on against off",
       )
       .option("--pause <duration>", "with --steps: how long each step holds at least (e.g. 30s)")
+      .option(
+        "--min-requests <n>",
+        "with --steps: requests with the flag on a step needs before it may pass (default 1000)",
+      )
       .option("--abort", "stop the flag's guarded rollout; the flag goes back to its last good percentage")
-      .option("--no-wait", "with --steps: start the guarded rollout and return")
+      .option(
+        "--promote",
+        "take the current step of the flag's guarded rollout as passed (e.g. a paused one)",
+      )
+      .option("--no-wait", "with --steps or --promote: return at once instead of following the rollout")
       .option("--reason <text>", "with --percent: why (kept in the flag's history and the audit log)")
       .option("--at <when>", `with --percent: ${AT_HELP}`),
   ).action(
@@ -143,16 +151,17 @@ export function registerFlagsCommands(program: Command): void {
       name: string,
       o: Common & GuardedRolloutOptions & { percent?: string; reason?: string; at?: string },
     ) => {
-      if (o.at !== undefined && (o.steps !== undefined || o.abort))
+      if (o.at !== undefined && (o.steps !== undefined || o.abort || o.promote))
         throw new ApiError(
           "BATON_BAD_REQUEST",
           `--at goes with --percent only: a guarded rollout (--steps) or its --abort happens now; schedule a percentage with --percent N --at WHEN`,
         );
-      if (o.steps !== undefined || o.abort) return guardedRolloutCommand(await findApi(o), name, o);
+      if (o.steps !== undefined || o.abort || o.promote)
+        return guardedRolloutCommand(await findApi(o), name, o);
       if (o.percent === undefined)
         throw new ApiError(
           "BATON_BAD_REQUEST",
-          "give --percent N, --steps LIST (a guarded rollout) or --abort",
+          "give --percent N, --steps LIST (a guarded rollout), --abort or --promote",
         );
       const percent = Number(o.percent);
       if (o.percent.trim() === "" || !Number.isFinite(percent) || percent < 0 || percent > 100)

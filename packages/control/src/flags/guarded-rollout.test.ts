@@ -6,6 +6,7 @@ import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFlagApi } from "../test-support/flag-fixture.js";
 import { ECHO_SERVER } from "../test-support/release-fixture.js";
+import { GuardedRollouts } from "./guarded-rollouts.js";
 
 /**
  * Guarded rollouts end to end: a real control plane, two real echo-service processes that read
@@ -200,5 +201,66 @@ describe("a guarded rollout", () => {
     expect(end).toMatchObject({ state: "aborted", percent: 3 });
     expect(end.reason).toMatch(/set to 3% by carol during the rollout; left as it is/);
     expect(await percentOf("quiet")).toBe(3);
+  }, 30_000);
+
+  it("pauses a step nobody's requests reach after maxInconclusive, says why, and goes on when promoted", async () => {
+    await fx.call("PUT", "/v1/flags/lonely", flag("lonely", 0));
+    await fx.call("POST", "/v1/flags/lonely/guarded-rollout", { steps: [10, 20], maxInconclusive: "1s" });
+    const deadline = Date.now() + 10_000;
+    let r = (await fx.call("GET", "/v1/flags/lonely/guarded-rollout")).body[0];
+    while (r.state === "running" && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      r = (await fx.call("GET", "/v1/flags/lonely/guarded-rollout")).body[0];
+    }
+    expect(r.state).toBe("paused");
+    expect(r.reason).toMatch(
+      /^inconclusive for [\d.]+s at 10%.*waiting for a human \(baton flags rollout lonely --promote or --abort\)$/,
+    );
+    const promoted = await fx.call("POST", "/v1/flags/lonely/guarded-rollout/promote", { actor: "erin" });
+    expect(promoted.body).toMatchObject({ state: "running", percent: 20 });
+    expect(await percentOf("lonely")).toBe(20);
+    await fx.call("POST", "/v1/flags/lonely/guarded-rollout/abort", {});
+  }, 30_000);
+
+  it("after a crash, brings the flag to what the rollout's row says (never back to a failed step)", async () => {
+    // Runs last: it stops the fixture's rollouts, as a SIGKILL of the control plane would.
+    for (const name of ["crash-fail", "crash-step"]) {
+      await fx.call("PUT", `/v1/flags/${name}`, flag(name, 0));
+      await fx.call("POST", `/v1/flags/${name}/guarded-rollout`, { steps: [10, 40], pause: "1h" });
+      expect(await percentOf(name)).toBe(10);
+    }
+    await fx.rollouts!.stop();
+    // Killed right after deciding, before the flag was written: a failure, and a step up.
+    await fx.env.db.query(
+      "UPDATE baton_flag_rollouts SET state = 'rolled-back', reason = 'failed', flag_synced = false WHERE flag = 'crash-fail'",
+    );
+    await fx.env.db.query(
+      "UPDATE baton_flag_rollouts SET step = 1, last_good = 10, flag_synced = false WHERE flag = 'crash-step'",
+    );
+    const restarted = new GuardedRollouts({
+      db: fx.env.db,
+      flags: fx.flags,
+      service: "flagged",
+      lookMs: 100,
+    });
+    await restarted.init();
+    restarted.start();
+    try {
+      const deadline = Date.now() + 5_000;
+      while (
+        Date.now() < deadline &&
+        ((await percentOf("crash-fail")) !== 0 || (await percentOf("crash-step")) !== 40)
+      )
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await percentOf("crash-fail")).toBe(0);
+      expect(await percentOf("crash-step")).toBe(40);
+      // The resumed step is judged again from a fresh window, and can still be aborted.
+      const [running] = await restarted.list("crash-step");
+      expect(running).toMatchObject({ state: "running", step: 1, percent: 40, flagSynced: true });
+      expect((await restarted.abort("crash-step", "dave")).percent).toBe(10);
+      expect(await percentOf("crash-step")).toBe(10);
+    } finally {
+      await restarted.stop();
+    }
   }, 30_000);
 });
