@@ -76,7 +76,8 @@ export function registerClientApi(app: FastifyInstance, flags: FlagService): voi
     url: "/api/client/outcomes",
     config: CLIENT_AUTH,
     handler: async (request, reply) => {
-      flags.outcomes.add(parseInput(clientOutcomesBody, request.body ?? {}, "body"));
+      const report = parseInput(clientOutcomesBody, request.body ?? {}, "body");
+      flags.outcomes.add(report, (name) => flags.snapshot.has(name));
       return reply.code(202).send();
     },
   });

@@ -1,3 +1,4 @@
+import { latencyBucket } from "@baton/flags";
 import { z } from "zod";
 import type { Sample } from "../analysis/canary-analysis.js";
 
@@ -47,8 +48,14 @@ const empty = (): Totals => ({ requests: 0, errors: 0, latency: new Map() });
 export class FlagOutcomes {
   private readonly totals = new Map<string, { on: Totals; off: Totals }>();
 
-  add(report: ClientOutcomes): void {
+  /**
+   * Adds a report. Only flags that `known` says exist are kept, and latencies are put back on the
+   * SDK's bucket grid, so that what a client token can make the control plane hold is bounded by
+   * the flags and ~180 buckets a side, whatever it sends.
+   */
+  add(report: ClientOutcomes, known: (name: string) => boolean = () => true): void {
     for (const [name, sides] of Object.entries(report.flags)) {
+      if (!known(name)) continue;
       let t = this.totals.get(name);
       if (!t) {
         t = { on: empty(), off: empty() };
@@ -60,7 +67,10 @@ export class FlagOutcomes {
         const into = t[key];
         into.requests += s.requests;
         into.errors += Math.min(s.errors, s.requests);
-        for (const [le, n] of s.latency) into.latency.set(le, (into.latency.get(le) ?? 0) + n);
+        for (const [ms, n] of s.latency) {
+          const le = latencyBucket(ms);
+          into.latency.set(le, (into.latency.get(le) ?? 0) + n);
+        }
       }
     }
   }

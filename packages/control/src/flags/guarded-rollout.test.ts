@@ -15,6 +15,7 @@ import { GuardedRollouts } from "./guarded-rollouts.js";
 let fx: Awaited<ReturnType<typeof startFlagApi>>;
 const apps: ChildProcess[] = [];
 const ports: number[] = [];
+let token: string;
 let load: { stop(): Promise<{ sent: number; failed: number }> };
 
 const flag = (name: string, percent: number): Flag => ({
@@ -98,7 +99,7 @@ const percentOf = async (name: string) =>
 
 beforeAll(async () => {
   fx = await startFlagApi("guarded", undefined, { rollouts: { lookMs: 250 } });
-  const token = (await fx.call("POST", "/v1/flags/tokens", { name: "echo" })).body.token;
+  token = (await fx.call("POST", "/v1/flags/tokens", { name: "echo" })).body.token;
   for (const f of [flag("risky", 0), flag("harmless", 0), flag("quiet", 0)])
     expect((await fx.call("PUT", `/v1/flags/${f.name}`, f)).status).toBe(200);
   await Promise.all([startApp(fx.api.url, token), startApp(fx.api.url, token)]);
@@ -221,6 +222,35 @@ describe("a guarded rollout", () => {
     expect(await percentOf("lonely")).toBe(20);
     await fx.call("POST", "/v1/flags/lonely/guarded-rollout/abort", {});
   }, 30_000);
+
+  it("takes outcome reports on a client token only, refuses bad ones by field, and holds only what it can judge", async () => {
+    const post = (body: unknown, auth: string | null = token) =>
+      fx.call("POST", "/api/client/outcomes", body, {}, auth);
+    const side = { requests: 10, errors: 1, latency: [[12.3456, 10]] };
+    expect((await post({ appName: "a", flags: { quiet: { on: side } } }, null)).status).toBe(401);
+    expect(
+      (await post({ appName: "a", flags: { quiet: { on: side } } }, "Bearer admin-token-0123456789abcdef"))
+        .status,
+    ).toBe(401);
+    const bad = await post({ appName: "a", flags: { quiet: { on: { ...side, requests: -1 } } } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.field).toMatch(/flags\.quiet\.on\.requests/);
+    expect((await post({ appName: "a", flags: { quiet: { on: { ...side, extra: 1 } } } })).status).toBe(400);
+
+    const before = fx.flags.outcomes.mark("quiet").on;
+    const unknown = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`ghost-${i}`, { on: side }]));
+    const odd = {
+      requests: 5,
+      errors: 9,
+      latency: Array.from({ length: 1000 }, (_, i) => [1 + i / 1000, 1]),
+    };
+    expect((await post({ appName: "a", flags: { ...unknown, quiet: { on: odd } } })).status).toBe(202);
+    expect(fx.flags.outcomes.mark("ghost-1").on.requests).toBe(0);
+    const after = fx.flags.outcomes.mark("quiet").on;
+    expect(after.requests - before.requests).toBe(5);
+    expect(after.errors - before.errors).toBe(5); // never more errors than requests
+    expect(after.latencyBuckets.length).toBeLessThanOrEqual(before.latencyBuckets.length + 11); // 1.0 .. 2.0 ms
+  });
 
   it("after a crash, brings the flag to what the rollout's row says (never back to a failed step)", async () => {
     // Runs last: it stops the fixture's rollouts, as a SIGKILL of the control plane would.
