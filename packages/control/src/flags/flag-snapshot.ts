@@ -25,7 +25,7 @@ export class FlagSnapshot {
   /** One more at every reset or change: what caches of answers made from this state are keyed by. */
   revision = 0;
   private sorted: Flag[] | undefined;
-  private answers = new Map<string, { body: string; etag: string }>();
+  private answers = new Map<string, { body: Buffer; etag: string }>();
 
   reset(flags: readonly Flag[], segments: readonly Segment[], changeId: number): void {
     this.flags = new Map([...flags].sort((a, b) => a.name.localeCompare(b.name)).map((f) => [f.name, f]));
@@ -95,7 +95,7 @@ export class FlagSnapshot {
    * `GET /api/client/features` in Unleash's format, and its strong ETag: a digest of the body, so a
    * tag names exactly one answer.
    */
-  clientFeatures(query: FeatureQuery = {}): { body: string; etag: string } {
+  clientFeatures(query: FeatureQuery = {}): { body: Buffer; etag: string } {
     const filtered = query.project?.length || query.namePrefix;
     const key = filtered ? JSON.stringify([query.namePrefix ?? "", query.project ?? []]) : "";
     const cached = this.answers.get(key);
@@ -105,7 +105,7 @@ export class FlagSnapshot {
         (!query.namePrefix || f.name.startsWith(query.namePrefix)) &&
         (!query.project?.length || query.project.includes(projectOf(f))),
     );
-    const body = JSON.stringify({
+    const text = JSON.stringify({
       version: 2,
       features,
       segments: this.segments(),
@@ -119,6 +119,9 @@ export class FlagSnapshot {
         : {}),
       meta: { revisionId: this.changeId },
     });
+    // One buffer, written as it is to every client that asks: a poller that reads slowly holds a
+    // reference to it, not a copy of its own of the whole state.
+    const body = Buffer.from(text);
     const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 32)}"`;
     const answer = { body, etag };
     // The oldest answer makes room (the unfiltered one is asked most, and made again when asked).
