@@ -18,6 +18,7 @@ import {
   startEmbeddedDatabase,
 } from "@baton/control";
 import { API_FILE, TOKEN_FILE } from "../up/api-client.js";
+import { provideInstanceFlagEnv } from "../up/instance-flag-env.js";
 import { MovableRouterAdmin } from "../up/movable-router-admin.js";
 import { assertPortFree } from "../up/port-check.js";
 import { ensureRouter, runningRouter, type StartedRouter, stopRouter } from "../up/router-process.js";
@@ -167,6 +168,9 @@ export async function runUp(opts: UpOptions): Promise<void> {
     await flags.init();
     rollouts = new GuardedRollouts({ db, flags, service: file.service, log: (line) => say(line) });
     await rollouts.init();
+    // Instances (re)started from here on read flags with no set-up; with --api-port 0 the address is
+    // known only once the API listens, and is given then.
+    if (opts.apiPort !== 0) await provideInstanceFlagEnv(flags, dataDir, apiBase(opts.apiHost, opts.apiPort));
     await plane.recover("baton up");
     api = await startApi(plane, {
       host: opts.apiHost,
@@ -184,6 +188,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
     });
     supervisor?.start();
     rollouts.start();
+    await provideInstanceFlagEnv(flags, dataDir, api.url);
     // Written whole, then renamed: a reader never sees half a file.
     const apiFile = join(dataDir, API_FILE);
     await writeFile(
@@ -228,6 +233,8 @@ async function readServiceFile(filePath: string): Promise<ServiceFile> {
   );
   return parseServiceFile(text, filePath);
 }
+
+const apiBase = (host: string, port: number) => `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 
 /** No service description is anywhere near this; a bigger file is a mistake. */
 const MAX_SERVICE_FILE_BYTES = 1024 * 1024;
