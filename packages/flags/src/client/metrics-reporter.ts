@@ -1,5 +1,6 @@
 import { CLIENT_SPEC_VERSION, type ClientIdentity, SDK_VERSION } from "./client-headers.js";
-import { MetricsBucket } from "./metrics-bucket.js";
+import { MetricsBucket, type MetricsBucketPayload } from "./metrics-bucket.js";
+import { PeriodicReport } from "./periodic-report.js";
 import { postClientApi } from "./post-client-api.js";
 
 export interface MetricsReporterOptions {
@@ -18,11 +19,27 @@ export interface MetricsReporterOptions {
 export class MetricsReporter {
   readonly bucket = new MetricsBucket();
   readonly #started = new Date();
-  #timer: NodeJS.Timeout | undefined;
-  #inFlight: Promise<void> | undefined;
-  #closed = false;
+  readonly #report: PeriodicReport<MetricsBucketPayload>;
 
-  constructor(private readonly options: MetricsReporterOptions) {}
+  constructor(private readonly options: MetricsReporterOptions) {
+    this.#report = new PeriodicReport({
+      intervalMs: options.intervalMs,
+      take: () => (this.bucket.empty ? undefined : this.bucket.take()),
+      restore: (bucket) => this.bucket.restore(bucket),
+      send: (bucket) => {
+        const payload: Record<string, unknown> = {
+          appName: options.identity.appName,
+          instanceId: options.identity.instanceId,
+          connectionId: options.identity.connectionId,
+          bucket,
+          ...this.#platform(),
+        };
+        if (options.environment !== undefined) payload.environment = options.environment;
+        return this.#post("client/metrics", payload);
+      },
+      onError: (error) => void options.onError(error),
+    });
+  }
 
   start(): void {
     void this.#post("client/register", {
@@ -44,46 +61,17 @@ export class MetricsReporter {
       interval: this.options.intervalMs,
       ...this.#platform(),
     }).catch((error: Error) => this.options.onError(error));
-    this.#schedule();
+    this.#report.start();
   }
 
   /** Sends what is counted now (a no-op when nothing is); resolves when the post is done. */
-  async flush(): Promise<void> {
-    if (this.#inFlight) await this.#inFlight;
-    if (this.bucket.empty) return;
-    const bucket = this.bucket.take();
-    const payload: Record<string, unknown> = {
-      appName: this.options.identity.appName,
-      instanceId: this.options.identity.instanceId,
-      connectionId: this.options.identity.connectionId,
-      bucket,
-      ...this.#platform(),
-    };
-    if (this.options.environment !== undefined) payload.environment = this.options.environment;
-    this.#inFlight = this.#post("client/metrics", payload)
-      .catch((error: Error) => {
-        this.bucket.restore(bucket);
-        this.options.onError(error);
-      })
-      .finally(() => (this.#inFlight = undefined));
-    await this.#inFlight;
+  flush(): Promise<void> {
+    return this.#report.flush();
   }
 
   /** Stops the timer and sends the last counts. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#timer);
-    await this.flush();
-  }
-
-  #schedule(): void {
-    if (this.#closed) return;
-    this.#timer = setTimeout(
-      () => void this.flush().finally(() => this.#schedule()),
-      this.options.intervalMs,
-    );
-    // Reporting is no reason for the application to stay alive.
-    this.#timer.unref();
+  close(): Promise<void> {
+    return this.#report.close();
   }
 
   #post(path: string, body: unknown): Promise<void> {

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { ClientIdentity } from "./client-headers.js";
-import { OutcomeBucket } from "./outcome-bucket.js";
+import { OutcomeBucket, type OutcomePayload } from "./outcome-bucket.js";
+import { PeriodicReport } from "./periodic-report.js";
 import { postClientApi } from "./post-client-api.js";
 
 /** One request in flight: the flags it evaluated (first answer of each) and when it began. */
@@ -27,13 +28,28 @@ export interface RequestOutcomesOptions {
 export class RequestOutcomes {
   readonly bucket = new OutcomeBucket();
   readonly #storage = new AsyncLocalStorage<RequestScope>();
-  #timer: NodeJS.Timeout | undefined;
-  #inFlight: Promise<void> | undefined;
-  #closed = false;
-  /** The server has no outcomes route (an Unleash server): counted, never sent again. */
-  #unsupported = false;
+  readonly #report: PeriodicReport<OutcomePayload>;
 
-  constructor(private readonly options: RequestOutcomesOptions) {}
+  constructor(options: RequestOutcomesOptions) {
+    const { appName, instanceId } = options.identity;
+    this.#report = new PeriodicReport({
+      intervalMs: options.intervalMs,
+      take: () => (this.bucket.empty ? undefined : this.bucket.take()),
+      restore: (flags) => this.bucket.restore(flags),
+      send: (flags) =>
+        postClientApi(options.url, options.identity, "client/outcomes", { appName, instanceId, flags }),
+      onError: (error) => {
+        if (!/ answered 404$/.test(error.message)) return void options.onError(error);
+        // An Unleash server: counted still (for `track`), never sent again.
+        options.onError(
+          new Error(
+            `${error.message}: this server takes no request outcomes (guarded rollouts need Baton's control plane); not sent again`,
+          ),
+        );
+        return false;
+      },
+    });
+  }
 
   /** A flag answered inside a request: its first answer there is the side the request is on. */
   note(name: string, enabled: boolean): void {
@@ -63,48 +79,14 @@ export class RequestOutcomes {
   }
 
   start(): void {
-    this.#schedule();
+    this.#report.start();
   }
 
-  async flush(): Promise<void> {
-    if (this.#inFlight) await this.#inFlight;
-    if (this.bucket.empty || this.#unsupported) return;
-    const flags = this.bucket.take();
-    const { appName, instanceId } = this.options.identity;
-    this.#inFlight = postClientApi(this.options.url, this.options.identity, "client/outcomes", {
-      appName,
-      instanceId,
-      flags,
-    })
-      .catch((error: Error) => {
-        if (/ answered 404$/.test(error.message)) {
-          this.#unsupported = true;
-          this.options.onError(
-            new Error(
-              `${error.message}: this server takes no request outcomes (guarded rollouts need Baton's control plane); not sent again`,
-            ),
-          );
-          return;
-        }
-        this.bucket.restore(flags);
-        this.options.onError(error);
-      })
-      .finally(() => (this.#inFlight = undefined));
-    await this.#inFlight;
+  flush(): Promise<void> {
+    return this.#report.flush();
   }
 
-  async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#timer);
-    if (this.options.intervalMs > 0) await this.flush();
-  }
-
-  #schedule(): void {
-    if (this.#closed || this.options.intervalMs <= 0) return;
-    this.#timer = setTimeout(
-      () => void this.flush().finally(() => this.#schedule()),
-      this.options.intervalMs,
-    );
-    this.#timer.unref();
+  close(): Promise<void> {
+    return this.#report.close();
   }
 }
