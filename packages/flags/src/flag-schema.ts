@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { compileRe2 } from "./re2-regex.js";
+import { checkRe2 } from "./re2-regex.js";
 
 /**
  * Baton's flag model, which is Unleash's (the payload of `GET /api/client/features`), so that a state
@@ -73,7 +73,7 @@ export const constraintSchema = z
     }
     if (constraint.operator === "REGEX") {
       try {
-        compileRe2(value, constraint.caseInsensitive === true);
+        checkRe2(value, constraint.caseInsensitive === true);
       } catch (error) {
         ctx.addIssue({ code: "custom", path: ["value"], message: (error as Error).message });
       }

@@ -33,7 +33,7 @@ const MAX_NESTING = 1000;
  * Instructions a pattern may compile to (a character class counting one per part), which bounds the
  * work per character of the subject; RE2 likewise refuses an "expression too large".
  */
-export const MAX_RE2_PROGRAM = 20_000;
+export const MAX_RE2_PROGRAM = 10_000;
 
 const r = (low: string, high = low): Range => [low.codePointAt(0)!, high.codePointAt(0)!];
 const POSIX_CLASSES: Record<string, readonly Range[]> = {
@@ -95,6 +95,8 @@ function rangeTest(ranges: readonly Range[]): CharTest {
 }
 
 let caseOrbits: Map<number, number[]> | undefined;
+const asciiOrbits: (readonly number[])[] = [];
+const NO_ORBIT: readonly number[] = [];
 
 /**
  * The other code points `cp` matches case-insensitively: its simple case-folding orbit (k, K and
@@ -131,13 +133,24 @@ function orbitOf(cp: number): readonly number[] {
       orbit.push(code);
       caseOrbits.set(code, orbit);
     }
+    for (let code = 0; code < 128; code++) asciiOrbits[code] = caseOrbits.get(code) ?? NO_ORBIT;
   }
-  return caseOrbits.get(cp) ?? [];
+  return cp < 128 ? asciiOrbits[cp]! : (caseOrbits.get(cp) ?? NO_ORBIT);
 }
 
-/** `test` as RE2's (?i) applies it: true when any code point of `cp`'s case orbit passes. */
+/**
+ * `test` as RE2's (?i) applies it: true when any code point of `cp`'s case orbit passes. Answers
+ * for ASCII are kept once worked out (in a table made at the first one).
+ */
 function folded(test: CharTest): CharTest {
-  return (cp) => test(cp) || orbitOf(cp).some(test);
+  const fold: CharTest = (cp) => test(cp) || orbitOf(cp).some(test);
+  let ascii: Int8Array | undefined;
+  return (cp) => {
+    if (cp >= 128) return fold(cp);
+    ascii ??= new Int8Array(128);
+    if (ascii[cp] === 0) ascii[cp] = fold(cp) ? 1 : -1;
+    return ascii[cp] === 1;
+  };
 }
 
 /** A test with its answers for ASCII worked out once: most subjects are mostly ASCII. */
@@ -147,16 +160,24 @@ function withAsciiTable(test: CharTest): CharTest {
   return (cp) => (cp < 128 ? table[cp] === 1 : test(cp));
 }
 
+/** Tests of Unicode classes by name, each made once: a RegExp test per code point, ASCII answered from a table. */
+const unicodeClasses = new Map<string, CharTest>();
+
 function unicodeClass(pattern: string, name: string): CharTest {
   if (name === "Any") return () => true;
-  const property = name.length <= 2 ? name : `Script=${name}`;
-  let regex: RegExp;
-  try {
-    regex = new RegExp(`^\\p{${property}}$`, "u");
-  } catch {
-    throw new Re2SyntaxError(pattern, `unknown Unicode class ${name}`);
+  let test = unicodeClasses.get(name);
+  if (!test) {
+    const property = name.length <= 2 ? name : `Script=${name}`;
+    let regex: RegExp;
+    try {
+      regex = new RegExp(`^\\p{${property}}$`, "u");
+    } catch {
+      throw new Re2SyntaxError(pattern, `unknown Unicode class ${name}`);
+    }
+    test = withAsciiTable((cp) => regex.test(String.fromCodePoint(cp)));
+    unicodeClasses.set(name, test);
   }
-  return (cp) => regex.test(String.fromCodePoint(cp));
+  return test;
 }
 
 const isWordChar = (cp: number): boolean =>
@@ -604,24 +625,21 @@ class Compiler {
   }
 }
 
-function compileProgram(pattern: string, node: Node): Program {
+/** The size `node` compiles to; throws when it is over the limit. */
+function checkSize(pattern: string, node: Node): number {
   const size = sizeOf(node, MAX_RE2_PROGRAM);
   if (size > MAX_RE2_PROGRAM)
     throw new Re2SyntaxError(pattern, `expression too large (more than ${MAX_RE2_PROGRAM} instructions)`);
+  return size;
+}
+
+function compileProgram(pattern: string, node: Node): Program {
+  const size = checkSize(pattern, node);
   const compiler = new Compiler(size);
   compiler.compile(node);
   const p = compiler.program;
   p.op[p.length] = Op.Match;
   p.length++;
-  // Copies of one repeated class share its test: work out each one's ASCII table once.
-  const tables = new Map<CharTest, CharTest>();
-  for (let pc = 0; pc < p.length; pc++) {
-    const test = p.tests[pc];
-    if (!test) continue;
-    let fast = tables.get(test);
-    if (!fast) tables.set(test, (fast = withAsciiTable(test)));
-    p.tests[pc] = fast;
-  }
   return p;
 }
 
@@ -741,8 +759,16 @@ class Re2RegExp extends RegExp {
   }
 }
 
+function parse(pattern: string, caseInsensitive: boolean): Node {
+  return new Parser(pattern).parse({ i: caseInsensitive, m: false, s: false, U: false });
+}
+
 /** Compiles an RE2 pattern into a RegExp for match tests, linear in the subject; throws Re2SyntaxError. */
 export function compileRe2(pattern: string, caseInsensitive = false): RegExp {
-  const node = new Parser(pattern).parse({ i: caseInsensitive, m: false, s: false, U: false });
-  return new Re2RegExp(compileProgram(pattern, node), caseInsensitive);
+  return new Re2RegExp(compileProgram(pattern, parse(pattern, caseInsensitive)), caseInsensitive);
+}
+
+/** Throws Re2SyntaxError when `pattern` would not compile; compiles nothing (what validating a flag needs). */
+export function checkRe2(pattern: string, caseInsensitive = false): void {
+  checkSize(pattern, parse(pattern, caseInsensitive));
 }
