@@ -197,7 +197,8 @@ export function buildApi(plane: ReleaseControl, opts: ApiOptions): FastifyInstan
               : undefined,
           };
           const answer = await route.handle(input, reply);
-          return reply.code(route.response.status).send(answer);
+          const status = route.accepted && reply.statusCode === 202 ? 202 : route.response.status;
+          return reply.code(status).send(answer);
         },
       });
   });

@@ -28,6 +28,11 @@ export interface ApiRoute<
   /** The path's parameters. */
   params?: P;
   response: { status: 200 | 202; description: string; schema: z.ZodType };
+  /**
+   * A second answer, 202, for a request taken to be done later (a scheduled change): the handler
+   * says so with `reply.code(202)`.
+   */
+  accepted?: { description: string; schema: z.ZodType };
   /** The codes this route itself may answer with, beyond those of every route (401, 400, 500...). */
   errors: readonly ErrorCode[];
   handle(

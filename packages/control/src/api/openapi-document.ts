@@ -70,6 +70,14 @@ function operation(route: ApiRoute): JsonSchema {
         description: route.response.description,
         content: { "application/json": { schema: refTo(route.response.schema) } },
       },
+      ...(route.accepted
+        ? {
+            202: {
+              description: route.accepted.description,
+              content: { "application/json": { schema: refTo(route.accepted.schema) } },
+            },
+          }
+        : {}),
       ...errorResponses(errorsOf(route)),
     },
   };

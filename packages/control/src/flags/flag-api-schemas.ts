@@ -237,11 +237,6 @@ export const flagSchedule = z
   })
   .register(apiSchemas, { id: "FlagSchedule" });
 
-export const flagRecordOrScheduled = z
-  .union([flagRecord, scheduledChange])
-  .describe("the flag as stored; with `at`, the scheduled change")
-  .register(apiSchemas, { id: "FlagRecordOrScheduledChange" });
-
 export const staleFlagList = z
   .looseObject({
     olderThan: z.string().describe("the threshold, as asked"),

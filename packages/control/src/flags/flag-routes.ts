@@ -15,7 +15,6 @@ import {
   flagList,
   flagPath,
   flagRecord,
-  flagRecordOrScheduled,
   flagRolloutBody,
   flagSchedule,
   flagSwitchBody,
@@ -233,17 +232,16 @@ export function flagRoutes(flags: FlagService): ApiRoute[] {
         description: SCHEDULED,
         params: flagPath,
         body: flagSwitchBody,
-        response: {
-          status: 200,
-          description: "The flag as stored (with `at`: the scheduled change)",
-          schema: flagRecordOrScheduled,
-        },
+        response: { status: 200, description: "The flag as stored", schema: flagRecord },
+        accepted: { description: "With `at`: the change, scheduled", schema: scheduledChange },
         errors: ["BATON_UNKNOWN_FLAG", "BATON_FLAG_CONFLICT", DB],
         async handle({ params, body }, reply) {
           const who = { actor: body.actor ?? "api", reason: body.reason };
           if (body.at !== undefined) {
             refuseVersion(reply, body.version);
-            return flags.scheduleChange(params.name, { action, at: body.at }, who);
+            const scheduled = await flags.scheduleChange(params.name, { action, at: body.at }, who);
+            reply.code(202);
+            return scheduled;
           }
           const record = await flags.setEnabled(params.name, action === "enable", {
             actor: body.actor ?? "api",
@@ -262,20 +260,19 @@ export function flagRoutes(flags: FlagService): ApiRoute[] {
       description: SCHEDULED,
       params: flagPath,
       body: flagRolloutBody,
-      response: {
-        status: 200,
-        description: "The flag as stored (with `at`: the scheduled change)",
-        schema: flagRecordOrScheduled,
-      },
+      response: { status: 200, description: "The flag as stored", schema: flagRecord },
+      accepted: { description: "With `at`: the change, scheduled", schema: scheduledChange },
       errors: ["BATON_UNKNOWN_FLAG", "BATON_FLAG_CONFLICT", "BATON_FLAG_NO_ROLLOUT", DB],
       async handle({ params, body }, reply) {
         if (body.at !== undefined) {
           refuseVersion(reply, body.version);
-          return flags.scheduleChange(
+          const scheduled = await flags.scheduleChange(
             params.name,
             { action: "rollout", percent: body.percent, at: body.at },
             { actor: body.actor ?? "api", reason: body.reason },
           );
+          reply.code(202);
+          return scheduled;
         }
         const record = await flags.setRollout(params.name, body.percent, {
           actor: body.actor ?? "api",

@@ -91,7 +91,7 @@ describe("scheduled flag changes", () => {
       actor: "ana",
       reason: "launch",
     });
-    expect(r.status).toBe(200);
+    expect(r.status).toBe(202);
     expect(r.body).toMatchObject({
       flag: "timed",
       action: "rollout",
