@@ -85,7 +85,8 @@ const editOf = (name: string, c: { action: ScheduledAction; percent?: number | n
 export class FlagService {
   readonly store: FlagStore;
   readonly tokens: ClientTokens;
-  readonly metrics = new FlagMetrics();
+  /** Only flags that exist are counted: made-up names never push real ones out. */
+  readonly metrics = new FlagMetrics({ known: (name) => this.snapshot.has(name) });
   /** Request outcomes with each flag on and off, as SDKs report them (what guarded rollouts judge). */
   readonly outcomes = new FlagOutcomes();
   readonly snapshot = new FlagSnapshot();

@@ -355,4 +355,49 @@ describe("createFlagClient", () => {
     expect(server.registrations[0]).toMatchObject({ appName: "checkout-service", instanceId: "pod-1" });
     expect(flags.errors.some((error) => /503/.test(error.message))).toBe(true);
   });
+
+  it("stays on the stream across many reconnections answered with a catch-up (no hydration)", async () => {
+    // As Baton answers a known Last-Event-ID: what was missed, as updates; then the control plane
+    // restarts again. Seven restarts in a row must not add up to a fail-over to polling.
+    let connections = 0;
+    let polls = 0;
+    const flaky = createServer((req, res) => {
+      if (req.url?.startsWith("/api/client/features")) {
+        polls++;
+        return void res
+          .writeHead(200, { "content-type": "application/json" })
+          .end('{"version":2,"features":[]}');
+      }
+      connections++;
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      const flag = on("restarts", connections % 2 === 0);
+      if (req.headers["last-event-id"])
+        res.write(
+          `event: unleash-updated\nid: ${connections}\ndata: ${JSON.stringify({ events: [{ type: "feature-updated", eventId: connections, feature: flag }] })}\n\n`,
+        );
+      else
+        res.write(
+          `event: unleash-connected\nid: ${connections}\ndata: ${JSON.stringify({ events: [{ type: "hydration", eventId: connections, features: [flag], segments: [] }] })}\n\n`,
+        );
+      setTimeout(() => res.destroy(), 20);
+    });
+    flaky.listen(0, "127.0.0.1");
+    await once(flaky, "listening");
+    try {
+      const flags = createFlagClient({
+        url: `http://127.0.0.1:${(flaky.address() as AddressInfo).port}/api`,
+        token: TOKEN,
+        appName: "restarts",
+        metricsInterval: 0,
+        reconnectDelay: { initialMs: 10, maxMs: 20 },
+      });
+      clients.push(flags);
+      flags.on("error", () => {});
+      await waitFor(() => connections >= 8, "eight connections");
+      expect(polls).toBe(0);
+    } finally {
+      flaky.closeAllConnections();
+      flaky.close();
+    }
+  });
 });

@@ -29,6 +29,9 @@ const HARD_FAILOVER_STATUSES = new Set([401, 403, 404, 405, 429, 501]);
  * (as unleash-client does). After `maxFailures` failures in a row without a hydration, a hard status,
  * or the server's `fetch-mode: polling` event, it stops and calls onFailover.
  */
+/** How long a stream must have stayed open to count as a working connection. */
+const STREAM_HELD_MS = 5_000;
+
 export class FlagStream {
   #running = false;
   #generation = 0;
@@ -67,6 +70,7 @@ export class FlagStream {
     const url = clientApiUrl(this.options.url, "client/streaming");
     let status: number | undefined;
     let failure: Error;
+    let openedAt: number | undefined;
     try {
       const headers: Record<string, string> = {
         ...clientHeaders(this.options.identity),
@@ -87,6 +91,7 @@ export class FlagStream {
         await response.body.cancel();
         throw new Error(`GET ${url} answered ${type || "no content type"}, not an event stream`);
       }
+      openedAt = performance.now();
       failure = await this.#read(response.body, abort, generation);
     } catch (error) {
       failure = error as Error;
@@ -94,6 +99,10 @@ export class FlagStream {
       if (this.#abort === abort) this.#abort = undefined;
     }
     if (generation !== this.#generation) return;
+    // A stream that held a while was a working connection, whatever it sent (an "up to date"
+    // answer to Last-Event-ID sends no state): its end starts the failure count afresh, so that
+    // a few control-plane restarts never add up to a fail-over to polling.
+    if (openedAt !== undefined && performance.now() - openedAt >= STREAM_HELD_MS) this.#failures = 0;
     this.#failed(failure, status);
   }
 
@@ -116,7 +125,8 @@ export class FlagStream {
           return;
         }
         this.#lastEventId = event.id;
-        if (event.event === "unleash-connected") {
+        // A catch-up after Last-Event-ID comes as updates, with no hydration: connected all the same.
+        if (event.event === "unleash-connected" || this.#failures > 0) {
           this.#failures = 0;
           this.#initialDelayMs = this.options.reconnect.initialMs;
           this.options.onConnected();
