@@ -42,6 +42,11 @@ describe("router config", () => {
     expect(err.message).toContain("not a duration");
   });
 
+  it("refuses a key given twice in one mapping, naming it and where, but not the same key in two mappings", () => {
+    const text = "listen: 127.0.0.1:8080\nservices:\n  - name: a\n    instances: []\n  - name: b\n    instances: []\n    name: c\n";
+    expect(() => parseRouterConfig(text, "dup.yaml")).toThrow(/dup\.yaml:7:5: .*map keys must be unique; "name" is given again/);
+  });
+
   it("refuses unknown keys (typos) by name", () => {
     const err = refusal(GOOD.replace("rise: 2", "rize: 2"));
     expect(err.issues[0]!.path).toBe("services[0].health.rize");

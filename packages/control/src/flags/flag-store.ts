@@ -44,6 +44,9 @@ export interface FlagWriteOptions {
 /** What a flag write does with the flag as it is now (undefined: none): the new definition, or null to delete it. */
 export type FlagEdit = (current: FlagRecord | undefined) => Flag | null;
 
+/** What one history answer holds of flag definitions at most, as JSON text. */
+const HISTORY_MAX_BYTES = 16 * 1024 * 1024;
+
 /** A change based on an old version of a flag: nothing was changed. */
 export class FlagConflictError extends BatonControlError {
   constructor(
@@ -153,10 +156,19 @@ export class FlagStore {
   }
 
   /** A flag's changes, newest first. */
+  /**
+   * A flag's changes, newest first: at most `limit`, and no more than about 16 MiB of definitions
+   * (the newest always), so that a large flag changed often cannot make one answer unbounded.
+   */
   async history(name: string, limit = 100): Promise<FlagChange[]> {
     const { rows } = await this.db.query<ChangeRow>(
-      "SELECT * FROM baton_flag_changes WHERE kind = 'flag' AND name = $1 ORDER BY id DESC LIMIT $2",
-      [name, limit],
+      `SELECT * FROM (
+         SELECT c.*, sum(coalesce(octet_length(c.before::text), 0) + coalesce(octet_length(c.after::text), 0))
+                  OVER (ORDER BY c.id DESC) AS running_bytes
+           FROM baton_flag_changes c WHERE kind = 'flag' AND name = $1 ORDER BY id DESC LIMIT $2
+       ) h WHERE running_bytes <= $3 OR id = (SELECT max(id) FROM baton_flag_changes WHERE kind = 'flag' AND name = $1)
+       ORDER BY id DESC`,
+      [name, limit, HISTORY_MAX_BYTES],
     );
     return rows.map(toChange);
   }

@@ -10,13 +10,18 @@ export function changedFlags(before: FlagState | undefined, after: FlagState): s
   const newSegments = segmentsById(after.segments);
   const changedSegments = new Set<number>();
   for (const id of new Set([...oldSegments.keys(), ...newSegments.keys()])) {
-    if (oldSegments.get(id) !== newSegments.get(id)) changedSegments.add(id);
+    const a = oldSegments.get(id);
+    const b = newSegments.get(id);
+    if (a !== b && (a === undefined || b === undefined || JSON.stringify(a) !== JSON.stringify(b)))
+      changedSegments.add(id);
   }
   const changed = new Set<string>();
   for (const flag of after.features) {
     const old = oldFlags.get(flag.name);
     oldFlags.delete(flag.name);
-    if (old === undefined || JSON.stringify(old) !== JSON.stringify(flag) || usesAny(flag, changedSegments)) {
+    // The same object is the same flag (a delta leaves untouched flags as they were): no JSON needed.
+    const differs = old === undefined || (old !== flag && JSON.stringify(old) !== JSON.stringify(flag));
+    if (differs || usesAny(flag, changedSegments)) {
       changed.add(flag.name);
     }
   }
@@ -28,9 +33,9 @@ export function changedFlags(before: FlagState | undefined, after: FlagState): s
   return [...changed].sort();
 }
 
-// Segments compared as JSON text: a state parsed anew has new objects for unchanged segments.
-function segmentsById(segments: Segment[] | undefined): Map<number, string> {
-  return new Map((segments ?? []).map((segment) => [segment.id, JSON.stringify(segment)]));
+// Compared by identity, then as JSON text: a state parsed anew has new objects for unchanged segments.
+function segmentsById(segments: Segment[] | undefined): Map<number, Segment> {
+  return new Map((segments ?? []).map((segment) => [segment.id, segment]));
 }
 
 function usesAny(flag: Flag, segments: Set<number>): boolean {

@@ -1,6 +1,6 @@
 import { applyDelta, type DeltaEvent } from "../apply-delta.js";
 import type { FlagState } from "../flag-schema.js";
-import { parseFlagState } from "../parse-flags.js";
+import { parseFlag, parseFlagState } from "../parse-flags.js";
 
 const EMPTY: FlagState = { features: [], segments: [] };
 
@@ -22,10 +22,47 @@ export function parseClientPayload(text: string, current: FlagState | undefined)
   if (Array.isArray((payload as { events?: unknown }).events)) {
     const events = (payload as { events: unknown[] }).events;
     events.forEach(checkDeltaEvent);
-    return parseFlagState(applyDelta(current ?? EMPTY, events as DeltaEvent[]));
+    if (!current || events.some((e) => (e as DeltaEvent).type === "hydration"))
+      return parseFlagState(applyDelta(current ?? EMPTY, events as DeltaEvent[]));
+    return applyCheckedDelta(current, events as DeltaEvent[]);
   }
   if (Array.isArray((payload as { features?: unknown }).features)) return parseFlagState(payload);
   throw new Error("flag payload has neither features nor events");
+}
+
+/**
+ * Updates on top of a state already checked: only what the events carry is validated, and the flags
+ * they leave alone stay the same objects, so that an update costs the size of the delta (with
+ * 1,000 clients in a few processes, re-checking the whole state at every change was most of the
+ * propagation delay). The result meets the same rules as a whole state's: segment references hold.
+ */
+function applyCheckedDelta(current: FlagState, events: DeltaEvent[]): FlagState {
+  const checked = events.map((event, index): DeltaEvent => {
+    const at = (e: unknown) => new Error(`flag payload: events[${index}]: ${(e as Error).message}`);
+    try {
+      if (event.type === "feature-updated") return { ...event, feature: parseFlag(event.feature) };
+      if (event.type === "segment-updated")
+        return {
+          ...event,
+          segment: parseFlagState({ features: [], segments: [event.segment] }).segments![0]!,
+        };
+    } catch (error) {
+      throw at(error);
+    }
+    return event;
+  });
+  const next = applyDelta(current, checked);
+  const segmentIds = new Set((next.segments ?? []).map((segment) => segment.id));
+  const segmentRemoved = checked.some((e) => e.type === "segment-removed");
+  const updated = new Set(checked.flatMap((e) => (e.type === "feature-updated" ? [e.feature.name] : [])));
+  for (const flag of next.features) {
+    if (!segmentRemoved && !updated.has(flag.name)) continue;
+    for (const strategy of flag.strategies)
+      for (const id of strategy.segments ?? [])
+        if (!segmentIds.has(id))
+          throw new Error(`flag payload: flag ${flag.name} uses no segment with id ${id}`);
+  }
+  return next;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
