@@ -298,5 +298,15 @@ describe("baton flags: reasons, scheduled changes and stale flags", () => {
     expect(down.stderr).toMatch(/steps\[1\]: 20 is not above the step before it/);
     const none = await baton("flags", "rollout", "guarded", "--abort");
     expect(none.stderr).toMatch(/BATON_NO_FLAG_ROLLOUT/);
+    const shown = await baton("flags", "rollout", "guarded");
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^#\d+ aborted at 10% {2}steps 10% → 50% {2}by tester /);
+    expect(shown.stdout).toContain("aborted by tester at 50%; back to 10%");
+
+    const deleted = await baton("flags", "delete", "guarded", "--reason", "shipped");
+    expect(deleted.stdout).toBe("guarded: deleted\n");
+    expect((await fx.call("GET", "/v1/flags/guarded")).status).toBe(404);
+    const history = await baton("flags", "history", "guarded");
+    expect(history.stdout).toMatch(/flag\.deleted .*\(shipped\)/);
   });
 });

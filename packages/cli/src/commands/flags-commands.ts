@@ -3,7 +3,11 @@ import type { FlagChange, FlagCounts, FlagRecord, ScheduledChange, StaleFlag } f
 import { describeScheduled, parseFlagFile } from "@baton/control";
 import type { Command } from "commander";
 import { ApiError, callApi, findApi } from "../up/api-client.js";
-import { type GuardedRolloutOptions, guardedRolloutCommand } from "./flags-guarded-rollout.js";
+import {
+  type GuardedRolloutOptions,
+  guardedRolloutCommand,
+  showGuardedRollouts,
+} from "./flags-guarded-rollout.js";
 
 interface Common {
   api?: string;
@@ -158,11 +162,7 @@ export function registerFlagsCommands(program: Command): void {
         );
       if (o.steps !== undefined || o.abort || o.promote)
         return guardedRolloutCommand(await findApi(o), name, o);
-      if (o.percent === undefined)
-        throw new ApiError(
-          "BATON_BAD_REQUEST",
-          "give --percent N, --steps LIST (a guarded rollout), --abort or --promote",
-        );
+      if (o.percent === undefined) return showGuardedRollouts(await findApi(o), name, o);
       const percent = Number(o.percent);
       if (o.percent.trim() === "" || !Number.isFinite(percent) || percent < 0 || percent > 100)
         throw new ApiError("BATON_BAD_REQUEST", `--percent ${o.percent}: expected a number from 0 to 100`);
@@ -176,6 +176,22 @@ export function registerFlagsCommands(program: Command): void {
       );
     },
   );
+
+  withCommon(
+    flags
+      .command("delete <name>")
+      .description("delete a flag (SDKs then answer it as off); its history and audit events stay")
+      .option("--reason <text>", "why (kept in the flag's history and the audit log)"),
+  ).action(async (name: string, o: Common & { reason?: string }) => {
+    const r = await callApi<{ deleted: true; name: string }>(
+      await findApi(o),
+      "DELETE",
+      `/v1/flags/${encodeURIComponent(name)}`,
+      { actor: actor(), ...reasonOf(o) },
+    );
+    if (o.json) return out(JSON.stringify(r, null, 2));
+    out(`${r.name}: deleted`);
+  });
 
   withCommon(
     flags

@@ -58,11 +58,47 @@ export async function guardedRolloutCommand(
   await follow(api, path, name, started);
 }
 
+/** `baton flags rollout NAME`: the flag's guarded rollouts, newest first, the running one with its look. */
+export async function showGuardedRollouts(
+  api: ApiTarget,
+  name: string,
+  o: { json?: boolean },
+): Promise<void> {
+  const list = await callApi<RolloutView[]>(
+    api,
+    "GET",
+    `/v1/flags/${encodeURIComponent(name)}/guarded-rollout`,
+  );
+  if (o.json) return out(JSON.stringify(list, null, 2));
+  if (list.length === 0)
+    return out(
+      `${name}: no guarded rollout yet (baton flags rollout ${name} --steps 5,25,50,100 --pause 30s)`,
+    );
+  for (const r of list.slice(0, 5)) {
+    out(
+      `#${r.id} ${r.state} at ${r.percent}%  steps ${r.steps.map((p) => `${p}%`).join(" → ")}  by ${r.createdBy} ${r.createdAt.slice(0, 19).replace("T", " ")}`,
+    );
+    out(`  ${r.reason ?? ""}`);
+    if (r.look)
+      out(
+        `  now: ${r.look.decision} after ${Math.round(r.look.stepElapsedMs / 1000)}s; requests on ${r.look.requests.on}, off ${r.look.requests.off}: ${r.look.reason}`,
+      );
+  }
+}
+
 /** Prints each change of the rollout until it ends; sets the exit code from how it ended. */
 async function follow(api: ApiTarget, path: string, name: string, first: RolloutView): Promise<void> {
   let last = `${first.state}|${first.step}|${first.reason}`;
   let r = first;
-  let waitingSaid = "";
+  let waitingSaidAt = 0;
+  // Ctrl-C stops the following, not the rollout: say so, and how to find it again.
+  const interrupted = () => {
+    process.stderr.write(
+      `\nstopped following; guarded rollout #${first.id} of ${name} goes on in the control plane: baton flags rollout ${name} shows it, --abort stops it\n`,
+    );
+    process.exit(130);
+  };
+  process.once("SIGINT", interrupted);
   while (!ENDED.has(r.state)) {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const list = await callApi<RolloutView[]>(api, "GET", path);
@@ -71,12 +107,13 @@ async function follow(api: ApiTarget, path: string, name: string, first: Rollout
     if (now !== last) {
       out(`  ${r.state === "running" ? "" : `${r.state}: `}${r.reason ?? ""}`);
       last = now;
-    } else if (r.look?.waitingFor && r.look.waitingFor.reason !== waitingSaid) {
-      // What the step waits for, said once per change (not every second).
-      waitingSaid = r.look.waitingFor.reason;
-      out(`  waiting at ${r.percent}%: ${waitingSaid}`);
+    } else if (r.look?.waitingFor && Date.now() - waitingSaidAt >= 10_000) {
+      // What the step waits for: its numbers move every second, so said every 10 s at most.
+      waitingSaidAt = Date.now();
+      out(`  waiting at ${r.percent}%: ${r.look.waitingFor.reason}`);
     }
   }
+  process.removeListener("SIGINT", interrupted);
   out(`${name}: ${r.state} at ${r.percent}%`);
   process.exitCode = r.state === "succeeded" ? 0 : 1;
 }

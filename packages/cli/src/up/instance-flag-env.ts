@@ -9,7 +9,7 @@ export const INSTANCE_TOKEN_FILE = "flags-client.token";
 /**
  * The flag client API's address and a client token, for the service's instances: `baton up` puts
  * them in its own environment (which instances inherit) as `BATON_FLAGS_URL` and
- * `BATON_FLAGS_TOKEN`, so that a service reads flags and reports outcomes with no set-up. The
+ * `BATON_FLAGS_TOKEN`, with `BATON_FLAGS_BACKUP` for the SDK's backup file, so that a service reads flags and reports outcomes with no set-up. The
  * token is made once per data directory and kept in clear only in its 0600 file; values already
  * in the environment (or given with `deploy --env`) win.
  */
@@ -32,4 +32,6 @@ export async function provideInstanceFlagEnv(
   }
   process.env.BATON_FLAGS_URL ??= `${apiUrl}/api`;
   process.env.BATON_FLAGS_TOKEN ??= token;
+  // Outside the release's directory: a file written there would change the version's digest.
+  process.env.BATON_FLAGS_BACKUP ??= join(dataDir, "flags-backup.json");
 }

@@ -263,16 +263,21 @@ export class GuardedRollouts {
       this.windows.set(r.id, w);
     }
     if (percent >= 100) {
-      await this.passStep(r, ACTOR, "at 100%: nobody is left without the flag to compare with");
+      await this.passStep(r, ACTOR, "nobody is left without the flag to compare with");
       return;
     }
     const seen = FlagOutcomes.since(this.flags.outcomes.mark(r.flag), w.mark);
-    const verdict = analyzeCanary(seen.on, seen.off, r.analysis);
+    const verdict = inFlagTerms(
+      analyzeCanary(seen.on, seen.off, r.analysis),
+      r.flag,
+      seen,
+      performance.now() - w.startedAt,
+    );
     w.verdict = verdict;
     const elapsed = performance.now() - w.startedAt;
     const numbers = numbersOf(verdict);
     if (verdict.decision === "fail") {
-      const reason = `at ${pct(percent)}, with the flag on: ${verdict.reason.replace(/\bcanary\b/g, "on").replace(/\bstable\b/g, "off")}; back to ${pct(r.lastGood)}`;
+      const reason = `at ${pct(percent)}, with the flag on: ${verdict.reason}; back to ${pct(r.lastGood)}`;
       this.log(`flags: guarded rollout #${r.id} of ${r.flag} rolled back: ${reason}`);
       const next = await this.store.transition(
         r.id,
@@ -368,6 +373,32 @@ export class GuardedRollouts {
       });
     await this.store.markSynced(r.id, r.state, r.step);
   }
+}
+
+/** How long a step may see no outcome at all before it says that nothing reports any. */
+const SILENT_AFTER_MS = 5_000;
+
+/**
+ * A verdict told in a flag's words ("with the flag on", not "canary"), and, when no request with
+ * the flag either way was reported at all, why that is likely: no service reports outcomes.
+ */
+function inFlagTerms(v: Verdict, flag: string, seen: OutcomeMark, elapsedMs: number): Verdict {
+  const words = (text: string) =>
+    text
+      .replace(/\bcanary requests\b/g, "requests with the flag on")
+      .replace(/\bstable requests\b/g, "requests with it off")
+      .replace(/\bcanary\b/g, "on")
+      .replace(/\bstable\b/g, "off");
+  const reason = words(v.reason);
+  if (seen.on.requests + seen.off.requests === 0 && elapsedMs >= SILENT_AFTER_MS) {
+    const why = `no outcomes reported for ${flag}: no service has sent any (it needs the SDK's withFlagOutcomes, flagOutcomes or fastifyFlagOutcomes, or track, and a working client token); nothing to judge`;
+    return { ...v, reason: why, waitingFor: { requests: Number.POSITIVE_INFINITY, reason: why } };
+  }
+  return {
+    ...v,
+    reason,
+    ...(v.waitingFor ? { waitingFor: { ...v.waitingFor, reason: words(v.waitingFor.reason) } } : {}),
+  };
 }
 
 const running = (flag: string) =>

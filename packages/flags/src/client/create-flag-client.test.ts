@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -399,5 +400,22 @@ describe("createFlagClient", () => {
       flaky.closeAllConnections();
       flaky.close();
     }
+  });
+
+  it("writes its problems to stderr when nobody listens, once per kind", async () => {
+    const server = await serve([on("any")]);
+    const dist = new URL("../../dist/index.js", import.meta.url).href;
+    const script = `import { createFlagClient } from ${JSON.stringify(dist)};
+      const flags = createFlagClient({ url: ${JSON.stringify(server.url)}, token: "wrong", appName: "quiet-app", streaming: false, refreshInterval: 50, metricsInterval: 0 });
+      setTimeout(() => flags.close(), 600);`;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    await once(child, "exit");
+    const lines = stderr.trim().split("\n");
+    expect(lines[0]).toMatch(/^@baton\/flags \(quiet-app\): .*features.* 401/);
+    expect(lines.length).toBe(1); // polled ~10 times, said once
   });
 });

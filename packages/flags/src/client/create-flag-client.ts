@@ -44,7 +44,10 @@ export interface FlagClientOptions {
 export interface FlagClientEvents {
   /** Names of the flags whose answers may have changed, sorted; every flag of the first state. */
   changed: (names: string[]) => void;
-  /** A problem worth knowing (server unreachable, payload refused, backup not written); never thrown. */
+  /**
+   * A problem worth knowing (server unreachable, payload refused, backup not written); never thrown.
+   * Without a listener, each kind is written to stderr at most once a minute.
+   */
   error: (error: Error) => void;
 }
 
@@ -108,8 +111,20 @@ export function createFlagClient(options: FlagClientOptions): FlagClient {
   const readyPromise = new Promise<void>((resolve) => (markReady = resolve));
 
   // Errors found while the client is being created come before anyone could listen: deliver them later.
+  // With nobody listening, problems go to stderr (each kind at most once a minute): a wrong token or
+  // an unreachable server must not leave an application silently answering from an old state.
+  const warnedAt = new Map<string, number>();
+  const warn = (error: Error) => {
+    const kind = error.message.replace(/\d+/g, "#").slice(0, 120);
+    const now = Date.now();
+    if (now - (warnedAt.get(kind) ?? Number.NEGATIVE_INFINITY) < 60_000) return;
+    if (warnedAt.size > 100) warnedAt.clear();
+    warnedAt.set(kind, now);
+    process.stderr.write(`@baton/flags (${options.appName}): ${error.message}\n`);
+  };
   const report = (error: Error) =>
     process.nextTick(() => {
+      if (listeners.error.size === 0) return warn(error);
       for (const listener of listeners.error) {
         try {
           listener(error);
