@@ -43,8 +43,11 @@ describe("router config", () => {
   });
 
   it("refuses a key given twice in one mapping, naming it and where, but not the same key in two mappings", () => {
-    const text = "listen: 127.0.0.1:8080\nservices:\n  - name: a\n    instances: []\n  - name: b\n    instances: []\n    name: c\n";
-    expect(() => parseRouterConfig(text, "dup.yaml")).toThrow(/dup\.yaml:7:5: .*map keys must be unique; "name" is given again/);
+    const text =
+      "listen: 127.0.0.1:8080\nservices:\n  - name: a\n    instances: []\n  - name: b\n    instances: []\n    name: c\n";
+    expect(() => parseRouterConfig(text, "dup.yaml")).toThrow(
+      /dup\.yaml:7:5: .*map keys must be unique; "name" is given again/,
+    );
   });
 
   it("refuses unknown keys (typos) by name", () => {
