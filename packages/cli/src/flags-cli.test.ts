@@ -281,6 +281,8 @@ describe("baton flags: reasons, scheduled changes and stale flags", () => {
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/BATON_FLAG_ROLLOUT_RUNNING.*already running or paused.*--abort/);
 
+    const got = await baton("flags", "get", "guarded");
+    expect(got.stdout).toMatch(/guarded rollout #\d+ running at 10% \(steps 10, 50\): step 1 of 2: 10%/);
     const promoted = await baton("flags", "rollout", "guarded", "--promote", "--no-wait");
     expect(promoted.stdout).toMatch(
       /guarded rollout #\d+ running at 50%: step 2 of 2: 50% \(step 1 passed: promoted by tester\)/,

@@ -1,5 +1,12 @@
 import { readFile, stat } from "node:fs/promises";
-import type { FlagChange, FlagCounts, FlagRecord, ScheduledChange, StaleFlag } from "@baton/control";
+import type {
+  FlagChange,
+  FlagCounts,
+  FlagRecord,
+  RolloutView,
+  ScheduledChange,
+  StaleFlag,
+} from "@baton/control";
 import { describeScheduled, parseFlagFile } from "@baton/control";
 import type { Command } from "commander";
 import { ApiError, callApi, findApi } from "../up/api-client.js";
@@ -87,12 +94,25 @@ export function registerFlagsCommands(program: Command): void {
   withCommon(
     flags.command("get <name>").description("one flag: its definition, version and evaluations"),
   ).action(async (name: string, o: Common) => {
+    const api = await findApi(o);
     const r = await callApi<FlagRecord & { metrics: FlagCounts | null }>(
-      await findApi(o),
+      api,
       "GET",
       `/v1/flags/${encodeURIComponent(name)}`,
     );
     if (o.json) return out(JSON.stringify(r, null, 2));
+    // A rollout in flight is part of what the flag is doing now (a control plane without guarded
+    // rollouts answers 404 here: nothing to add).
+    const rollouts = await callApi<RolloutView[]>(
+      api,
+      "GET",
+      `/v1/flags/${encodeURIComponent(name)}/guarded-rollout`,
+    ).catch(() => []);
+    const active = rollouts.find((x) => x.state === "running" || x.state === "paused");
+    if (active)
+      out(
+        `guarded rollout #${active.id} ${active.state} at ${active.percent}% (steps ${active.steps.join(", ")}): ${active.reason ?? ""}`,
+      );
     out(
       `${r.name}: ${r.flag.enabled ? "on" : "off"}, version ${r.version}, changed ${r.updatedAt} by ${r.updatedBy}`,
     );

@@ -86,7 +86,14 @@ export function staleFlags(
     const state = uniformState(r.flag);
     if (!state) continue;
     const days = Math.floor(unchangedMs / DAY_MS);
-    const period = `${days} day${days === 1 ? "" : "s"}`;
+    // A threshold under a day (--older-than 12h) would otherwise read "for 0 days".
+    const hours = Math.floor(unchangedMs / 3_600_000);
+    const period =
+      days >= 1
+        ? `${days} day${days === 1 ? "" : "s"}`
+        : hours >= 1
+          ? `${hours} h`
+          : `${Math.floor(unchangedMs / 60_000)} min`;
     out.push({
       name: r.name,
       state,
