@@ -67,6 +67,16 @@ export interface Verdict {
   waitingFor?: { requests: number; reason: string };
 }
 
+/** What the two sides are called in reasons: a canary and stable, a new and an old version, a flag on and off. */
+export interface SideNames {
+  /** As in "<treatment> requests", "<treatment> p95". */
+  treatment: string;
+  /** As in "<control>'s p95". */
+  control: string;
+}
+
+export const CANARY_SIDES: SideNames = { treatment: "canary", control: "stable" };
+
 /** Below this many requests on either side nothing is concluded, not even a failure. */
 export const MIN_TO_DECIDE = 30;
 
@@ -122,6 +132,7 @@ export function analyzeCanary(
   canary: Sample,
   stable: Sample,
   config: AnalysisConfig = DEFAULT_ANALYSIS,
+  sides: SideNames = CANARY_SIDES,
 ): Verdict {
   const a = 1 - config.confidence;
   const requests = { canary: canary.requests, stable: stable.requests };
@@ -186,7 +197,7 @@ export function analyzeCanary(
   if (latDecision === "fail")
     return {
       decision: "fail",
-      reason: `p95 latency ${fmt(p95c, 1)}ms > ${fmt(p95s, 1)}ms + ${maxMs}ms allowed (increase at least ${ms(latLower)} at ${conf} confidence: canary p95 above ${ms(cb.lower)}, stable's at most ${ms(sb.upper)}), ${n}`,
+      reason: `p95 latency ${fmt(p95c, 1)}ms > ${fmt(p95s, 1)}ms + ${maxMs}ms allowed (increase at least ${ms(latLower)} at ${conf} confidence: ${sides.treatment} p95 above ${ms(cb.lower)}, ${sides.control}'s at most ${ms(sb.upper)}), ${n}`,
       errorRate,
       latency,
       requests,
@@ -200,9 +211,9 @@ export function analyzeCanary(
       requests,
     };
   const reason = !enough
-    ? `too little traffic to judge: ${n} (needs ${MIN_TO_DECIDE} per side to fail, ${config.minRequests} canary requests to pass)`
+    ? `too little traffic to judge: ${n} (needs ${MIN_TO_DECIDE} per side to fail, ${config.minRequests} ${sides.treatment} requests to pass)`
     : canary.requests < config.minRequests
-      ? `${errText}; ${latText}; waiting for ${config.minRequests} canary requests, ${n}`
+      ? `${errText}; ${latText}; waiting for ${config.minRequests} ${sides.treatment} requests, ${n}`
       : `${errText} (increase between ${fmt(lower)} and ${fmt(upper)}); ${latText} (increase between ${ms(latLower)} and ${ms(latUpper)}); not yet certain, ${n}`;
   return {
     decision: "inconclusive",
@@ -215,6 +226,7 @@ export function analyzeCanary(
       passMixture: pass,
       canaryP95: cb,
       stableP95: sb,
+      treatment: sides.treatment,
     }),
   };
 }

@@ -106,13 +106,20 @@ export function waitingFor(
   canary: Sample,
   stable: Sample,
   config: AnalysisConfig,
-  current: { variance: number; passMixture: Mixture; canaryP95: RankedBounds; stableP95: RankedBounds },
+  current: {
+    variance: number;
+    passMixture: Mixture;
+    canaryP95: RankedBounds;
+    stableP95: RankedBounds;
+    /** What the canary side is called in the reason. */
+    treatment: string;
+  },
 ): Need {
   const a = 1 - config.confidence;
   const nc = canary.requests;
   const minimum = Math.max(config.minRequests, 30);
   const needs: Need[] = [
-    { requests: Math.max(0, minimum - nc), reason: `${minimum} canary requests before a pass` },
+    { requests: Math.max(0, minimum - nc), reason: `${minimum} ${current.treatment} requests before a pass` },
   ];
   if (nc < 30 || stable.requests < 30) return needs[0]!;
 

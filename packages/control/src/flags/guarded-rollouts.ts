@@ -1,4 +1,9 @@
-import { analyzeCanary, DEFAULT_ANALYSIS, type Verdict } from "../analysis/canary-analysis.js";
+import {
+  analyzeCanary,
+  DEFAULT_ANALYSIS,
+  type SideNames,
+  type Verdict,
+} from "../analysis/canary-analysis.js";
 import { badRequest } from "../api-input.js";
 import { BatonControlError } from "../errors.js";
 import { formatDuration } from "../format-duration.js";
@@ -267,8 +272,8 @@ export class GuardedRollouts {
       return;
     }
     const seen = FlagOutcomes.since(this.flags.outcomes.mark(r.flag), w.mark);
-    const verdict = inFlagTerms(
-      analyzeCanary(seen.on, seen.off, r.analysis),
+    const verdict = withoutEvidence(
+      analyzeCanary(seen.on, seen.off, r.analysis, FLAG_SIDES),
       r.flag,
       seen,
       performance.now() - w.startedAt,
@@ -378,28 +383,15 @@ export class GuardedRollouts {
 /** How long a step may see no outcome at all before it says that nothing reports any. */
 const SILENT_AFTER_MS = 5_000;
 
-/**
- * A verdict told in a flag's words ("with the flag on", not "canary"), and, when no request with
- * the flag either way was reported at all, why that is likely: no service reports outcomes.
- */
-function inFlagTerms(v: Verdict, flag: string, seen: OutcomeMark, elapsedMs: number): Verdict {
-  const words = (text: string) =>
-    text
-      .replace(/\bcanary requests\b/g, "requests with the flag on")
-      .replace(/\bstable requests\b/g, "requests with it off")
-      .replace(/\bcanary\b/g, "on")
-      .replace(/\bstable\b/g, "off");
-  const reason = words(v.reason);
-  if (seen.on.requests + seen.off.requests === 0 && elapsedMs >= SILENT_AFTER_MS) {
-    const why = `no outcomes reported for ${flag}: no service has sent any (it needs the SDK's withFlagOutcomes, flagOutcomes or fastifyFlagOutcomes, or track, and a working client token); nothing to judge`;
-    return { ...v, reason: why, waitingFor: { requests: Number.POSITIVE_INFINITY, reason: why } };
-  }
-  return {
-    ...v,
-    reason,
-    ...(v.waitingFor ? { waitingFor: { ...v.waitingFor, reason: words(v.waitingFor.reason) } } : {}),
-  };
+/** When no request with the flag either way was reported at all, why that is likely: no service reports outcomes. */
+function withoutEvidence(v: Verdict, flag: string, seen: OutcomeMark, elapsedMs: number): Verdict {
+  if (seen.on.requests + seen.off.requests > 0 || elapsedMs < SILENT_AFTER_MS) return v;
+  const why = `no outcomes reported for ${flag}: no service has sent any (it needs the SDK's withFlagOutcomes, flagOutcomes or fastifyFlagOutcomes, or track, and a working client token); nothing to judge`;
+  return { ...v, reason: why, waitingFor: { requests: Number.POSITIVE_INFINITY, reason: why } };
 }
+
+/** How the analysis names the two sides of a flag. */
+const FLAG_SIDES: SideNames = { treatment: "flag-on", control: "flag-off" };
 
 const running = (flag: string) =>
   new BatonControlError(

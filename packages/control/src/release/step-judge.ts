@@ -1,4 +1,10 @@
-import { analyzeCanary, type Sample, type Verdict } from "../analysis/canary-analysis.js";
+import {
+  analyzeCanary,
+  CANARY_SIDES,
+  type Sample,
+  type SideNames,
+  type Verdict,
+} from "../analysis/canary-analysis.js";
 import { formatDuration } from "../format-duration.js";
 import type { Release } from "../state/release-store.js";
 import type { Waiting } from "./release-runner.js";
@@ -70,8 +76,12 @@ export async function judgeStep(ctx: ReleaseContext, release: Release, s: StepTo
       const treatment = sampleOf(stats, s.treatment.track, s.treatment.version);
       const control =
         "baseline" in s.control ? s.control.baseline : sampleOf(stats, s.control.track, s.control.version);
-      let verdict = analyzeCanary(treatment, control, file.analysis);
-      if (s.treatment.track !== "canary") verdict = { ...verdict, reason: newAndOld(verdict.reason) };
+      let verdict = analyzeCanary(
+        treatment,
+        control,
+        file.analysis,
+        s.treatment.track === "canary" ? CANARY_SIDES : NEW_AND_OLD,
+      );
 
       // The router's passive ejections: evidence the statistics may not have yet.
       const ejected = ejectionsOf(stats, s.treatment.track, s.treatment.version);
@@ -191,7 +201,7 @@ function waitingFor(
       rate > 0 && Number.isFinite(needed.requests) ? Math.ceil(needed.requests / rate) : undefined;
     return {
       kind: "analysis",
-      message: `${s.label}: the analysis needs ${count} requests to ${s.treatment.version} (${s.treatment.track === "canary" ? needed.reason : newAndOld(needed.reason)})${seconds !== undefined ? `, ≈ ${formatDuration(seconds * 1000)} at ${rate.toFixed(1)}/s` : rate > 0 ? "" : "; it gets none now"}${then}`,
+      message: `${s.label}: the analysis needs ${count} requests to ${s.treatment.version} (${needed.reason})${seconds !== undefined ? `, ≈ ${formatDuration(seconds * 1000)} at ${rate.toFixed(1)}/s` : rate > 0 ? "" : "; it gets none now"}${then}`,
       ...(seconds !== undefined ? { seconds } : {}),
     };
   }
@@ -212,10 +222,8 @@ function ejectionsOf(
   return t?.ejections ?? 0;
 }
 
-/** The analysis speaks of canary and stable; a rolling batch or a switch compares new and old. */
-function newAndOld(text: string): string {
-  return text.replace(/\bcanary\b/g, "new-version").replace(/\bstable's\b/g, "the old version's");
-}
+/** A rolling batch or a blue-green switch compares the new version with the old one. */
+const NEW_AND_OLD: SideNames = { treatment: "new-version", control: "the old version" };
 
 /** Who a rollback after this outcome is recorded as: the analysis for a failed verdict. */
 export function actorOf(ctx: ReleaseContext, outcome: StepOutcome): string {
