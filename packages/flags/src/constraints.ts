@@ -40,7 +40,12 @@ const numberCompare: OperatorCheck = (constraint, context) => {
   const target = Number(constraint.value);
   const value = Number(contextValue(context, constraint.contextName));
   if (Number.isNaN(target) || Number.isNaN(value)) return false;
-  switch (constraint.operator) {
+  return compareNumbers(constraint.operator, value, target);
+};
+
+/** A NUM_* operator's answer for two numbers (neither NaN). */
+function compareNumbers(operator: string, value: number, target: number): boolean {
+  switch (operator) {
     case "NUM_EQ":
       return value === target;
     case "NUM_GT":
@@ -52,7 +57,7 @@ const numberCompare: OperatorCheck = (constraint, context) => {
     default:
       return value <= target;
   }
-};
+}
 
 // Dates compare the context's currentTime, whatever contextName says, as in Unleash.
 const dateCompare: OperatorCheck = (constraint, context) => {
@@ -240,18 +245,7 @@ function compileCheck(constraint: Constraint, operator: string, field: string): 
         // String(n) read back as a number is n itself.
         const value = typeof raw === "number" ? raw : Number(String(raw));
         if (Number.isNaN(value)) return false;
-        switch (operator) {
-          case "NUM_EQ":
-            return value === target;
-          case "NUM_GT":
-            return value > target;
-          case "NUM_GTE":
-            return value >= target;
-          case "NUM_LT":
-            return value < target;
-          default:
-            return value <= target;
-        }
+        return compareNumbers(operator, value, target);
       };
     }
     case "DATE_AFTER":

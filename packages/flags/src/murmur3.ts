@@ -6,34 +6,35 @@
  * character they differ, and Unleash's Node SDK is what users compare us with, so we do exactly as it does.
  */
 export function murmur3(key: string, seed = 0): number {
-  const length = key.length;
-  const tail = length % 4;
-  const blocksEnd = length - tail;
-  let h1 = seed | 0;
-  let i = 0;
-  for (; i < blocksEnd; i += 4) {
-    let k1 =
-      (key.charCodeAt(i) & 0xff) |
-      ((key.charCodeAt(i + 1) & 0xff) << 8) |
-      ((key.charCodeAt(i + 2) & 0xff) << 16) |
-      ((key.charCodeAt(i + 3) & 0xff) << 24);
-    k1 = Math.imul(k1, 0xcc9e2d51);
-    k1 = (k1 << 15) | (k1 >>> 17);
-    k1 = Math.imul(k1, 0x1b873593);
-    h1 ^= k1;
-    h1 = (h1 << 13) | (h1 >>> 19);
-    h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
-  }
-  if (tail > 0) {
-    let k1 = 0;
-    if (tail === 3) k1 ^= (key.charCodeAt(i + 2) & 0xff) << 16;
-    if (tail >= 2) k1 ^= (key.charCodeAt(i + 1) & 0xff) << 8;
-    k1 ^= key.charCodeAt(i) & 0xff;
-    k1 = Math.imul(k1, 0xcc9e2d51);
-    k1 = (k1 << 15) | (k1 >>> 17);
-    k1 = Math.imul(k1, 0x1b873593);
-    h1 ^= k1;
-  }
+  return murmur3After({ h1: seed | 0, rest: "", length: 0 }, key);
+}
+
+/** One 4-byte block scrambled (k1 in MurmurHash3's terms). */
+function scramble(k1: number): number {
+  k1 = Math.imul(k1, 0xcc9e2d51);
+  k1 = (k1 << 15) | (k1 >>> 17);
+  return Math.imul(k1, 0x1b873593);
+}
+
+/** A whole block mixed into the state. */
+function mixBlock(h1: number, k1: number): number {
+  h1 ^= scramble(k1);
+  h1 = (h1 << 13) | (h1 >>> 19);
+  return (Math.imul(h1, 5) + 0xe6546b64) | 0;
+}
+
+/** The low bytes of four code units from `at`, little-endian, as murmurhash3js reads them. */
+function blockAt(text: string, at: number): number {
+  return (
+    (text.charCodeAt(at) & 0xff) |
+    ((text.charCodeAt(at + 1) & 0xff) << 8) |
+    ((text.charCodeAt(at + 2) & 0xff) << 16) |
+    ((text.charCodeAt(at + 3) & 0xff) << 24)
+  );
+}
+
+/** The final avalanche, after the length. */
+function finish(h1: number, length: number): number {
   h1 ^= length;
   h1 ^= h1 >>> 16;
   h1 = Math.imul(h1, 0x85ebca6b);
@@ -58,19 +59,7 @@ export interface Murmur3Prefix {
 export function murmur3Prefix(prefix: string, seed = 0): Murmur3Prefix {
   const blocksEnd = prefix.length - (prefix.length % 4);
   let h1 = seed | 0;
-  for (let i = 0; i < blocksEnd; i += 4) {
-    let k1 =
-      (prefix.charCodeAt(i) & 0xff) |
-      ((prefix.charCodeAt(i + 1) & 0xff) << 8) |
-      ((prefix.charCodeAt(i + 2) & 0xff) << 16) |
-      ((prefix.charCodeAt(i + 3) & 0xff) << 24);
-    k1 = Math.imul(k1, 0xcc9e2d51);
-    k1 = (k1 << 15) | (k1 >>> 17);
-    k1 = Math.imul(k1, 0x1b873593);
-    h1 ^= k1;
-    h1 = (h1 << 13) | (h1 >>> 19);
-    h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
-  }
+  for (let i = 0; i < blocksEnd; i += 4) h1 = mixBlock(h1, blockAt(prefix, i));
   return { h1, rest: prefix.slice(blocksEnd), length: prefix.length };
 }
 
@@ -88,44 +77,17 @@ export function murmur3After(prefix: Murmur3Prefix, key: string): number {
     let k1 = 0;
     for (let b = 0; b < 4; b++)
       k1 |= ((b < r ? rest.charCodeAt(b) : key.charCodeAt(b - r)) & 0xff) << (8 * b);
-    k1 = Math.imul(k1, 0xcc9e2d51);
-    k1 = (k1 << 15) | (k1 >>> 17);
-    k1 = Math.imul(k1, 0x1b873593);
-    h1 ^= k1;
-    h1 = (h1 << 13) | (h1 >>> 19);
-    h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
+    h1 = mixBlock(h1, k1);
     i = 4;
   }
-  for (; i < blocksEnd; i += 4) {
-    const j = i - r;
-    let k1 =
-      (key.charCodeAt(j) & 0xff) |
-      ((key.charCodeAt(j + 1) & 0xff) << 8) |
-      ((key.charCodeAt(j + 2) & 0xff) << 16) |
-      ((key.charCodeAt(j + 3) & 0xff) << 24);
-    k1 = Math.imul(k1, 0xcc9e2d51);
-    k1 = (k1 << 15) | (k1 >>> 17);
-    k1 = Math.imul(k1, 0x1b873593);
-    h1 ^= k1;
-    h1 = (h1 << 13) | (h1 >>> 19);
-    h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
-  }
+  for (; i < blocksEnd; i += 4) h1 = mixBlock(h1, blockAt(key, i - r));
   if (tail > 0) {
     let k1 = 0;
     for (let b = tail - 1; b >= 0; b--) {
       const at = i + b;
       k1 ^= ((at < r ? rest.charCodeAt(at) : key.charCodeAt(at - r)) & 0xff) << (8 * b);
     }
-    k1 = Math.imul(k1, 0xcc9e2d51);
-    k1 = (k1 << 15) | (k1 >>> 17);
-    k1 = Math.imul(k1, 0x1b873593);
-    h1 ^= k1;
+    h1 ^= scramble(k1);
   }
-  h1 ^= prefix.length + key.length;
-  h1 ^= h1 >>> 16;
-  h1 = Math.imul(h1, 0x85ebca6b);
-  h1 ^= h1 >>> 13;
-  h1 = Math.imul(h1, 0xc2b2ae35);
-  h1 ^= h1 >>> 16;
-  return h1 >>> 0;
+  return finish(h1, prefix.length + key.length);
 }
