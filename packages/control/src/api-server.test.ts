@@ -25,6 +25,7 @@ import { InstancesNotReadyError } from "./providers/provider.js";
 import { RouterAdmin, RouterAdminError } from "./router-admin.js";
 import { parseServiceFile } from "./service-file.js";
 import { pgClient } from "./state/sql-client.js";
+import { openApiConformance } from "./test-support/openapi-conformance.js";
 import { testSchema } from "./test-support/test-database.js";
 
 const ECHO_DIR = fileURLToPath(new URL("../../../examples/echo-service/", import.meta.url));
@@ -677,16 +678,7 @@ describe("the OpenAPI document", () => {
 
   it("describes the answers the API really gives", async () => {
     const doc = (await call("GET", "/v1/openapi.json", undefined, "")).body;
-    const ajv = new Ajv2020({ strict: false, allErrors: true });
-    ajv.addSchema(doc, "openapi");
-    const conforms = async (method: string, path: string, template: string, body?: unknown) => {
-      const r = await call(method, path, body);
-      const response = doc.paths[template][method.toLowerCase()].responses[String(r.status)];
-      expect(response, `${method} ${path}: ${r.status} is not described`).toBeDefined();
-      const validate = ajv.compile({ $ref: `openapi${response.content["application/json"].schema.$ref}` });
-      expect(validate(r.body) ? [] : validate.errors, `${method} ${path}`).toEqual([]);
-      return r;
-    };
+    const conforms = openApiConformance(doc, (method, path, body) => call(method, path, body));
     const [latest] = (await conforms("GET", "/v1/releases", "/v1/releases")).body;
     expect(latest).toBeDefined(); // the releases of the deploy test
     await conforms("GET", "/v1/status", "/v1/status");

@@ -1,10 +1,10 @@
 import type { Flag } from "@baton/flags";
-import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLog } from "../audit/audit-log.js";
 import { pgClient } from "../state/sql-client.js";
 import { disposablePostgres } from "../test-support/disposable-postgres.js";
 import { startFlagApi } from "../test-support/flag-fixture.js";
+import { openApiConformance } from "../test-support/openapi-conformance.js";
 import { openStream } from "../test-support/sse-reader.js";
 import { testSchema } from "../test-support/test-database.js";
 import type { ScheduledChange } from "./flag-schedule.js";
@@ -437,16 +437,9 @@ describe("the OpenAPI document", () => {
     expect(doc.paths["/v1/flags/schedule/{id}"].delete.responses["409"].description).toContain(
       "BATON_SCHEDULE_NOT_PENDING",
     );
-    const ajv = new Ajv2020({ strict: false, allErrors: true });
-    ajv.addSchema(doc, "openapi");
-    const conforms = async (method: string, path: string, template: string, body?: unknown) => {
-      const r = await fx.call(method, path, body);
-      const response = doc.paths[template][method.toLowerCase()].responses[String(r.status)];
-      expect(response, `${method} ${path}: ${r.status} is not described`).toBeDefined();
-      const validate = ajv.compile({ $ref: `openapi${response.content["application/json"].schema.$ref}` });
-      expect(validate(r.body) ? [] : validate.errors, `${method} ${path}`).toEqual([]);
-      return r.body;
-    };
+    const check = openApiConformance(doc, (method, path, body) => fx.call(method, path, body));
+    const conforms = async (method: string, path: string, template: string, body?: unknown) =>
+      (await check(method, path, template, body)).body;
     await fx.call("PUT", "/v1/flags/documented", rolloutFlag("documented", 3));
     const { id } = await conforms("POST", "/v1/flags/documented/rollout", "/v1/flags/{name}/rollout", {
       percent: 9,
