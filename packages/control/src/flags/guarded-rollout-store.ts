@@ -187,10 +187,13 @@ export class GuardedRolloutStore {
     return rows.map(toRollout);
   }
 
-  /** Rollouts whose flag may not yet have the percentage they want (a write cut short by a crash). */
-  async unsynced(): Promise<GuardedRollout[]> {
+  /**
+   * What a look attends to, in one query: active rollouts, and any whose flag may not yet have the
+   * percentage it wants (a write cut short by a crash).
+   */
+  async needingAttention(): Promise<GuardedRollout[]> {
     const { rows } = await this.db.query<Row>(
-      "SELECT * FROM baton_flag_rollouts WHERE NOT flag_synced ORDER BY id",
+      "SELECT * FROM baton_flag_rollouts WHERE state IN ('running', 'paused') OR NOT flag_synced ORDER BY id",
     );
     return rows.map(toRollout);
   }

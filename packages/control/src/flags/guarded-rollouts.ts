@@ -225,9 +225,14 @@ export class GuardedRollouts {
 
   private async lookAll(): Promise<void> {
     try {
-      // A write cut short (a crash, the database away) is finished first: the flag follows the row.
-      for (const r of await this.store.unsynced()) await this.sync(r);
-      for (const r of await this.store.active()) await this.look(r);
+      for (let r of await this.store.needingAttention()) {
+        // A write cut short (a crash, the database away) is finished first: the flag follows the row.
+        if (!r.flagSynced) {
+          await this.sync(r);
+          r = { ...r, flagSynced: true };
+        }
+        if (r.state === "running" || r.state === "paused") await this.look(r);
+      }
     } catch (err) {
       // The database away for a moment: traffic stays as it is, and the next look tries again.
       if (!isTransient(err)) this.log(`flags: guarded rollouts: ${(err as Error).message}`);
