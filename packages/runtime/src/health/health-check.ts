@@ -1,0 +1,22 @@
+/**
+ * One dependency a service checks before it says it is ready: a database, a cache, another
+ * service, a circuit breaker. The shape every ready-made check (node-postgres, postgres.js,
+ * ioredis, HTTP, cockatiel breakers) returns and `health({ checks })` runs.
+ */
+export interface HealthCheck {
+  /** As it appears in the JSON answer and in metrics: "postgres", "redis", "payments-api". */
+  name: string;
+  /**
+   * A failed critical check fails readiness (503); a failed non-critical one leaves the service
+   * ready but `degraded`. Default true.
+   */
+  critical?: boolean;
+  /** How long one run may take before it counts as failed. */
+  timeoutMs?: number;
+  /**
+   * Resolves when the dependency is usable; throws (or rejects) with an error saying why not.
+   * May resolve with details to show in the answer (a breaker's state, a pool's size). The
+   * signal aborts at the timeout, so a well-behaved check stops its work.
+   */
+  run(signal: AbortSignal): Promise<void | { details?: Record<string, unknown> }>;
+}

@@ -1,0 +1,2 @@
+// @baton/runtime: the public surface. Each part is usable alone.
+export {};
