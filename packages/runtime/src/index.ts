@@ -1,2 +1,8 @@
-// @baton/runtime: the public surface. Each part is usable alone.
-export {};
+// @baton/runtime: the public surface. Each part is usable alone; each part's own index.ts says
+// what it exports.
+export type { HealthCheck } from "./health/health-check.js";
+export * from "./health/index.js";
+export * from "./metrics/index.js";
+export * from "./resilience/index.js";
+export * from "./shutdown/index.js";
+export * from "./versioning/index.js";

@@ -1,0 +1,2 @@
+// The health part of @baton/runtime: its public exports only.
+export {};

@@ -1,0 +1,2 @@
+// The metrics part of @baton/runtime: its public exports only.
+export {};

@@ -1,0 +1,2 @@
+// The resilience part of @baton/runtime: its public exports only.
+export {};

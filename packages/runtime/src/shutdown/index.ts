@@ -1,0 +1,2 @@
+// The shutdown part of @baton/runtime: its public exports only.
+export {};

@@ -1,0 +1,2 @@
+// The versioning part of @baton/runtime: its public exports only.
+export {};
