@@ -16,7 +16,9 @@ export interface HealthCheck {
   /**
    * Resolves when the dependency is usable; throws (or rejects) with an error saying why not.
    * May resolve with details to show in the answer (a breaker's state, a pool's size). The
-   * signal aborts at the timeout, so a well-behaved check stops its work.
+   * signal aborts at the timeout, so a well-behaved check stops its work. A check that works but
+   * is impaired (a pool with every client busy and callers waiting) resolves with `degraded`, the
+   * reason: the service stays ready, reported `degraded`, even when the check is critical.
    */
-  run(signal: AbortSignal): Promise<void | { details?: Record<string, unknown> }>;
+  run(signal: AbortSignal): Promise<void | { details?: Record<string, unknown>; degraded?: string }>;
 }
