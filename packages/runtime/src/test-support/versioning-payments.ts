@@ -30,10 +30,15 @@ export const paymentsV2: ApiChange = {
   version: "v2",
   description: "amount becomes {value, currency}; customer_id becomes customer {id, email}",
   routes: ["POST /payments", "GET /payments/:id"],
-  request: (p: PaymentRequestV1): PaymentRequest => ({
-    amount: { value: p.amount, currency: p.currency },
-    customer: { id: p.customer_id, email: null },
-  }),
+  request: (p: PaymentRequestV1): PaymentRequest => {
+    // v1's shape is known here only: a body that is not one is the client's error (a 400).
+    if (typeof p?.amount !== "number")
+      throw new Error("amount must be a number (v1: {amount, currency, customer_id})");
+    return {
+      amount: { value: p.amount, currency: p.currency },
+      customer: { id: p.customer_id, email: null },
+    };
+  },
   response: ({ amount, customer, ...rest }: Payment): PaymentV1 => ({
     ...rest,
     amount: amount.value,

@@ -21,7 +21,10 @@ export interface ApiChange {
   version: string;
   /** In words; error messages and logs quote it. */
   description: string;
-  /** The routes it concerns (`"POST /payments"`, `"/payments/:id"`, `"/payments/*"`); default all. */
+  /**
+   * The routes it concerns (`"POST /payments"`, `"/payments/:id"`, `"/payments/*"`), under
+   * `pathPrefix` (`/api/v1/payments` is `/payments`); default all.
+   */
   routes?: RouteScope;
   /** An older request body as the newer one. Throwing answers 400 (the client sent something it cannot mean). */
   request?: (body: Body, ctx: ApiTransformContext) => unknown;
@@ -83,6 +86,8 @@ export interface ResolvedVersion {
   method: string;
   /** Path without the version segment and without the query. */
   path: string;
+  /** The path under `pathPrefix` (the prefix taken off too): what change `routes` are matched against. */
+  routePath: string;
   /** The URL the application should route: path without the version segment, with the query. */
   url: string;
   /** Headers for the response: the version served, `Vary`, and Deprecation/Sunset/Link. */
@@ -229,6 +234,10 @@ export function apiVersioning(options: ApiVersioningOptions): ApiVersioning {
         clientId,
         method: (req.method ?? "GET").toUpperCase(),
         path,
+        routePath:
+          prefix && (path === prefix || path.startsWith(`${prefix}/`))
+            ? path.slice(prefix.length) || "/"
+            : path,
         url: `${path}${query}`,
         headers: headersOf.get(version)!,
       };
@@ -237,7 +246,7 @@ export function apiVersioning(options: ApiVersioningOptions): ApiVersioning {
 
   const contextOf = (r: ResolvedVersion): ApiTransformContext => ({
     method: r.method,
-    path: r.path,
+    path: r.routePath,
     version: r.version,
     clientId: r.clientId,
   });

@@ -1,4 +1,4 @@
-/** A request as a change's scope sees it: the method and the path, without version or query. */
+/** A request as a change's scope sees it: the method and the path under `pathPrefix`, without version or query. */
 export interface RouteInfo {
   method: string;
   path: string;
