@@ -8,6 +8,7 @@ export interface WebSocketLike {
   close(code?: number, reason?: string): void;
   on(event: "message", listener: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): this;
   on(event: "close", listener: (code: number, reason: Buffer) => void): this;
+  on(event: "error", listener: (error: Error) => void): this;
 }
 
 /** What a change's message transforms are told. */
@@ -48,6 +49,10 @@ export class VersionedSocket<In = Body, Out = Body> {
     this.ctx = { protocol };
     socket.on("message", (data, isBinary) => this.received(data, isBinary));
     socket.on("close", () => hooks.closed(this));
+    // `ws` emits an error for what the client got wrong (a message over maxPayload, a bad frame)
+    // and has already closed with the right code (1009, 1002): without a listener, the error
+    // would end the process.
+    socket.on("error", () => {});
   }
 
   /** Sets the handler of client messages, which receives them in the canonical model. */
