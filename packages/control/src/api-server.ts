@@ -10,6 +10,8 @@ import { BatonControlError } from "./errors.js";
 import { CLIENT_ROUTES, checkClientToken, registerClientApi } from "./flags/client-api.js";
 import type { FlagService } from "./flags/flag-service.js";
 import type { GuardedRollouts } from "./flags/guarded-rollouts.js";
+import type { AppMetrics } from "./release-metrics/app-metrics.js";
+import { RELEASE_METRICS_ROUTE, registerReleaseMetricsApi } from "./release-metrics/release-metrics-api.js";
 
 export { hashToken } from "./api/bearer-token.js";
 
@@ -31,6 +33,11 @@ export interface ApiOptions {
   flags?: FlagService;
   /** Guarded rollouts of flags: their routes under /v1/flags/:name/guarded-rollout. */
   rollouts?: GuardedRollouts;
+  /**
+   * Where services report their own metrics (@baton/runtime's createReleaseMetrics), for
+   * `analysis.metrics`: `POST /api/client/release-metrics`, with a client token (needs `flags`).
+   */
+  releaseMetrics?: AppMetrics;
   /** Where internal errors are reported (default: stderr). */
   log?: (line: string) => void;
 }
@@ -159,7 +166,10 @@ export function buildApi(plane: ReleaseControl, opts: ApiOptions): FastifyInstan
     }
   });
 
-  const patterns = [...routes, ...(opts.flags ? CLIENT_ROUTES : [])].map((r) => ({
+  const clientRoutes = opts.flags
+    ? [...CLIENT_ROUTES, ...(opts.releaseMetrics ? [RELEASE_METRICS_ROUTE] : [])]
+    : [];
+  const patterns = [...routes, ...clientRoutes].map((r) => ({
     method: r.method,
     pattern: new RegExp(`^${r.path.replace(/:\w+/g, "[^/]+")}$`),
   }));
@@ -178,6 +188,7 @@ export function buildApi(plane: ReleaseControl, opts: ApiOptions): FastifyInstan
   const { flags } = opts;
   if (flags) {
     registerClientApi(app, flags);
+    if (opts.releaseMetrics) registerReleaseMetricsApi(app, opts.releaseMetrics);
     // Before the server waits for its connections to end: streams would never end by themselves.
     app.addHook("preClose", async () => flags.close());
   }

@@ -24,6 +24,7 @@ import { retirePrevious } from "./release/retire-previous.js";
 import { runRollingRelease } from "./release/rolling-release.js";
 import { resolveVersion } from "./release/version-resolution.js";
 import { instanceLogs, type LogTail } from "./release-logs.js";
+import type { AppMetrics } from "./release-metrics/app-metrics.js";
 import { findServing, type VersionSet } from "./release-recovery.js";
 import type { RouterAdmin } from "./router-admin.js";
 import { keepPreviousOf, releaseSettings, type ServiceFile } from "./service-file.js";
@@ -44,6 +45,8 @@ export interface ControlPlaneOptions {
   routerUrl: string;
   /** Where instance logs go. */
   dataDir: string;
+  /** What services report with @baton/runtime, for `analysis.metrics` (see ApiOptions.releaseMetrics). */
+  appMetrics?: AppMetrics;
   log?: (line: string) => void;
 }
 
@@ -481,6 +484,7 @@ export class ControlPlane {
         state.waiting = waiting;
       },
       log: this.opts.log,
+      ...(this.opts.appMetrics ? { appMetrics: this.opts.appMetrics } : {}),
     };
   }
 

@@ -1,3 +1,4 @@
+export { analyzeRelease, type MetricEvidence, type ReleaseVerdict } from "./analysis/analyze-release.js";
 export {
   type AnalysisConfig,
   analyzeCanary,
@@ -9,6 +10,12 @@ export {
 } from "./analysis/canary-analysis.js";
 export { csRadius, tauFor } from "./analysis/confidence-sequence.js";
 export { type Buckets, mannWhitney, quantile } from "./analysis/histogram.js";
+export {
+  analyzeMetric,
+  type MetricCheck,
+  type MetricSample,
+  type MetricVerdict,
+} from "./analysis/metric-analysis.js";
 export type { ApiRoute } from "./api/api-route.js";
 export { apiSchemas, errorEnvelope } from "./api/api-schemas.js";
 export type { ErrorEnvelope } from "./api/error-reply.js";
@@ -79,6 +86,8 @@ export {
 } from "./regional-control-plane.js";
 export { IllegalTransitionError, ReleaseLifecycle, ReleaseStatus } from "./release/release-lifecycle.js";
 export { instanceLogs, type LogTail } from "./release-logs.js";
+export { AppMetrics, type ReleaseMetricsReport, releaseMetricsBody } from "./release-metrics/app-metrics.js";
+export { fillQuery, type PrometheusSource, prometheusCount } from "./release-metrics/prometheus-count.js";
 export { type VersionSet, versionOf } from "./release-recovery.js";
 export { RouterAdmin, RouterAdminError } from "./router-admin.js";
 export {

@@ -1,6 +1,7 @@
 import { cidrProblem, durationSchema, optionalDurationSchema, parseYamlConfig } from "@baton/router";
 import { z } from "zod";
 import { DEFAULT_ANALYSIS } from "./analysis/canary-analysis.js";
+import { metricCheckSchema, uniqueNames } from "./analysis/metric-check-schema.js";
 
 const weightPercent = z.number().min(0).max(100);
 
@@ -201,6 +202,32 @@ export const serviceFileSchema = z
           .describe(
             "What a step inconclusive for `maxInconclusive` does: pause for a human (`baton promote` or `baton abort`), promote, or roll back.",
           ),
+        metrics: z
+          .array(metricCheckSchema)
+          .max(20)
+          .default([])
+          .superRefine(uniqueNames)
+          .describe(
+            "The application's own numbers, judged per version with the same sequential tests: counts per request (from @baton/runtime's createReleaseMetrics, or a Prometheus `query`) and quantiles of histograms.",
+          ),
+        prometheus: z
+          .strictObject({
+            url: z
+              .url({ protocol: /^https?$/ })
+              .describe("The Prometheus server's address, e.g. http://127.0.0.1:9090."),
+            timeout: durationSchema("2s").describe("How long one query may take."),
+          })
+          .optional()
+          .describe("Where metrics with a `query` are read."),
+      })
+      .superRefine((a, ctx) => {
+        const i = a.metrics.findIndex((m) => "query" in m && m.query !== undefined);
+        if (i >= 0 && !a.prometheus)
+          ctx.addIssue({
+            code: "custom",
+            path: ["metrics", i, "query"],
+            message: "a metric with a query needs analysis.prometheus.url (where Prometheus answers)",
+          });
       })
       .prefault({})
       .describe("How every release compares the new version with the old one, sequentially."),

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  AppMetrics,
   ControlPlane,
   FlagService,
   formatDuration,
@@ -54,6 +55,8 @@ export async function runDemo(): Promise<void> {
     );
     const url = `http://127.0.0.1:${router.address.port}`;
     say(`router on ${url} (admin API on port ${router.adminAddress!.port})`);
+    // What the example service reports with @baton/runtime, for analysis.metrics.
+    const appMetrics = new AppMetrics();
     let v3FirstTraffic = 0;
     let v3RolledBack = 0;
     const cp = new ControlPlane({
@@ -62,6 +65,7 @@ export async function runDemo(): Promise<void> {
       router: new RouterAdmin(`http://127.0.0.1:${router.adminAddress!.port}`),
       routerUrl: url,
       dataDir: work,
+      appMetrics,
       log: (line) => {
         say(`  ${line}`);
         if (line.startsWith("step 1: v3")) v3FirstTraffic = Date.now();
@@ -83,6 +87,7 @@ export async function runDemo(): Promise<void> {
       tokenSha256: hashToken(adminToken),
       flags,
       rollouts,
+      releaseMetrics: appMetrics,
     });
     const clientToken = (await flags.tokens.create("echo", "demo")).token;
     await flags.put(

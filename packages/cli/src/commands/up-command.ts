@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import {
+  AppMetrics,
   ControlPlane,
   FlagService,
   GuardedRollouts,
@@ -79,6 +80,8 @@ export async function runUp(opts: UpOptions): Promise<void> {
   let plane: ControlPlane | RegionalControlPlane | undefined;
   let api: Awaited<ReturnType<typeof startApi>> | undefined;
   let rollouts: GuardedRollouts | undefined;
+  // What the service's instances report with @baton/runtime, for analysis.metrics.
+  const appMetrics = new AppMetrics();
   const shutdown = async (everything: boolean) => {
     if (shuttingDown) return;
     shuttingDown = true;
@@ -149,6 +152,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
         routerUrl: router.url,
         dataDir,
         log: (line) => say(line),
+        appMetrics,
       });
       plane = local;
       supervisor = new RouterSupervisor(router, {
@@ -180,6 +184,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
       extraStatus: () => (supervisor ? { router: supervisor.status() } : {}),
       flags,
       rollouts,
+      releaseMetrics: appMetrics,
     }).catch(async (err: NodeJS.ErrnoException) => {
       // Taken between the check and now: the same clear error as the check's.
       if (err.code === "EADDRINUSE")

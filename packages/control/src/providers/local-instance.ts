@@ -8,8 +8,10 @@ import type { InstanceRecord } from "./provider.js";
 import { WatchedInstance } from "./watched-instance.js";
 
 export interface LocalInstanceSpec {
-  /** Shell command, e.g. `node server.js`; started with PORT and BATON_VERSION set. */
+  /** Shell command, e.g. `node server.js`; started with PORT, BATON_VERSION and BATON_SERVICE set. */
   run: string;
+  /** The service, as baton.yaml names it: BATON_SERVICE (the runtime SDK's metrics say whose they are). */
+  service?: string;
   cwd: string;
   version: string;
   port: number;
@@ -79,6 +81,7 @@ export class LocalInstance extends WatchedInstance {
           ...this.spec.env,
           PORT: String(this.spec.port),
           BATON_VERSION: this.spec.version,
+          ...(this.spec.service ? { BATON_SERVICE: this.spec.service } : {}),
           ...(this.spec.owner ? { [OWNER_ENV]: this.spec.owner } : {}),
         },
       });

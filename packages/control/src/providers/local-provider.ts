@@ -29,6 +29,7 @@ export class LocalProvider implements Provider {
   private instance(spec: VersionSpec, port: number, index: number): LocalInstance {
     const inst = new LocalInstance({
       run: spec.run,
+      service: spec.service,
       cwd: spec.cwd,
       version: spec.version,
       port,

@@ -4,6 +4,7 @@ import type { AuditLog } from "../audit/audit-log.js";
 import { fileDigests } from "../audit/file-digests.js";
 import { formatDuration } from "../format-duration.js";
 import type { Instance, Provider, VersionSpec } from "../providers/provider.js";
+import type { AppMetrics } from "../release-metrics/app-metrics.js";
 import type { RouterAdmin } from "../router-admin.js";
 import { keepPreviousOf, type ServiceFile } from "../service-file.js";
 import type { Release, ReleaseStore } from "../state/release-store.js";
@@ -40,6 +41,8 @@ export interface ReleaseContext {
   report?: (waiting: Waiting | undefined) => void;
   /** The database migration the release runs, when baton.yaml names one. */
   migration?: ReleaseMigrationHooks;
+  /** What services report with @baton/runtime's createReleaseMetrics, for `analysis.metrics`. */
+  appMetrics?: AppMetrics;
 }
 
 export interface NextVersion {

@@ -1,12 +1,8 @@
-import {
-  analyzeCanary,
-  CANARY_SIDES,
-  type Sample,
-  type SideNames,
-  type Verdict,
-} from "../analysis/canary-analysis.js";
+import { analyzeRelease, type ReleaseVerdict } from "../analysis/analyze-release.js";
+import { CANARY_SIDES, type Sample, type SideNames, type Verdict } from "../analysis/canary-analysis.js";
 import { formatDuration } from "../format-duration.js";
 import type { Release } from "../state/release-store.js";
+import { MetricEvidenceCollector } from "./metric-evidence.js";
 import type { Waiting } from "./release-runner.js";
 import { type ReleaseContext, sampleOf, sleep } from "./release-steps.js";
 
@@ -63,10 +59,29 @@ export async function judgeStep(ctx: ReleaseContext, release: Release, s: StepTo
       decision,
       reason,
       numbers: verdict
-        ? { errorRate: verdict.errorRate, latency: verdict.latency, requests: verdict.requests }
+        ? {
+            errorRate: verdict.errorRate,
+            latency: verdict.latency,
+            requests: verdict.requests,
+            ...(metricsOf(verdict).length ? { metrics: metricsOf(verdict) } : {}),
+          }
         : {},
     });
   };
+  const checks = file.analysis.metrics ?? [];
+  const evidence =
+    checks.length > 0
+      ? new MetricEvidenceCollector(
+          {
+            ...(ctx.appMetrics ? { app: ctx.appMetrics } : {}),
+            ...(file.analysis.prometheus ? { prometheus: file.analysis.prometheus } : {}),
+          },
+          file.service,
+          checks,
+          s.treatment.version,
+          "baseline" in s.control ? undefined : s.control.version,
+        )
+      : undefined;
   try {
     for (;;) {
       await sleep(ctx.pollMs ?? 1000);
@@ -76,9 +91,13 @@ export async function judgeStep(ctx: ReleaseContext, release: Release, s: StepTo
       const treatment = sampleOf(stats, s.treatment.track, s.treatment.version);
       const control =
         "baseline" in s.control ? s.control.baseline : sampleOf(stats, s.control.track, s.control.version);
-      let verdict = analyzeCanary(
+      const metrics = evidence
+        ? await evidence.look(window, { treatment: treatment.requests, control: control.requests })
+        : [];
+      let verdict: Verdict = analyzeRelease(
         treatment,
         control,
+        metrics,
         file.analysis,
         s.treatment.track === "canary" ? CANARY_SIDES : NEW_AND_OLD,
       );
@@ -220,6 +239,11 @@ function ejectionsOf(
     | { ejections?: number }
     | undefined;
   return t?.ejections ?? 0;
+}
+
+/** The application's metrics in a verdict, when `analysis.metrics` named any. */
+function metricsOf(verdict: Verdict) {
+  return "metrics" in verdict ? (verdict as ReleaseVerdict).metrics : [];
 }
 
 /** A rolling batch or a blue-green switch compares the new version with the old one. */

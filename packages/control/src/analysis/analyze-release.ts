@@ -1,0 +1,62 @@
+import {
+  type AnalysisConfig,
+  analyzeCanary,
+  CANARY_SIDES,
+  type Sample,
+  type SideNames,
+  type Verdict,
+} from "./canary-analysis.js";
+import { analyzeMetric, type MetricCheck, type MetricSample, type MetricVerdict } from "./metric-analysis.js";
+
+/** One metric of `analysis.metrics` with both sides' numbers at this look. */
+export interface MetricEvidence {
+  check: MetricCheck;
+  treatment: MetricSample;
+  control: MetricSample;
+}
+
+/** A verdict on the router's numbers and the application's own metrics together. */
+export interface ReleaseVerdict extends Verdict {
+  metrics: MetricVerdict[];
+}
+
+/**
+ * The router's error rate and latency, and each metric of `analysis.metrics`, judged together
+ * with one false-alarm budget: with k = 2 + metrics dimensions, each gets 1/k of 1 - confidence,
+ * so a version within every tolerance is failed with probability at most 1 - confidence however
+ * many metrics are watched and however often the analysis looks. Fails when any dimension fails
+ * (the router's first, then the metrics in their order), passes when all pass.
+ */
+export function analyzeRelease(
+  treatment: Sample,
+  control: Sample,
+  metrics: readonly MetricEvidence[],
+  config: AnalysisConfig,
+  sides: SideNames = CANARY_SIDES,
+): ReleaseVerdict {
+  if (metrics.length === 0) return { ...analyzeCanary(treatment, control, config, sides), metrics: [] };
+  const a = 1 - config.confidence;
+  const k = 2 + metrics.length;
+  const base = analyzeCanary(treatment, control, { ...config, confidence: 1 - (2 * a) / k }, sides);
+  const verdicts = metrics.map((m) =>
+    analyzeMetric(m.check, m.treatment, m.control, a / k, config.minRequests, sides),
+  );
+  const failed = verdicts.find((v) => v.decision === "fail");
+  if (base.decision === "fail") return { ...base, metrics: verdicts };
+  if (failed) {
+    const { waitingFor: _, ...rest } = base;
+    return { ...rest, decision: "fail", reason: failed.reason, metrics: verdicts };
+  }
+  const open = verdicts.filter((v) => v.decision !== "pass");
+  if (base.decision === "pass" && open.length === 0)
+    return { ...base, reason: [base.reason, ...verdicts.map((v) => v.reason)].join("; "), metrics: verdicts };
+  return {
+    ...base,
+    decision: "inconclusive",
+    reason: [
+      base.decision === "pass" ? `error rate and latency passed` : base.reason,
+      ...open.map((v) => v.reason),
+    ].join("; "),
+    metrics: verdicts,
+  };
+}

@@ -1,0 +1,124 @@
+import { z } from "zod";
+import type { Buckets } from "../analysis/histogram.js";
+import { BatonControlError } from "../errors.js";
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]{0,199}$/;
+const name = z.string().regex(METRIC_NAME, "a metric name: letters, digits, _ and :, at most 200 characters");
+const count = z.number().finite().min(0).max(1e12);
+
+/**
+ * `POST /api/client/release-metrics` (Baton's own): one instance's counters and histograms since
+ * its last report, sent by @baton/runtime's `createReleaseMetrics`.
+ */
+export const releaseMetricsBody = z
+  .strictObject({
+    service: z.string().min(1).max(256),
+    version: z.string().min(1).max(256),
+    instanceId: z.string().max(256).optional(),
+    counters: z.record(name, count).default({}),
+    histograms: z
+      .record(name, z.array(z.tuple([z.number().finite().min(0).max(1e15), count])).max(2_000))
+      .default({}),
+  })
+  .refine(
+    (r) => Object.keys(r.counters).length + Object.keys(r.histograms).length <= 500,
+    "at most 500 metrics per report",
+  );
+export type ReleaseMetricsReport = z.infer<typeof releaseMetricsBody>;
+
+interface Series {
+  count: number;
+  buckets: Map<number, number>;
+  seenAt: number;
+}
+
+/** Cumulative totals of one metric of one version at one moment. */
+export interface MetricMark {
+  count: number;
+  buckets: Buckets;
+}
+
+/** How many (service, version, metric) series are kept; idle ones make room first. */
+export const MAX_SERIES = 10_000;
+const IDLE_MS = 15 * 60_000;
+
+/**
+ * The application's own metrics per service, version and name, summed over every instance since
+ * the control plane started. Kept in memory, like flag outcomes: the analysis compares what came
+ * in during its window (two marks), and after a restart a step's window starts again. Bounded: at
+ * most MAX_SERIES series, values put back on the SDK's bucket grid.
+ */
+export class AppMetrics {
+  private readonly series = new Map<string, Series>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Adds a report whole, or nothing of it (a report that would pass MAX_SERIES is refused). */
+  add(report: ReleaseMetricsReport): void {
+    const at = this.now();
+    const names = new Set([...Object.keys(report.counters), ...Object.keys(report.histograms)]);
+    const fresh = [...names].filter((m) => !this.series.has(key(report.service, report.version, m)));
+    if (this.series.size + fresh.length > MAX_SERIES) this.evictIdle(at);
+    if (this.series.size + fresh.length > MAX_SERIES)
+      throw new BatonControlError(
+        "BATON_BAD_REQUEST",
+        `the control plane already keeps ${this.series.size} metric series (service, version, name) reported in the last ${IDLE_MS / 60_000} minutes, of ${MAX_SERIES} at most; ${fresh.length} new ones from ${report.service} ${report.version} were refused: report fewer distinct names`,
+      );
+    for (const [metric, n] of Object.entries(report.counters)) this.at(report, metric, at).count += n;
+    for (const [metric, buckets] of Object.entries(report.histograms)) {
+      const s = this.at(report, metric, at);
+      for (const [value, n] of buckets) {
+        const le = gridOf(value);
+        s.buckets.set(le, (s.buckets.get(le) ?? 0) + n);
+        s.count += n;
+      }
+    }
+  }
+
+  /** The totals of a metric of a version now (zeros when nobody reported it). */
+  mark(service: string, version: string, metric: string): MetricMark {
+    const s = this.series.get(key(service, version, metric));
+    if (!s) return { count: 0, buckets: [] };
+    return { count: s.count, buckets: [...s.buckets.entries()].sort((a, b) => a[0] - b[0]) };
+  }
+
+  /** Whether any instance of the service reported anything: "no SDK" is said differently from "no events". */
+  reported(service: string): boolean {
+    const prefix = `${service}\u0000`;
+    for (const k of this.series.keys()) if (k.startsWith(prefix)) return true;
+    return false;
+  }
+
+  /** What came in between two marks. */
+  static since(now: MetricMark, start: MetricMark): MetricMark {
+    const before = new Map(start.buckets.map(([le, n]) => [le, n]));
+    const buckets = now.buckets
+      .map(([le, n]) => [le, n - (before.get(le) ?? 0)] as [number, number])
+      .filter(([, n]) => n > 0);
+    return { count: Math.max(0, now.count - start.count), buckets };
+  }
+
+  private at(report: ReleaseMetricsReport, metric: string, at: number): Series {
+    const k = key(report.service, report.version, metric);
+    let s = this.series.get(k);
+    if (!s) {
+      s = { count: 0, buckets: new Map(), seenAt: at };
+      this.series.set(k, s);
+    }
+    s.seenAt = at;
+    return s;
+  }
+
+  private evictIdle(at: number): void {
+    for (const [k, s] of this.series) if (at - s.seenAt > IDLE_MS) this.series.delete(k);
+  }
+}
+
+const key = (service: string, version: string, metric: string) => `${service}\u0000${version}\u0000${metric}`;
+
+/** The SDK's grid (two significant digits), so that whatever a client sends, a series holds ~90 buckets a decade. */
+function gridOf(value: number): number {
+  if (!(value > 0)) return 0;
+  const scale = 10 ** (Math.floor(Math.log10(value)) - 1);
+  return Number((Math.ceil(value / scale - 1e-9) * scale).toPrecision(2));
+}

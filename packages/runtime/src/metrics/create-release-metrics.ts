@@ -1,0 +1,188 @@
+import { hostname } from "node:os";
+import { Counter, register as globalRegistry, Histogram, type Registry } from "prom-client";
+import { METRIC_NAME, type MetricsPayload, MetricsReport } from "./metrics-report.js";
+
+export interface ReleaseMetricsOptions {
+  /**
+   * The control plane's client API, e.g. `http://127.0.0.1:7070/api`. Default: the environment's
+   * `BATON_METRICS_URL`, else `BATON_FLAGS_URL` (both set by `baton up` for its instances).
+   * Without one, metrics are kept for Prometheus (see `registry`) and nothing is sent.
+   */
+  url?: string;
+  /** A client token (`baton flags token create`). Default: `BATON_METRICS_TOKEN`, else `BATON_FLAGS_TOKEN`. */
+  token?: string;
+  /** The service, as baton.yaml names it. Default: `BATON_SERVICE`. */
+  service?: string;
+  /** This instance's version. Default: `BATON_VERSION` (set by Baton when it starts an instance). */
+  version?: string;
+  /** Default: the host name and process id. */
+  instanceId?: string;
+  /** How often to report, ms (default 1000); 0: only on `flush()`. */
+  intervalMs?: number;
+  /**
+   * Also exposes each metric to this prom-client registry (counters as `<name>_total`, with a
+   * `version` label), for a Prometheus that scrapes the service. `false`: not at all. Default: the
+   * global registry.
+   */
+  registry?: Registry | false;
+  /** A failed report (it is kept and sent with the next one). Default: one line on stderr, then quiet until a report succeeds. */
+  onError?: (error: Error) => void;
+}
+
+/** A service's own numbers, per version, for the release analysis (`analysis.metrics` in baton.yaml). */
+export interface ReleaseMetrics {
+  /** Counts an event, e.g. `count("checkout_completed")`. */
+  count(name: string, by?: number): void;
+  /** Records a value, e.g. `observe("payment_latency_ms", 183)`. Resolution: two significant digits. */
+  observe(name: string, value: number): void;
+  /** Sends what was gathered now. */
+  flush(): Promise<void>;
+  /** Stops reporting, after sending what is left (call it from a shutdown hook). */
+  close(): Promise<void>;
+}
+
+/**
+ * Business metrics per version, sent to Baton's control plane every second, so that a canary whose
+ * checkouts fall is rolled back even when its error rate and latency look fine. Cheap on the
+ * request path (a map update); the report is one small POST a second per instance.
+ */
+export function createReleaseMetrics(options: ReleaseMetricsOptions = {}): ReleaseMetrics {
+  const env = process.env;
+  const url = options.url ?? env.BATON_METRICS_URL ?? env.BATON_FLAGS_URL;
+  const token = options.token ?? env.BATON_METRICS_TOKEN ?? env.BATON_FLAGS_TOKEN;
+  const service = options.service ?? env.BATON_SERVICE;
+  const version = options.version ?? env.BATON_VERSION ?? "unknown";
+  const instanceId = options.instanceId ?? `${hostname()}:${process.pid}`;
+  const report = new MetricsReport();
+  const prom =
+    options.registry === false ? undefined : promMirror(options.registry ?? globalRegistry, version);
+  let quiet = false;
+  const onError =
+    options.onError ??
+    ((error: Error) => {
+      if (!quiet)
+        process.stderr.write(
+          `@baton/runtime: release metrics not sent (kept for the next report): ${error.message}\n`,
+        );
+      quiet = true;
+    });
+  const missing = !url
+    ? "url (BATON_METRICS_URL)"
+    : !token
+      ? "token (BATON_METRICS_TOKEN)"
+      : !service
+        ? "service (BATON_SERVICE)"
+        : undefined;
+
+  let inFlight: Promise<void> | undefined;
+  const flush = async (): Promise<void> => {
+    if (inFlight) await inFlight;
+    if (missing) return;
+    const taken = report.take();
+    if (!taken) return;
+    const payload: MetricsPayload = { service: service!, version, instanceId, ...taken };
+    inFlight = send(`${url!.replace(/\/+$/, "")}/client/release-metrics`, token!, payload)
+      .then(() => {
+        quiet = false;
+      })
+      .catch((error: Error) => {
+        report.restore(taken);
+        onError(error);
+      })
+      .finally(() => (inFlight = undefined));
+    await inFlight;
+  };
+
+  const intervalMs = options.intervalMs ?? 1000;
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = () => {
+    if (closed || intervalMs <= 0 || missing) return;
+    timer = setTimeout(() => void flush().finally(schedule), intervalMs);
+    timer.unref();
+  };
+  schedule();
+
+  const checkName = (name: string) => {
+    if (!METRIC_NAME.test(name))
+      throw new TypeError(
+        `metric name ${JSON.stringify(name)} is not valid: letters, digits, _ and :, not starting with a digit, at most 200 characters`,
+      );
+  };
+  return {
+    count(name, by = 1) {
+      checkName(name);
+      if (!(by >= 0) || !Number.isFinite(by))
+        throw new RangeError(`count(${name}, ${by}): a counter only goes up by a finite amount`);
+      report.count(name, by);
+      prom?.count(name, by);
+    },
+    observe(name, value) {
+      checkName(name);
+      if (!Number.isFinite(value))
+        throw new RangeError(`observe(${name}, ${value}): the value must be a finite number`);
+      report.observe(name, value);
+      prom?.observe(name, value);
+    },
+    flush,
+    async close() {
+      closed = true;
+      clearTimeout(timer);
+      await flush();
+    },
+  };
+}
+
+async function send(url: string, token: string, payload: MetricsPayload): Promise<void> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: token },
+    body: JSON.stringify(payload),
+    signal: AbortSignal.timeout(5000),
+  });
+  if (!res.ok) {
+    const text = (await res.text().catch(() => "")).slice(0, 300);
+    throw new Error(`POST ${url}: ${res.status} ${text}`);
+  }
+  await res.body?.cancel().catch(() => {});
+}
+
+/** The same metrics in prom-client, created on first use, so a Prometheus scrape sees them too. */
+function promMirror(registry: Registry, version: string) {
+  const counters = new Map<string, Counter<"version">>();
+  const histograms = new Map<string, Histogram<"version">>();
+  const existing = (name: string) => registry.getSingleMetric(name);
+  return {
+    count(name: string, by: number) {
+      let c = counters.get(name);
+      if (!c) {
+        const full = `${name}_total`;
+        c =
+          (existing(full) as Counter<"version"> | undefined) ??
+          new Counter({
+            name: full,
+            help: `${name} (@baton/runtime release metric)`,
+            labelNames: ["version"],
+            registers: [registry],
+          });
+        counters.set(name, c);
+      }
+      c.inc({ version }, by);
+    },
+    observe(name: string, value: number) {
+      let h = histograms.get(name);
+      if (!h) {
+        h =
+          (existing(name) as Histogram<"version"> | undefined) ??
+          new Histogram({
+            name,
+            help: `${name} (@baton/runtime release metric)`,
+            labelNames: ["version"],
+            registers: [registry],
+          });
+        histograms.set(name, h);
+      }
+      h.observe({ version }, value);
+    },
+  };
+}
