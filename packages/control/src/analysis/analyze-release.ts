@@ -25,7 +25,8 @@ export interface ReleaseVerdict extends Verdict {
  * with one false-alarm budget: with k = 2 + metrics dimensions, each gets 1/k of 1 - confidence,
  * so a version within every tolerance is failed with probability at most 1 - confidence however
  * many metrics are watched and however often the analysis looks. Fails when any dimension fails
- * (the router's first, then the metrics in their order), passes when all pass.
+ * (the router's first, then the metrics in their order); passes when the router's pass and so do
+ * the metrics marked `required` (the others only ever stop a release).
  */
 export function analyzeRelease(
   treatment: Sample,
@@ -47,9 +48,17 @@ export function analyzeRelease(
     const { waitingFor: _, ...rest } = base;
     return { ...rest, decision: "fail", reason: failed.reason, metrics: verdicts };
   }
-  const open = verdicts.filter((v) => v.decision !== "pass");
+  // Metrics that are not `required` stop a release when they fail, and never hold it.
+  const open = verdicts.filter((v, i) => v.decision !== "pass" && metrics[i]!.check.required);
   if (base.decision === "pass" && open.length === 0)
-    return { ...base, reason: [base.reason, ...verdicts.map((v) => v.reason)].join("; "), metrics: verdicts };
+    return {
+      ...base,
+      reason: [
+        base.reason,
+        ...verdicts.map((v) => (v.decision === "pass" ? v.reason : `${v.reason} (not required)`)),
+      ].join("; "),
+      metrics: verdicts,
+    };
   return {
     ...base,
     decision: "inconclusive",

@@ -12,6 +12,12 @@ interface Tolerance {
   /** At most one of the two is set; the parser makes sure of it. */
   maxDecrease?: number;
   maxIncrease?: number;
+  /**
+   * Whether a step must show the metric within its tolerance to pass. By default a metric only
+   * stops a release (when it is certainly beyond its tolerance): proving a 2% relative tolerance
+   * on a 50% rate takes ~80,000 requests a side, which would hold most releases for long.
+   */
+  required?: boolean;
 }
 
 /**

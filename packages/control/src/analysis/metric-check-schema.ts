@@ -40,6 +40,12 @@ export const metricCheckSchema = z
       .describe(
         "PromQL for the metric's count over the analysis window, read from analysis.prometheus instead of the SDK; `{{version}}`, `{{service}}` and `{{window}}` (e.g. 37s) are filled in. Needs `per: request`.",
       ),
+    required: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Whether a step waits until this metric is shown within its tolerance (true), or only stops when it is shown beyond it (false: a tight tolerance on a rare event would otherwise hold every release for long).",
+      ),
     minCount: z
       .number()
       .int()
@@ -76,8 +82,22 @@ export const metricCheckSchema = z
   .transform((m): MetricCheck => {
     const tolerance =
       m.maxDecrease !== undefined ? { maxDecrease: m.maxDecrease } : { maxIncrease: m.maxIncrease ?? 0 };
-    if (m.per) return { name: m.name, per: "request", ...tolerance, ...(m.query ? { query: m.query } : {}) };
-    return { name: m.name, quantile: m.quantile ?? 0.95, minCount: m.minCount ?? 200, ...tolerance };
+    const required = m.required ? { required: true } : {};
+    if (m.per)
+      return {
+        name: m.name,
+        per: "request",
+        ...tolerance,
+        ...required,
+        ...(m.query ? { query: m.query } : {}),
+      };
+    return {
+      name: m.name,
+      quantile: m.quantile ?? 0.95,
+      minCount: m.minCount ?? 200,
+      ...tolerance,
+      ...required,
+    };
   });
 
 /** Two metrics of one name would be reported as one: refused. */
