@@ -20,5 +20,6 @@ export interface HealthCheck {
    * is impaired (a pool with every client busy and callers waiting) resolves with `degraded`, the
    * reason: the service stays ready, reported `degraded`, even when the check is critical.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: void lets a check be an async function that returns nothing
   run(signal: AbortSignal): Promise<void | { details?: Record<string, unknown>; degraded?: string }>;
 }

@@ -51,7 +51,9 @@ export function pgCheck(db: PgQueryable, options: PgCheckOptions = {}): HealthCh
         return { details, degraded: why };
       }
       await db.query("SELECT 1");
-      return details ? { details } : undefined;
+      // Counted again after the query: the pool as it is now, this check's client included.
+      const after = poolCounts(db);
+      return after ? { details: after } : undefined;
     },
   };
 }

@@ -87,7 +87,7 @@ export class HttpDrain {
     return {
       requestsInFlight: this.inFlight.size,
       requests,
-      oldestRequestMs: Date.now() - oldest,
+      oldestRequestMs: this.inFlight.size > 0 ? Date.now() - oldest : 0,
       sockets: this.sockets.size,
       websockets: 0,
     };
