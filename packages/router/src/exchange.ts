@@ -362,7 +362,7 @@ export class Exchange implements UpstreamHandler, GuardedExchange {
     stats.requests++;
     if (is5xx) stats.errors5xx++;
     stats.window.record(performance.timeOrigin + now, us, is5xx);
-    this.instance?.metrics.record(us, is5xx);
+    this.instance?.metrics.record(us, is5xx, this.status);
   }
 
   /** The upstream side is over; the client may still be reading what the router buffered. */

@@ -6,6 +6,8 @@ const BUCKETS_US = LATENCY_BUCKETS_S.map((s) => s * 1e6);
 export class InstanceMetrics {
   requests = 0;
   errors5xx = 0;
+  /** Responses by status class, [1xx, 2xx, 3xx, 4xx, 5xx]: what a Prometheus query of the analysis can divide. */
+  readonly byClass = [0, 0, 0, 0, 0];
   connectFailures = 0;
   retries = 0;
   websocketsTotal = 0;
@@ -15,9 +17,12 @@ export class InstanceMetrics {
   /** Non-cumulative counts per bucket; the last slot is +Inf. */
   readonly latencyCounts = new Float64Array(BUCKETS_US.length + 1);
 
-  record(latencyUs: number, is5xx: boolean): void {
+  /** `status` 0: no status was sent (the attempt failed before one); counted as a 5xx when `is5xx`. */
+  record(latencyUs: number, is5xx: boolean, status = 0): void {
     this.requests++;
     if (is5xx) this.errors5xx++;
+    const cls = status >= 100 && status < 600 ? Math.floor(status / 100) : is5xx ? 5 : 0;
+    if (cls > 0) this.byClass[cls - 1]!++;
     this.latencySumUs += latencyUs;
     let i = 0;
     while (i < BUCKETS_US.length && latencyUs > BUCKETS_US[i]!) i++;

@@ -58,6 +58,30 @@ export function createMetricsRegistry(
     perMembership((m) => m.metrics.errors5xx),
   );
   metric(
+    "baton_responses_total",
+    "Responses by status class (1xx to 5xx), by service, track, version and instance: what analysis.metrics queries can divide.",
+    "counter",
+    () => {
+      const out: Sample[] = [];
+      for (const s of services())
+        for (const m of s.membershipMetrics())
+          m.metrics.byClass.forEach((value, i) => {
+            if (value > 0)
+              out.push({
+                labels: {
+                  service: s.name,
+                  track: m.track,
+                  version: m.version,
+                  instance: m.instance,
+                  class: `${i + 1}xx`,
+                },
+                value,
+              });
+          });
+      return out;
+    },
+  );
+  metric(
     "baton_connect_failures_total",
     "Attempts whose connection to the instance failed.",
     "counter",

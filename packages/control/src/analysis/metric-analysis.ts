@@ -29,6 +29,8 @@ export interface RateCheck extends Tolerance {
   per: "request";
   /** A PromQL query for the count in the window, with `{{version}}`, `{{service}}` and `{{window}}`. */
   query?: string;
+  /** PromQL for the version's requests in the window, dividing `query` (default: the router's count). */
+  requestsQuery?: string;
 }
 
 /** A quantile of a histogram the runtime SDK reports; tolerances in the metric's own unit. */

@@ -46,6 +46,14 @@ export const metricCheckSchema = z
       .describe(
         "Whether a step waits until this metric is shown within its tolerance (true), or only stops when it is shown beyond it (false: a tight tolerance on a rare event would otherwise hold every release for long).",
       ),
+    requestsQuery: z
+      .string()
+      .min(1)
+      .max(4000)
+      .optional()
+      .describe(
+        "PromQL for the version's requests over the same window, dividing `query` instead of the router's own count: a ratio of two series scraped at the same moments is not skewed by scrape lag or by increase()'s extrapolation at a series' start.",
+      ),
     minCount: z
       .number()
       .int()
@@ -78,6 +86,13 @@ export const metricCheckSchema = z
         "the query must select one version with {{version}}, or both sides would read the same number",
       );
     if (m.minCount !== undefined && m.quantile === undefined) issue("minCount", "minCount is for quantiles");
+    if (m.requestsQuery !== undefined && m.query === undefined)
+      issue(
+        "requestsQuery",
+        "requestsQuery divides a `query`; without one, the SDK's counts are divided by the router's requests",
+      );
+    if (m.requestsQuery !== undefined && !m.requestsQuery.includes("{{version}}"))
+      issue("requestsQuery", "the query must select one version with {{version}}");
   })
   .transform((m): MetricCheck => {
     const tolerance =

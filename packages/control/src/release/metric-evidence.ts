@@ -64,11 +64,16 @@ export class MetricEvidenceCollector {
             if (!this.sources.prometheus)
               return { kind: "unavailable", why: "no analysis.prometheus to query" };
             try {
-              const q = fillQuery(check.query, { service: this.service, version, windowSeconds });
+              const scope = { service: this.service, version, windowSeconds };
+              const source = this.sources.prometheus;
+              const [count, requests] = await Promise.all([
+                prometheusCount(source, fillQuery(check.query, scope)),
+                check.requestsQuery ? prometheusCount(source, fillQuery(check.requestsQuery, scope)) : n,
+              ]);
               return {
                 kind: "rate",
-                count: Math.max(0, Math.round(await prometheusCount(this.sources.prometheus, q))),
-                requests: n,
+                count: Math.max(0, Math.round(count)),
+                requests: Math.max(0, Math.round(requests)),
               };
             } catch (error) {
               return { kind: "unavailable", why: (error as Error).message };
