@@ -59,7 +59,7 @@ describe("a service using gracefulShutdown behind Baton's router", () => {
     const out = await runRelease(ctx, runRollingRelease, { version: "v2", cwd: fx.dir });
     fx.everything.push(...out.serving.instances);
     if (out.previous) await (await retirePrevious(ctx, out.serving, out.previous)).stopped;
-    expect(out.release.status, out.release.reason).toBe("succeeded");
+    expect(out.release.status, out.release.reason ?? "").toBe("succeeded");
     const rolled = { ...load.result, failures: { ...load.result.failures } };
     expect(rolled.failed, JSON.stringify(rolled.failures)).toBe(0);
     expect(rolled.byVersion.v2).toBeGreaterThan(0);
