@@ -38,7 +38,8 @@ export function expressApiVersioning(
         return json(a.body);
       }
     };
-    if (req.body !== undefined) {
+    // Express 4's parsers set `req.body = {}` on requests without a body: only a body sent is read.
+    if (req.body !== undefined && sentBody(req)) {
       try {
         req.body = api.upgradeRequest(req.body, r);
       } catch (err) {
@@ -50,4 +51,8 @@ export function expressApiVersioning(
     }
     next();
   };
+}
+
+function sentBody(req: IncomingMessage): boolean {
+  return req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
 }

@@ -15,10 +15,17 @@ export function routeMatcher(scope: RouteScope | undefined): (route: RouteInfo) 
   if (scope === undefined) return () => true;
   if (typeof scope === "function") return scope;
   const patterns = scope.map(compile);
-  return (route) => patterns.some((p) => p(route));
+  // A request is matched against each change in turn: split its path once, not per change.
+  let lastPath = "";
+  let lastSegments: string[] = [];
+  const split = (path: string) => {
+    if (path !== lastPath) [lastPath, lastSegments] = [path, segments(path)];
+    return lastSegments;
+  };
+  return (route) => patterns.some((p) => p(route, split));
 }
 
-function compile(pattern: string): (route: RouteInfo) => boolean {
+function compile(pattern: string): (route: RouteInfo, split: (path: string) => string[]) => boolean {
   const trimmed = pattern.trim();
   const space = trimmed.indexOf(" ");
   const method = space > 0 ? trimmed.slice(0, space).toUpperCase() : undefined;
@@ -28,9 +35,9 @@ function compile(pattern: string): (route: RouteInfo) => boolean {
   const parts = segments(path);
   const rest = parts[parts.length - 1] === "*";
   if (rest) parts.pop();
-  return (route) => {
+  return (route, split) => {
     if (method !== undefined && route.method.toUpperCase() !== method) return false;
-    const got = segments(route.path);
+    const got = split(route.path);
     if (rest ? got.length < parts.length : got.length !== parts.length) return false;
     return parts.every((p, i) => p.startsWith(":") || p === got[i]);
   };

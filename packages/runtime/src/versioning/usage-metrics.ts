@@ -32,6 +32,8 @@ export class UsageMetrics {
   private readonly clients: Counter<"api" | "version" | "client">;
   private readonly unknown: Counter<"api">;
   private readonly seen = new Set<string>();
+  /** Labelled children, so the request path does not build label objects (bounded like the labels). */
+  private readonly children = new Map<string, { inc(): void }>();
 
   constructor(
     registry: Registry,
@@ -59,8 +61,20 @@ export class UsageMetrics {
   }
 
   record(version: string, source: string, clientId: string | undefined): void {
-    this.requests.inc({ api: this.api, version, source });
-    if (clientId !== undefined) this.clients.inc({ api: this.api, version, client: this.label(clientId) });
+    this.child(`r\0${version}\0${source}`, () =>
+      this.requests.labels({ api: this.api, version, source }),
+    ).inc();
+    if (clientId === undefined) return;
+    const client = this.label(clientId);
+    this.child(`c\0${version}\0${client}`, () =>
+      this.clients.labels({ api: this.api, version, client }),
+    ).inc();
+  }
+
+  private child(key: string, make: () => { inc(): void }): { inc(): void } {
+    let c = this.children.get(key);
+    if (!c) this.children.set(key, (c = make()));
+    return c;
   }
 
   unknownVersion(): void {
