@@ -108,7 +108,7 @@ describe("gracefulShutdown", () => {
     expect((await streamed).body).toBe("head;tail");
     const idleAt = await idleClosed;
     expect(idleAt - started).toBeGreaterThanOrEqual(290);
-    expect(idleAt - started).toBeLessThan(450);
+    expect(idleAt - started).toBeLessThan(800); // at the end of preStop, not at keepAliveTimeout
     await expect(httpGet(`${svc.url}/fast`, false)).rejects.toThrow(/ECONNREFUSED/);
 
     await clients.allClosed;
@@ -124,6 +124,8 @@ describe("gracefulShutdown", () => {
     expect(order).toEqual(["db", "queue"]);
     expect(r.hooks.map((x) => x.ok)).toEqual([true, true]);
     expect(r.requestsServed).toBeGreaterThanOrEqual(13);
+    // Every connection was gone well before the deadline: the stream's connection too, closed as
+    // soon as it went idle rather than at its keep-alive timeout (5 s).
     expect(r.durationMs).toBeLessThan(1500);
     expect(r.cut).toBeUndefined();
     expect(await shutdown.shutdown("again")).toBe(r);

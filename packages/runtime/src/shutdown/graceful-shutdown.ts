@@ -148,7 +148,7 @@ export function gracefulShutdown(
     const finish = (code: 0 | 1): ShutdownReport => {
       report.exitCode = code;
       report.durationMs = Date.now() - started;
-      report.requestsServed = drain.servedWhileClosing;
+      report.requestsServed = drain.served;
       return report;
     };
 
@@ -169,6 +169,7 @@ export function gracefulShutdown(
         timeoutMs,
         ...open(),
       });
+      drain.countFromNow();
       options.health?.markShuttingDown();
       if (options.closeKeepAliveDuringPreStop !== false) drain.preferClose();
       if (preStopMs > 0) await sleep(preStopMs);
@@ -194,7 +195,12 @@ export function gracefulShutdown(
       return finish(cut || report.hooks.some((h) => !h.ok) ? 1 : 0);
     };
 
-    const done = await Promise.race([sequence(), hardTimeout]);
+    const failed = (err: unknown) => {
+      // A bug of ours or a throwing health object: the process must still end.
+      log.error(`shutdown failed: ${err instanceof Error ? err.message : String(err)}`, { ...open() });
+      return finish(1);
+    };
+    const done = await Promise.race([sequence().catch(failed), hardTimeout]);
     clearTimeout(hardTimer);
     log.info(`shutdown done in ${done.durationMs} ms, exit code ${done.exitCode}`, {
       exitCode: done.exitCode,

@@ -30,16 +30,22 @@ interface InFlight {
 export class HttpDrain {
   private readonly inFlight = new Map<ServerResponse, InFlight>();
   private readonly sockets = new Set<Socket>();
+  private counting = false;
   private closing = false;
   private stopped = false;
   private idleSweep: NodeJS.Immediate | undefined;
-  /** Responses finished since `preferClose()`: what the service served while it shut down. */
-  servedWhileClosing = 0;
+  /** Responses finished since `countFromNow()`: what the service served while it shut down. */
+  served = 0;
 
   constructor(private readonly server: Server) {
     // First in line, so that the header is set before the application can send its own.
     server.prependListener("request", this.onRequest);
     server.on("connection", this.onConnection);
+  }
+
+  /** Counts the responses that finish from now on (the shutdown began). */
+  countFromNow(): void {
+    this.counting = true;
   }
 
   /** From now on every response carries `Connection: close`: clients move on one by one. */
@@ -115,8 +121,7 @@ export class HttpDrain {
     if (this.closing) askToClose(res);
     res.once("close", () => {
       this.inFlight.delete(res);
-      if (!this.closing) return;
-      this.servedWhileClosing++;
+      if (this.counting) this.served++;
       // A response whose headers went out before the shutdown promised keep-alive: once it is
       // done its connection is idle, and is closed (one sweep for all that finish together).
       if (this.stopped && !this.idleSweep)
