@@ -23,7 +23,7 @@ export {
 } from "./http-api-versioning.js";
 export type { RouteInfo, RouteScope } from "./route-pattern.js";
 export { VersionTransformError } from "./version-chain.js";
-export { type ProtocolTransformContext, VersionedSocket } from "./versioned-socket.js";
+export { type ProtocolTransformContext, VersionedSocket, type WebSocketLike } from "./versioned-socket.js";
 export {
   type ProtocolChange,
   type VersionedServerOptions,
