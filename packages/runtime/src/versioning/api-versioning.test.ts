@@ -114,6 +114,20 @@ describe("version resolution", () => {
     }
   });
 
+  it("answers 500 when the pin lookup throws, rather than serve a pinned client the latest", () => {
+    const errors: string[] = [];
+    const api = paymentsApi(new Registry(), {
+      pinnedVersion: () => {
+        throw new Error("pin store down");
+      },
+      onError: (e) => errors.push(e.message),
+    });
+    const r = api.resolve(req("/api/payments", { "x-client-id": "acme" }));
+    expect(r).toMatchObject({ ok: false, status: 500, body: { supported: ["v1", "v2"] } });
+    expect(errors).toEqual(["pin store down"]);
+    expect(resolved(api.resolve(req("/api/v1/payments", { "x-client-id": "acme" }))).version).toBe("v1");
+  });
+
   it("refuses a configuration that names versions it does not serve", () => {
     expect(() => apiVersioning({ versions: ["v1"], defaultVersion: "v0", registry: new Registry() })).toThrow(
       /defaultVersion "v0" is not one of v1/,

@@ -54,7 +54,11 @@ export interface ApiVersioningOptions {
   pathVersionPattern?: RegExp;
   /** Who is calling (an API key's id, a tenant): counted per version, and looked up in `pinnedVersion`. */
   clientId?: (req: RequestHead) => string | undefined;
-  /** The version a client is pinned to (Stripe pins an account at its first call). */
+  /**
+   * The version a client is pinned to (Stripe pins an account at its first call). Called on every
+   * request without a header or path version, so keep the pins in memory (load them at start,
+   * refresh them in the background).
+   */
   pinnedVersion?: (clientId: string, req: RequestHead) => string | undefined;
   /** The order sources are tried in; the first that names a version decides. Default header, path, pin. */
   order?: readonly VersionSource[];
@@ -94,11 +98,14 @@ export interface ResolvedVersion {
   headers: Readonly<Record<string, string>>;
 }
 
-/** A request that names a version not served: the 400 to answer. */
+/**
+ * A request whose version cannot be served: 400 for a version that is not one of `versions`, 500
+ * when `clientId` or `pinnedVersion` threw (a pinned client must not silently get the latest).
+ */
 export interface RefusedVersion {
   ok: false;
-  status: 400;
-  body: { error: string; received: string; source: VersionSource; supported: string[] };
+  status: 400 | 500;
+  body: { error: string; received?: string; source?: VersionSource; supported: string[] };
 }
 
 export type VersionResolution = ResolvedVersion | RefusedVersion;
@@ -253,7 +260,25 @@ export function apiVersioning(options: ApiVersioningOptions): ApiVersioning {
 
   function resolve(req: RequestHead): VersionResolution {
     let r = resolved.get(req);
-    if (!r) resolved.set(req, (r = resolveNow(req)));
+    if (!r) {
+      try {
+        r = resolveNow(req);
+      } catch (err) {
+        // clientId or pinnedVersion threw: answered, never thrown out of a request listener.
+        const path = (req.url ?? "/").split("?")[0]!;
+        onError(err instanceof Error ? err : new Error(String(err)), {
+          method: req.method ?? "GET",
+          path,
+          version: "(unresolved)",
+        });
+        r = {
+          ok: false,
+          status: 500,
+          body: { error: "could not determine the API version (logged)", supported: [...options.versions] },
+        };
+      }
+      resolved.set(req, r);
+    }
     return r;
   }
 
