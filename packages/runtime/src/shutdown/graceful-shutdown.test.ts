@@ -69,7 +69,13 @@ describe("gracefulShutdown", () => {
       preStopMs: 300,
       timeoutMs: 5000,
       logger: recordingLogger(),
-      websockets: { servers: [svc.wss], batchSize: 5, batchIntervalMs: 40, closeTimeoutMs: 1000 },
+      websockets: {
+        servers: [svc.wss],
+        graceMs: 100,
+        batchSize: 5,
+        batchIntervalMs: 40,
+        closeTimeoutMs: 1000,
+      },
       hooks: [
         { name: "db", run: () => void order.push("db") },
         { name: "queue", run: async () => void order.push("queue") },
@@ -114,8 +120,9 @@ describe("gracefulShutdown", () => {
     await clients.allClosed;
     expect(clients.closes.map((c) => c.code)).toEqual(Array(20).fill(1001));
     expect(clients.closes[0]!.reason).toBe("server shutting down");
-    // Four batches of five, about 40 ms apart (jitter ±50%): not all at once.
+    // After preStop and the grace, four batches of five about 40 ms apart (±50%): not all at once.
     const times = clients.closes.map((c) => c.at);
+    expect(Math.min(...times) - started).toBeGreaterThanOrEqual(395);
     expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(50);
 
     const r = await report;

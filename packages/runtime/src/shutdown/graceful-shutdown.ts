@@ -159,7 +159,6 @@ export function gracefulShutdown(
         log.error(`shutdown timed out after ${timeoutMs} ms; still open`, { ...report.cut });
         resolve(finish(1));
       }, timeoutMs);
-      hardTimer.unref();
     });
 
     const sequence = async (): Promise<ShutdownReport> => {

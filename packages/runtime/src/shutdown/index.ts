@@ -11,8 +11,8 @@ export type { OpenWork } from "./http-drain.js";
 export type { HookOutcome, ShutdownHook } from "./shutdown-hooks.js";
 export { jsonShutdownLogger, type ShutdownLogger, silentShutdownLogger } from "./shutdown-logger.js";
 export type {
+  DrainableWebSocket,
   WebSocketDrainOptions,
   WebSocketDrainResult,
-  WebSocketLike,
   WebSocketServerLike,
 } from "./websocket-drain.js";

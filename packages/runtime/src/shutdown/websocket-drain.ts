@@ -1,5 +1,5 @@
 /** The part of a `ws` WebSocket that shutdown uses (typed here, so that `ws` is not a dependency). */
-export interface WebSocketLike {
+export interface DrainableWebSocket {
   readonly readyState: number;
   close(code?: number, reason?: string): void;
   terminate(): void;
@@ -8,7 +8,7 @@ export interface WebSocketLike {
 
 /** A `ws` WebSocketServer (with client tracking, the default), or anything that lists its sockets. */
 export interface WebSocketServerLike {
-  readonly clients: Iterable<WebSocketLike>;
+  readonly clients: Iterable<DrainableWebSocket>;
 }
 
 /** How WebSockets are closed during a shutdown. */
@@ -72,12 +72,14 @@ export async function drainWebSockets(
   const closeTimeoutMs = opts.closeTimeoutMs ?? 2000;
   const jitter = Math.min(Math.max(opts.jitter ?? 0.5, 0), 1);
   const result: WebSocketDrainResult = { closed: 0, terminated: 0 };
-  const asked = new Set<WebSocketLike>();
+  const asked = new Set<DrainableWebSocket>();
   const ends: Promise<void>[] = [];
+  // No new connection comes once the server stops accepting: with none open, nothing to wait for.
+  if (openWebSockets(opts.servers) === 0) return result;
   if ((opts.graceMs ?? 0) > 0) await sleep(Math.min(opts.graceMs ?? 0, deadline - Date.now()));
 
   const pending = () => {
-    const out: WebSocketLike[] = [];
+    const out: DrainableWebSocket[] = [];
     for (const s of opts.servers)
       for (const ws of s.clients) if (ws.readyState === OPEN && !asked.has(ws)) out.push(ws);
     return out;
@@ -108,7 +110,7 @@ export async function drainWebSockets(
 }
 
 /** Resolves when `ws` has closed; terminates it after `timeoutMs` if the handshake is not done. */
-function closeOne(ws: WebSocketLike, timeoutMs: number, result: WebSocketDrainResult): Promise<void> {
+function closeOne(ws: DrainableWebSocket, timeoutMs: number, result: WebSocketDrainResult): Promise<void> {
   return new Promise((resolve) => {
     let cut = false;
     const timer = setTimeout(() => {
