@@ -120,7 +120,7 @@ describe("ready-made checks against a real PostgreSQL and Redis", () => {
       const h = health({ checks: [redisCheck(nowhere)] });
       const started = Date.now();
       const r = await h.readiness();
-      expect(Date.now() - started).toBeLessThan(500); // not a PING left to wait for its timeout (2 s)
+      expect(Date.now() - started).toBeLessThan(500); // not a PING left to wait for its timeout (1 s)
       expect(r.statusCode).toBe(503);
       expect(r.body.checks[0]!.error).toMatch(
         /^redis is not connected \(client status "(reconnecting|connecting)"\)$/,

@@ -23,7 +23,11 @@ export interface HealthOptions {
    * run in any case. Default 1000; 0 runs the checks for every probe not overlapping another.
    */
   cacheMs?: number;
-  /** A check's timeout when it sets none. Default 2000. */
+  /**
+   * A check's timeout when it sets none. Default 1000: Kubernetes' default probe timeout, so the
+   * prober gets the JSON saying which check is slow rather than its own timeout. Behind Baton's
+   * router (probes time out at 500 ms) set it lower.
+   */
   timeoutMs?: number;
   /**
    * When the service counts as started: "first-ready" (default), at the first readiness run whose
@@ -68,7 +72,7 @@ export interface Health {
 export function health(options: HealthOptions = {}): Health {
   const paths: HealthPaths = { live: "/livez", ready: "/readyz", startup: "/startupz", ...options.paths };
   const cacheMs = options.cacheMs ?? 1000;
-  const checks = (options.checks ?? []).map((c) => new CachedCheck(c, options.timeoutMs ?? 2000, cacheMs));
+  const checks = (options.checks ?? []).map((c) => new CachedCheck(c, options.timeoutMs ?? 1000, cacheMs));
   const names = new Set<string>();
   for (const c of checks) {
     if (names.has(c.check.name)) throw new Error(`health: two checks are named "${c.check.name}"`);
