@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
@@ -81,10 +82,21 @@ describe("a service using gracefulShutdown behind Baton's router", () => {
       expect(instance.state).toBe(ProcessState.Ready);
     }
     const r = await load.stop();
+    // Each instance went on serving routed requests after SIGTERM (preStop), and exited 0.
+    const served: number[] = [];
+    for (const instance of out.serving.instances as LocalInstance[]) {
+      const log = (await readFile(instance.spec.logFile, "utf8"))
+        .split("\n")
+        .filter((l) => l.startsWith("{"));
+      const done = log.map((l) => JSON.parse(l)).filter((l) => String(l.msg).startsWith("shutdown done"));
+      expect(done).toMatchObject([{ exitCode: 0 }]);
+      served.push(done[0].requestsServed);
+    }
+    expect(Math.min(...served)).toBeGreaterThan(0);
     expect(r.failed, JSON.stringify(r.failures)).toBe(0);
     expect(r.sent).toBeGreaterThan(300);
     console.info(
-      `rolling release and SIGTERM restarts behind the router: ${r.sent} requests in ${r.seconds} s, ${r.failed} failed (${rolled.sent} during the release)`,
+      `rolling release and SIGTERM restarts behind the router: ${r.sent} requests in ${r.seconds} s, ${r.failed} failed (${rolled.sent} during the release); served after SIGTERM: ${served.join(", ")}`,
     );
     // Every session was on an instance that went away: each ended with 1001 (Going Away) sent by
     // the service's own shutdown and relayed by the router, none was cut (1006).
