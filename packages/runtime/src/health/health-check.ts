@@ -8,7 +8,9 @@ export interface HealthCheck {
   name: string;
   /**
    * A failed critical check fails readiness (503); a failed non-critical one leaves the service
-   * ready but `degraded`. Default true.
+   * ready but `degraded`. Default true. Mark critical what this instance cannot serve without;
+   * a dependency shared by every instance fails them all together when it goes, and a balancer
+   * with no ready instance serves nothing, so weigh that against sending traffic to errors.
    */
   critical?: boolean;
   /** How long one run may take before it counts as failed. */
