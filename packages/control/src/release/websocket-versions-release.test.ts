@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { parseServiceFile } from "../service-file.js";
 import { type ReleaseFixture, releaseFixture, runRelease } from "../test-support/release-fixture.js";
-import type { ReleaseContext } from "./release-steps.js";
+import type { ReleaseContext, ReleaseOutcome } from "./release-steps.js";
 import { runRollingRelease } from "./rolling-release.js";
 
 // The service imports @baton/runtime from its build (packages/runtime/dist).
@@ -26,6 +26,8 @@ drain: { timeout: ${DRAIN_MS}ms }
 let fx: ReleaseFixture;
 let ctx: ReleaseContext;
 const clients: Client[] = [];
+/** The release under test: its instances are stopped at the end even when an assertion failed first. */
+let releasing: Promise<ReleaseOutcome> | undefined;
 
 beforeAll(async () => {
   fx = await releaseFixture("wsversions", file, 2);
@@ -34,6 +36,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const c of clients) c.ws.terminate();
+  const out = await releasing?.catch(() => undefined);
+  if (out) fx.everything.push(...out.serving.instances);
   await fx?.close();
 });
 
@@ -114,7 +118,7 @@ describe("WebSocket protocol versions through a release that replaces every inst
     }
     expect(await refusal(["quotes.v2"])).toBe(400);
 
-    const releasing = runRelease(ctx, runRollingRelease, { version: "v2", cwd: fx.dir });
+    releasing = runRelease(ctx, runRollingRelease, { version: "v2", cwd: fx.dir });
     // The old instances leave the table once the new ones take the traffic: the one holding the
     // sessions drains (an idle one stops at once), and the router says until when.
     const drained = await routerView(
@@ -152,7 +156,6 @@ describe("WebSocket protocol versions through a release that replaces every inst
     }
 
     const out = await releasing;
-    fx.everything.push(...out.serving.instances);
     expect(out.release.status, out.release.reason ?? "").toBe("succeeded");
     // After the release, the new sessions were kept and still work.
     expect(await quote(newV1, "INIT")).toEqual({ ...V1_QUOTE, symbol: "INIT" });
