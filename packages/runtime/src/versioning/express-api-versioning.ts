@@ -6,7 +6,7 @@ type ExpressRequest = IncomingMessage & { body?: unknown };
 type ExpressResponse = ServerResponse & { json(body: unknown): unknown };
 
 /**
- * Express middleware (4 or 5): resolves the version, answers 400 to an unknown one, takes a path
+ * Express middleware (tested with Express 5; written for 4 too): resolves the version, answers 400 to an unknown one, takes a path
  * version out of `req.url` (routes are written once, without it), brings `req.body` up to the
  * canonical model, and wraps `res.json` (which `res.send(object)` also goes through) to write 2xx
  * bodies back in the client's version. Mount it at the application level after `express.json()`:

@@ -22,7 +22,7 @@ export type FastifyApiVersioningPlugin = ((app: FastifyLike) => Promise<void>) &
 };
 
 /**
- * A Fastify (4 or 5) plugin: `app.register(fastifyApiVersioning(api))`. Hooks: onRequest resolves
+ * A Fastify plugin (tested with Fastify 5): `app.register(fastifyApiVersioning(api))`. Hooks: onRequest resolves
  * the version (400 for an unknown one) and sets the version's headers; preValidation brings the
  * parsed body up to the canonical model, before the route's schema (written for the canonical
  * model) validates it; preSerialization writes 2xx objects back in the client's version. For path
