@@ -216,6 +216,9 @@ export const serviceFileSchema = z
               .url({ protocol: /^https?$/ })
               .describe("The Prometheus server's address, e.g. http://127.0.0.1:9090."),
             timeout: durationSchema("2s").describe("How long one query may take."),
+            settle: durationSchema("30s").describe(
+              "How long a step runs before its queries are read: increase() needs a few scrapes of a new version's series (about 4 scrape intervals).",
+            ),
           })
           .optional()
           .describe("Where metrics with a `query` are read."),

@@ -66,7 +66,9 @@ export function createMetricsRegistry(
       for (const s of services())
         for (const m of s.membershipMetrics())
           m.metrics.byClass.forEach((value, i) => {
-            if (value > 0)
+            // 2xx to 5xx from the start, even at 0: increase() needs a series' first samples
+            // before the responses it should count.
+            if (value > 0 || i > 0)
               out.push({
                 labels: {
                   service: s.name,

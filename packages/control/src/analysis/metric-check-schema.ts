@@ -105,6 +105,7 @@ export const metricCheckSchema = z
         ...tolerance,
         ...required,
         ...(m.query ? { query: m.query } : {}),
+        ...(m.requestsQuery ? { requestsQuery: m.requestsQuery } : {}),
       };
     return {
       name: m.name,

@@ -80,6 +80,8 @@ export abstract class WatchedInstance implements Instance {
       if (this.gone()) return this.lost();
       try {
         const res = await fetch(`http://${this.address}${this.readinessPath}`, {
+          // Named, so that a service (and @baton/runtime's request counts) can tell probes from traffic.
+          headers: { "user-agent": "baton-control-health" },
           signal: AbortSignal.timeout(1000),
         });
         await res.arrayBuffer();

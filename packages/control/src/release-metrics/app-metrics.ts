@@ -15,6 +15,7 @@ export const releaseMetricsBody = z
     service: z.string().min(1).max(256),
     version: z.string().min(1).max(256),
     instanceId: z.string().max(256).optional(),
+    requests: count.optional(),
     counters: z.record(name, count).default({}),
     histograms: z
       .record(name, z.array(z.tuple([z.number().finite().min(0).max(1e15), count])).max(2_000))
@@ -36,6 +37,8 @@ interface Series {
 export interface MetricMark {
   count: number;
   buckets: Buckets;
+  /** The version's requests as its SDKs counted them, up to the same reports. */
+  requests: number;
 }
 
 /** How many (service, version, metric) series are kept; idle ones make room first. */
@@ -56,7 +59,11 @@ export class AppMetrics {
   /** Adds a report whole, or nothing of it (a report that would pass MAX_SERIES is refused). */
   add(report: ReleaseMetricsReport): void {
     const at = this.now();
-    const names = new Set([...Object.keys(report.counters), ...Object.keys(report.histograms)]);
+    const names = new Set([
+      ...(report.requests !== undefined ? [REQUESTS] : []),
+      ...Object.keys(report.counters),
+      ...Object.keys(report.histograms),
+    ]);
     const fresh = [...names].filter((m) => !this.series.has(key(report.service, report.version, m)));
     if (this.series.size + fresh.length > MAX_SERIES) this.evictIdle(at);
     if (this.series.size + fresh.length > MAX_SERIES)
@@ -64,6 +71,7 @@ export class AppMetrics {
         "BATON_BAD_REQUEST",
         `the control plane already keeps ${this.series.size} metric series (service, version, name) reported in the last ${IDLE_MS / 60_000} minutes, of ${MAX_SERIES} at most; ${fresh.length} new ones from ${report.service} ${report.version} were refused: report fewer distinct names`,
       );
+    if (report.requests !== undefined) this.at(report, REQUESTS, at).count += report.requests;
     for (const [metric, n] of Object.entries(report.counters)) this.at(report, metric, at).count += n;
     for (const [metric, buckets] of Object.entries(report.histograms)) {
       const s = this.at(report, metric, at);
@@ -77,9 +85,22 @@ export class AppMetrics {
 
   /** The totals of a metric of a version now (zeros when nobody reported it). */
   mark(service: string, version: string, metric: string): MetricMark {
+    const requests = this.series.get(key(service, version, REQUESTS))?.count ?? 0;
     const s = this.series.get(key(service, version, metric));
-    if (!s) return { count: 0, buckets: [] };
-    return { count: s.count, buckets: [...s.buckets.entries()].sort((a, b) => a[0] - b[0]) };
+    if (!s) return { count: 0, buckets: [], requests };
+    return { count: s.count, buckets: [...s.buckets.entries()].sort((a, b) => a[0] - b[0]), requests };
+  }
+
+  /**
+   * Whether the service's SDKs count requests (any version did): then a count per request is
+   * divided by theirs, and a version that has not reported yet has no numbers, rather than a
+   * count of 0 against the router's requests.
+   */
+  countsRequests(service: string): boolean {
+    const suffix = `\u0000${REQUESTS}`;
+    for (const k of this.series.keys())
+      if (k.startsWith(`${service}\u0000`) && k.endsWith(suffix)) return true;
+    return false;
   }
 
   /** Whether any instance of the service reported anything: "no SDK" is said differently from "no events". */
@@ -95,7 +116,11 @@ export class AppMetrics {
     const buckets = now.buckets
       .map(([le, n]) => [le, n - (before.get(le) ?? 0)] as [number, number])
       .filter(([, n]) => n > 0);
-    return { count: Math.max(0, now.count - start.count), buckets };
+    return {
+      count: Math.max(0, now.count - start.count),
+      buckets,
+      requests: Math.max(0, now.requests - start.requests),
+    };
   }
 
   private at(report: ReleaseMetricsReport, metric: string, at: number): Series {
@@ -114,6 +139,8 @@ export class AppMetrics {
   }
 }
 
+/** The series of a version's requests; not a valid metric name, so no report can collide with it. */
+const REQUESTS = " requests";
 const key = (service: string, version: string, metric: string) => `${service}\u0000${version}\u0000${metric}`;
 
 /** The SDK's grid (two significant digits), so that whatever a client sends, a series holds ~90 buckets a decade. */

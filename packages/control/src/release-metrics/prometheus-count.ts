@@ -3,6 +3,8 @@ export interface PrometheusSource {
   url: string;
   /** ms */
   timeout: number;
+  /** ms into a step before queries are read (see baton.yaml's analysis.prometheus.settle). */
+  settle: number;
 }
 
 /** The placeholders a query may use. */
@@ -27,15 +29,22 @@ export function fillQuery(query: string, scope: QueryScope): string {
  * Runs an instant query and sums what it returns (a vector's samples, or a scalar): the count of
  * a metric's events in the window, e.g. `sum(increase(checkout_completed_total{version="{{version}}"}[{{window}}]))`.
  * An empty vector is 0 (no series yet); anything else wrong is thrown with Prometheus's own words.
+ * `at` (ms) is the evaluation time.
  */
-export async function prometheusCount(source: PrometheusSource, query: string): Promise<number> {
+export async function prometheusCount(
+  source: PrometheusSource,
+  query: string,
+  at = Date.now(),
+): Promise<number> {
   const url = new URL("/api/v1/query", source.url);
   let res: Response;
   try {
     res = await fetch(url, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ query }).toString(),
+      // One evaluation time for every query of a look: increase() extrapolates to its window's
+      // edges, so a count and its requests asked a few ms apart would not divide.
+      body: new URLSearchParams({ query, time: (at / 1000).toFixed(3) }).toString(),
       signal: AbortSignal.timeout(source.timeout),
     });
   } catch (error) {

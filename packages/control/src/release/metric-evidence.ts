@@ -21,6 +21,7 @@ type Marks = Map<string, MetricMark>;
  */
 export class MetricEvidenceCollector {
   private readonly history: { at: number; treatment: Marks; control: Marks }[] = [];
+  private readonly startedAt: number;
 
   constructor(
     private readonly sources: MetricSources,
@@ -31,7 +32,8 @@ export class MetricEvidenceCollector {
     private readonly control: string | undefined,
     private readonly now: () => number = Date.now,
   ) {
-    this.history.push({ at: now(), treatment: this.marks(treatment), control: this.marks(control) });
+    this.startedAt = now();
+    this.history.push({ at: this.startedAt, treatment: this.marks(treatment), control: this.marks(control) });
   }
 
   async look(
@@ -63,12 +65,18 @@ export class MetricEvidenceCollector {
           if ("per" in check && check.query) {
             if (!this.sources.prometheus)
               return { kind: "unavailable", why: "no analysis.prometheus to query" };
+            const { settle } = this.sources.prometheus;
+            if (at - this.startedAt < settle)
+              return {
+                kind: "unavailable",
+                why: `waiting ${Math.ceil((settle - (at - this.startedAt)) / 1000)}s more for Prometheus to scrape ${version} (analysis.prometheus.settle ${settle / 1000}s)`,
+              };
             try {
               const scope = { service: this.service, version, windowSeconds };
               const source = this.sources.prometheus;
               const [count, requests] = await Promise.all([
-                prometheusCount(source, fillQuery(check.query, scope)),
-                check.requestsQuery ? prometheusCount(source, fillQuery(check.requestsQuery, scope)) : n,
+                prometheusCount(source, fillQuery(check.query, scope), at),
+                check.requestsQuery ? prometheusCount(source, fillQuery(check.requestsQuery, scope), at) : n,
               ]);
               return {
                 kind: "rate",
@@ -85,9 +93,10 @@ export class MetricEvidenceCollector {
               why: "this control plane takes no release metrics (its API runs without a client API)",
             };
           const got = AppMetrics.since(now.get(check.name)!, then.get(check.name)!);
-          return "per" in check
-            ? { kind: "rate", count: got.count, requests: n }
-            : { kind: "histogram", buckets: got.buckets };
+          if (!("per" in check)) return { kind: "histogram", buckets: got.buckets };
+          // Divided by the SDK's own request count when it keeps one: same reports, no lag.
+          const sdkCounts = this.sources.app.countsRequests(this.service);
+          return { kind: "rate", count: got.count, requests: sdkCounts ? got.requests : n };
         };
         return {
           check,
@@ -105,7 +114,7 @@ export class MetricEvidenceCollector {
         c.name,
         version !== undefined && this.sources.app
           ? this.sources.app.mark(this.service, version, c.name)
-          : { count: 0, buckets: [] },
+          : { count: 0, buckets: [], requests: 0 },
       );
     return out;
   }

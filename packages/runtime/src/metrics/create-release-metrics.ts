@@ -1,3 +1,5 @@
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
+import type { IncomingMessage } from "node:http";
 import { hostname } from "node:os";
 import { Counter, register as globalRegistry, Histogram, type Registry } from "prom-client";
 import { METRIC_NAME, type MetricsPayload, MetricsReport } from "./metrics-report.js";
@@ -25,6 +27,14 @@ export interface ReleaseMetricsOptions {
    * global registry.
    */
   registry?: Registry | false;
+  /**
+   * Which requests count as requests for metrics `per: request`: every request any node:http
+   * server of this process (Express and Fastify included) handles, except health probes (user
+   * agents baton-router-health, baton-control-health and kube-probe), by default. A function decides per request;
+   * `false` counts none (the control plane then divides by the router's count, which lags the
+   * reports by up to a second).
+   */
+  countRequests?: boolean | ((request: IncomingMessage) => boolean);
   /** A failed report (it is kept and sent with the next one). Default: one line on stderr, then quiet until a report succeeds. */
   onError?: (error: Error) => void;
 }
@@ -93,6 +103,18 @@ export function createReleaseMetrics(options: ReleaseMetricsOptions = {}): Relea
     await inFlight;
   };
 
+  // Requests are counted where Node announces them, so no middleware is needed and the counts and
+  // the requests they are divided by travel in the same report.
+  const counts = options.countRequests ?? true;
+  const isRequest =
+    typeof counts === "function"
+      ? counts
+      : (r: IncomingMessage) => !PROBE.test(r.headers["user-agent"] ?? "");
+  const onRequest = (message: unknown) => {
+    if (isRequest((message as { request: IncomingMessage }).request)) report.request();
+  };
+  if (counts !== false) subscribe(REQUEST_START, onRequest);
+
   const intervalMs = options.intervalMs ?? 1000;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
@@ -126,12 +148,17 @@ export function createReleaseMetrics(options: ReleaseMetricsOptions = {}): Relea
     },
     flush,
     async close() {
+      if (counts !== false) unsubscribe(REQUEST_START, onRequest);
       closed = true;
       clearTimeout(timer);
       await flush();
     },
   };
 }
+
+const REQUEST_START = "http.server.request.start";
+/** Health probes are not traffic: Baton's router and Kubernetes announce themselves. */
+const PROBE = /^(baton-router-health|baton-control-health|kube-probe\/)/;
 
 async function send(url: string, token: string, payload: MetricsPayload): Promise<void> {
   const res = await fetch(url, {
