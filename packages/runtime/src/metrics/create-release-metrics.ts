@@ -84,6 +84,10 @@ export function createReleaseMetrics(options: ReleaseMetricsOptions = {}): Relea
         ? "service (BATON_SERVICE)"
         : undefined;
 
+  // Half a configuration is a mistake worth one line; none at all is a choice (Prometheus only).
+  if (url && missing)
+    process.stderr.write(`@baton/runtime: release metrics will not be sent: no ${missing}\n`);
+
   let inFlight: Promise<void> | undefined;
   const flush = async (): Promise<void> => {
     if (inFlight) await inFlight;
