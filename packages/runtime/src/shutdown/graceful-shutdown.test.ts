@@ -229,6 +229,39 @@ describe("gracefulShutdown", () => {
     expect(await hung2).toBeInstanceOf(Error);
   });
 
+  it("serves the first request of a connection accepted before the stop, and closes a silent one after a grace", async () => {
+    const svc = await service();
+    const port = (svc.server.address() as AddressInfo).port;
+    let stoppedAccepting: () => void = () => {};
+    const stopped = new Promise<void>((r) => (stoppedAccepting = r));
+    const log = recordingLogger();
+    log.info = (msg) => void (msg.startsWith("no longer accepting") && stoppedAccepting());
+    const shutdown = gracefulShutdown(svc.server, { signals: [], exit: false, preStopMs: 50, logger: log });
+    cleanup.push(() => shutdown.dispose());
+    // Two connections open before the stop; neither has sent anything yet.
+    const late = connect(port, "127.0.0.1");
+    const silent = connect(port, "127.0.0.1");
+    cleanup.push(
+      () => late.destroy(),
+      () => silent.destroy(),
+    );
+    await Promise.all([once(late, "connect"), once(silent, "connect")]);
+    const silentClosed = once(silent, "close").then(() => Date.now());
+    const report = shutdown.shutdown();
+    await stopped;
+    const stopAt = Date.now();
+    // The request comes after the server stopped accepting: it is served, and told to close.
+    let answer = "";
+    late.on("data", (d: Buffer) => (answer += d.toString()));
+    late.write("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n");
+    await once(late, "end");
+    expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(answer).toMatch(/\r\nConnection: close\r\n/i);
+    expect(answer).toMatch(/done \/fast$/);
+    expect((await silentClosed) - stopAt).toBeGreaterThanOrEqual(900);
+    expect((await report).exitCode).toBe(0);
+  });
+
   it("takes the server of a Fastify-like holder", async () => {
     const svc = await service();
     const shutdown = gracefulShutdown(

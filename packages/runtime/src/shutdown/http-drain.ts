@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import type { Socket } from "node:net";
+import { Server as NetServer, type Socket } from "node:net";
+import { Server as TlsServer } from "node:tls";
 
 /** What was still open when a shutdown was cut short, for its log line and its report. */
 export interface OpenWork {
@@ -9,7 +10,7 @@ export interface OpenWork {
   requests: Record<string, number>;
   /** The oldest of them, in ms since it arrived. */
   oldestRequestMs: number;
-  /** TCP connections still open (HTTP keep-alive, upgraded, or in flight). */
+  /** Connections still open (HTTP keep-alive, upgraded, or in flight). */
   sockets: number;
   /** WebSockets of the servers given that have not finished closing. */
   websockets: number;
@@ -20,27 +21,48 @@ interface InFlight {
   since: number;
 }
 
+/** One connection as the drain sees it. */
+interface Connection {
+  /** Requests on it not yet answered. */
+  active: number;
+  /** Whether it has carried a request (else it is new: its first request may be on its way). */
+  used: boolean;
+  /** `bytesRead` when it last fell idle: more than that, and a request is arriving. */
+  quietAt: number;
+}
+
+/**
+ * How long a connection accepted just before the server stopped accepting, with no request yet,
+ * has to send its first one (then served with `Connection: close`). Destroying it at once, as
+ * Node's `server.close()` does, resets a request that is already on its way.
+ */
+const NEW_CONNECTION_GRACE_MS = 1000;
+
 /**
  * Follows one server's connections and requests through the server's own 'connection' and
  * 'request' events (nothing of Node's is patched), and drains them: every response from the
- * moment `preferClose()` is called asks its client to reconnect (`Connection: close`), `stop()`
- * stops accepting and closes idle keep-alive connections, and a connection that becomes idle
- * afterwards is closed as soon as its last response has gone out.
+ * moment `preferClose()` is called asks its client to reconnect (`Connection: close`); `stop()`
+ * stops accepting, closes idle keep-alive connections, and gives a connection with no request yet
+ * a moment to send it; a connection that becomes idle afterwards is closed at once.
  */
 export class HttpDrain {
   private readonly inFlight = new Map<ServerResponse, InFlight>();
-  private readonly sockets = new Set<Socket>();
+  private readonly connections = new Map<Socket, Connection>();
   private counting = false;
   private closing = false;
-  private stopped = false;
-  private idleSweep: NodeJS.Immediate | undefined;
+  private stoppedAt = 0;
+  private sweepSoon: NodeJS.Immediate | undefined;
+  private sweepLater: NodeJS.Timeout | undefined;
+  /** TLS servers: the TLS socket carries the requests, not the TCP one under it. */
+  private readonly connectionEvent: string;
   /** Responses finished since `countFromNow()`: what the service served while it shut down. */
   served = 0;
 
   constructor(private readonly server: Server) {
+    this.connectionEvent = server instanceof TlsServer ? "secureConnection" : "connection";
     // First in line, so that the header is set before the application can send its own.
     server.prependListener("request", this.onRequest);
-    server.on("connection", this.onConnection);
+    server.on(this.connectionEvent, this.onConnection);
   }
 
   /** Counts the responses that finish from now on (the shutdown began). */
@@ -60,9 +82,11 @@ export class HttpDrain {
    */
   stop(): Promise<void> {
     this.preferClose();
-    this.stopped = true;
+    this.stoppedAt = Date.now();
     const closed = new Promise<void>((resolve) => {
-      this.server.close((err) => {
+      // net.Server's own close: it stops accepting and leaves the connections to us. http.Server's
+      // would also destroy every connection without a request in progress, new ones included.
+      NetServer.prototype.close.call(this.server, (err?: Error) => {
         if (!err) return resolve();
         // Closed before (by the application): wait for its connections ourselves.
         const poll = () =>
@@ -70,16 +94,16 @@ export class HttpDrain {
         poll();
       });
     });
-    // Node 19+ closes idle connections in close(); said again for servers that were not listening.
-    this.server.closeIdleConnections();
+    this.sweep();
     return closed;
   }
 
   /** Ends every connection still open (the drain deadline passed). */
   destroyAll(): void {
+    clearTimeout(this.sweepLater);
     this.server.closeAllConnections();
     // Upgraded sockets are no longer the HTTP server's to close.
-    for (const s of this.sockets) s.destroy();
+    for (const s of this.connections.keys()) s.destroy();
   }
 
   /** What is still open now (`websockets` is filled in by the caller, which knows them). */
@@ -94,40 +118,65 @@ export class HttpDrain {
       requestsInFlight: this.inFlight.size,
       requests,
       oldestRequestMs: this.inFlight.size > 0 ? Date.now() - oldest : 0,
-      sockets: this.sockets.size,
+      sockets: this.connections.size,
       websockets: 0,
     };
-  }
-
-  get requestsInFlight(): number {
-    return this.inFlight.size;
   }
 
   /** Stops following the server (the shutdown handle was disposed). */
   dispose(): void {
     this.server.off("request", this.onRequest);
-    this.server.off("connection", this.onConnection);
-    clearImmediate(this.idleSweep);
+    this.server.off(this.connectionEvent, this.onConnection);
+    clearImmediate(this.sweepSoon);
+    clearTimeout(this.sweepLater);
   }
 
-  private readonly onConnection = (socket: Socket): void => {
-    this.sockets.add(socket);
-    socket.once("close", () => this.sockets.delete(socket));
-  };
+  /**
+   * After the stop: closes each connection that is idle (nothing in flight, nothing arriving),
+   * at once if it has served requests, after the grace if it has not carried one yet.
+   * Upgraded connections are left to the WebSocket drain.
+   */
+  private sweep(): void {
+    const now = Date.now();
+    let wait = Number.POSITIVE_INFINITY;
+    for (const [socket, c] of this.connections) {
+      if (c.active > 0 || socket.bytesRead !== c.quietAt) continue;
+      const left = c.used ? 0 : this.stoppedAt + NEW_CONNECTION_GRACE_MS - now;
+      if (left <= 0) socket.destroy();
+      else wait = Math.min(wait, left);
+    }
+    clearTimeout(this.sweepLater);
+    if (wait !== Number.POSITIVE_INFINITY) this.sweepLater = setTimeout(() => this.sweep(), wait);
+  }
+
+  private track(socket: Socket): Connection {
+    const c: Connection = { active: 0, used: false, quietAt: socket.bytesRead };
+    this.connections.set(socket, c);
+    socket.once("close", () => this.connections.delete(socket));
+    return c;
+  }
+
+  private readonly onConnection = (socket: Socket): void => void this.track(socket);
 
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? "/").split("?")[0];
     this.inFlight.set(res, { key: `${req.method} ${path}`, since: Date.now() });
+    // A connection opened before gracefulShutdown() was called is followed from its next request.
+    const socket = req.socket;
+    const c = this.connections.get(socket) ?? this.track(socket);
+    c.active++;
+    c.used = true;
     if (this.closing) askToClose(res);
     res.once("close", () => {
       this.inFlight.delete(res);
       if (this.counting) this.served++;
+      if (--c.active === 0) c.quietAt = socket.bytesRead;
       // A response whose headers went out before the shutdown promised keep-alive: once it is
       // done its connection is idle, and is closed (one sweep for all that finish together).
-      if (this.stopped && !this.idleSweep)
-        this.idleSweep = setImmediate(() => {
-          this.idleSweep = undefined;
-          this.server.closeIdleConnections();
+      if (this.stoppedAt > 0 && !this.sweepSoon)
+        this.sweepSoon = setImmediate(() => {
+          this.sweepSoon = undefined;
+          this.sweep();
         });
     });
   };
