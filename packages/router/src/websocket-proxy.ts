@@ -10,6 +10,10 @@ import { stickyKeyOf } from "./sticky-key.js";
 import type { Track } from "./track.js";
 import type { TrustedProxies } from "./trusted-proxies.js";
 import { checkUpgrade, isRefusal } from "./upgrade-request.js";
+
+/** The largest refusal body relayed from an instance; a larger one is replaced by the router's own words. */
+const MAX_RELAYED_REFUSAL = 8 * 1024;
+
 import { WebSocketBudget } from "./websocket-budget.js";
 
 /**
@@ -174,17 +178,37 @@ export class WebSocketProxy {
     upstream.on("unexpected-response", (_ureq, ures) => {
       answered = true; // answered: not a connection failure
       const status = ures.statusCode ?? 0;
-      ures.resume();
-      upstream.terminate();
-      // The application's own refusal (401, 403, 404, 429...) is relayed; anything that is not an
-      // error status cannot be relayed as the answer to an upgrade.
+      // The application's own refusal (401, 403, 404, 426...) is relayed with its body (which may
+      // say what it accepts, e.g. the protocols it speaks), bounded in size and time; anything
+      // that is not an error status cannot be relayed as the answer to an upgrade.
       const relayed = status >= 400 && status <= 599 ? status : 502;
-      rejectUpgrade(
-        socket,
-        relayed,
-        `upstream ${inst.key} refused the WebSocket upgrade: HTTP ${status || "(no status)"}`,
-        track.version,
-      );
+      const message = `upstream ${inst.key} refused the WebSocket upgrade: HTTP ${status || "(no status)"}`;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let sent = false;
+      const send = (whole: boolean) => {
+        if (sent) return;
+        sent = true;
+        clearTimeout(timer);
+        upstream.terminate();
+        const contentType = String(ures.headers["content-type"] ?? "");
+        const body = Buffer.concat(chunks);
+        rejectUpgrade(
+          socket,
+          relayed,
+          message,
+          track.version,
+          whole && relayed === status && body.length > 0 ? { contentType, body } : undefined,
+        );
+      };
+      const timer = setTimeout(() => send(false), 1000);
+      ures.on("data", (d: Buffer) => {
+        size += d.length;
+        if (size > MAX_RELAYED_REFUSAL) return send(false);
+        chunks.push(d);
+      });
+      ures.on("end", () => send(true));
+      ures.on("error", () => send(false));
     });
     upstream.on("error", (err: Error & { code?: string }) => {
       if (answered) return;
