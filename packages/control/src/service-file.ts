@@ -45,7 +45,7 @@ export const serviceFileSchema = z
       .min(1)
       .optional()
       .describe(
-        "The command that starts one instance (local provider), run in the release's directory with PORT and BATON_VERSION set.",
+        "The command that starts one instance (local provider), run in the release's directory with PORT, BATON_VERSION and BATON_SERVICE set.",
       ),
     health: z
       .strictObject({

@@ -85,7 +85,7 @@ listen: ${listen}
 instances: 2
 
 # How one instance starts (through sh -c, in the release's directory) with PORT, the port it must
-# listen on, and BATON_VERSION set. ${runComment}.
+# listen on, BATON_VERSION and BATON_SERVICE set. ${runComment}.
 ${portComment.join("\n")}
 run: ${yamlString(g.run)}
 
