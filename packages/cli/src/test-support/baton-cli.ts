@@ -55,13 +55,18 @@ export interface ApiStatus {
   release: { id: number; version: string; status: string; strategy: string; reason: string | null } | null;
 }
 
-/** `GET /v1/status` of the `baton up` in `cwd`, straight to its API. */
-export async function apiStatus(cwd: string): Promise<ApiStatus> {
+/** `GET path` of the `baton up` in `cwd`, straight to its API (what the CLI asks, without a process). */
+export async function apiGet<T>(cwd: string, path: string): Promise<T> {
   const { url } = JSON.parse(await readFile(join(cwd, ".baton", "api.json"), "utf8")) as { url: string };
   const token = (await readFile(join(cwd, ".baton", "api.token"), "utf8")).trim();
-  const res = await fetch(`${url}/v1/status`, { headers: { authorization: `Bearer ${token}` } });
-  if (res.status !== 200) throw new Error(`status answered HTTP ${res.status}: ${await res.text()}`);
-  return (await res.json()) as ApiStatus;
+  const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  if (res.status !== 200) throw new Error(`${path} answered HTTP ${res.status}: ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** `GET /v1/status` of the `baton up` in `cwd`, straight to its API. */
+export function apiStatus(cwd: string): Promise<ApiStatus> {
+  return apiGet<ApiStatus>(cwd, "/v1/status");
 }
 
 /** Resolves with how the process ended. */
