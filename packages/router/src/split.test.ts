@@ -1,5 +1,6 @@
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serviceSalt, stickyBucket } from "./sticky-bucket.js";
 import { type EchoInstance, startEcho } from "./test-support/echo-instance.js";
 import { type RouterFixture, startRouter, versionsFor } from "./test-support/router-fixture.js";
 
@@ -35,10 +36,18 @@ afterAll(async () => {
 
 describe("sticky weighted split", () => {
   it("sends 10% +/- 1pp of 100k distinct users to a 10% canary, every response naming its version", async () => {
-    const versions = await versionsFor(fx.url, 100_000, (i) => ({ "x-user-id": `user-${i}` }));
+    // The canary's share of users is decided by the sticky bucket alone (stable takes buckets
+    // [0, 9000), the canary [9000, 10000): config order). 100k users by that decision, and 20k of
+    // them through the router, each answered by the version the decision names.
+    const salt = serviceSalt("payments");
+    const decided = (i: number) => (stickyBucket(`user-${i}`, salt) < 9_000 ? "v1" : "v2");
+    const all = Array.from({ length: 100_000 }, (_, i) => decided(i));
+    expect(Math.abs(all.filter((v) => v === "v2").length / all.length - 0.1)).toBeLessThanOrEqual(0.01);
+    const versions = await versionsFor(fx.url, 20_000, (i) => ({ "x-user-id": `user-${i}` }));
     const share = versions.filter((v) => v === "v2").length / versions.length;
     expect(Math.abs(share - 0.1)).toBeLessThanOrEqual(0.01);
     expect(versions.every((v) => v === "v1" || v === "v2")).toBe(true);
+    expect(versions.filter((v, i) => v !== decided(i))).toEqual([]);
   }, 120_000);
 
   it("keeps each user on one version, and raising the canary only moves users stable -> canary", async () => {
