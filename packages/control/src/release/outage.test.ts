@@ -85,7 +85,9 @@ describe("a database outage in the middle of a canary", () => {
     plane.abort("t"); // answered at once, and acted on in the router without the database
     for (let i = 0; i < 60 && (await weights())["canary:v2"] !== undefined; i++) await sleep(100);
     expect(await weights()).toEqual({ "stable:v1": 10000 });
-    await sleep(Math.max(0, 30_000 - (Date.now() - down)));
+    // 15 s down in all: past the release's back-off cap (4 s, reached after 3.75 s) several times
+    // over, and past the pg pool's idle timeout (10 s).
+    await sleep(Math.max(0, 15_000 - (Date.now() - down)));
     await pg.start();
 
     const ended = await plane.wait(canary.id);
