@@ -19,13 +19,14 @@
 // overhead, or variant names), BENCH_QUICK=1 (1 run, short wrk rounds; not for the report).
 // Writes bench/results/runtime.md (not with BENCH_ONLY or BENCH_QUICK).
 
-import { execFileSync, execSync, fork } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { execFile, execFileSync, execSync, fork } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { Agent, createServer, get } from "node:http";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { WebSocket } from "ws";
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -34,6 +35,9 @@ const REPORT_FILE = path.join(BENCH_DIR, "results", "runtime.md");
 const QUICK = process.env.BENCH_QUICK === "1";
 const ONLY = process.env.BENCH_ONLY?.split(",");
 const RUNS = Number(process.env.BENCH_RUNS ?? (QUICK ? 1 : 3));
+const LMR_VERSION = JSON.parse(
+  readFileSync(path.join(REPO_ROOT, "node_modules/light-my-request/package.json"), "utf8"),
+).version;
 
 /** Keep-alive HTTP clients, each with one connection and one request at a time. */
 const HTTP_CLIENTS = 50;
@@ -118,7 +122,11 @@ function request(port, agent, rec) {
     });
     req.on("timeout", () => req.destroy(new Error("client timeout")));
     req.on("error", (e) =>
-      resolve({ kind: e.code === "ECONNREFUSED" ? "refused" : "reset", error: e.code ?? e.message }),
+      resolve({
+        kind: e.code === "ECONNREFUSED" ? "refused" : "reset",
+        error: e.code ?? e.message,
+        reused: req.reusedSocket,
+      }),
     );
   });
 }
@@ -138,6 +146,8 @@ async function shutdownRun(variant) {
     inFlightOk: 0,
     connectionClose: 0,
     clientsFailed: 0,
+    /** Each reset: when (ms after SIGTERM) and on which kind of connection. */
+    resets: [],
   };
   const inFlight = new Set();
 
@@ -185,6 +195,7 @@ async function shutdownRun(variant) {
       } else if (r.kind === "reset") {
         s.reset++;
         s.resetErrors[r.error] = (s.resetErrors[r.error] ?? 0) + 1;
+        s.resets.push({ ms: performance.now() - t.sigterm, reused: r.reused === true });
         if (!failed) s.clientsFailed++;
         failed = true;
         await sleep(20);
@@ -244,10 +255,14 @@ const WRK = {
   threads: 1,
   connections: 32,
   warmS: QUICK ? 1 : 2,
-  roundS: QUICK ? 2 : 5,
-  rounds: QUICK ? 1 : 3,
+  roundS: QUICK ? 1 : 2,
+  rounds: QUICK ? 2 : 10,
 };
 const OVERHEAD_SCRIPT = path.join(BENCH_DIR, "runtime-overhead.mjs");
+/** In-process batches: each mode runs `batches` batches of `batchSize` requests, in turns. */
+const INJECT = QUICK
+  ? { batches: 5, batchSize: 200, warmup: 500 }
+  : { batches: 30, batchSize: 1000, warmup: 2000 };
 const overhead = { modes: [], available: {} };
 
 function wrkVersion() {
@@ -258,8 +273,19 @@ function wrkVersion() {
   }
 }
 
-/** Runs wrk for `seconds` against `port` with the mode's request; requests/s and latency. */
-function wrk(port, request, seconds) {
+/** CPU time (user + system) a process has used, in µs, from /proc (clock ticks of 10 ms). */
+function cpuMicros(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * (1e6 / CLK_TCK);
+}
+const CLK_TCK = Number(execSync("getconf CLK_TCK", { encoding: "utf8" }).trim()) || 100;
+
+/**
+ * Runs wrk for `seconds` against `port` with the mode's request: requests/s, latency, and the
+ * service's CPU time per request (what a busy neighbour on a shared machine changes least). Not
+ * synchronous: the metrics sink in this process answers meanwhile.
+ */
+async function wrk(port, pid, request, seconds) {
   const lua = [
     `wrk.method = ${JSON.stringify(request.method)}`,
     `wrk.path = ${JSON.stringify(request.path)}`,
@@ -275,7 +301,8 @@ function wrk(port, request, seconds) {
   ].join("\n");
   const file = path.join(tmpdir(), `baton-runtime-wrk-${process.pid}.lua`);
   writeFileSync(file, lua);
-  const out = execFileSync(
+  const cpu0 = cpuMicros(pid);
+  const { stdout: out } = await promisify(execFile)(
     "taskset",
     [
       "-c",
@@ -293,7 +320,14 @@ function wrk(port, request, seconds) {
   const m = /RESULT (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(out);
   if (!m) throw new Error(`wrk: no result in ${out}`);
   const [, requests, durationUs, errors, p50, p99] = m.map(Number);
-  return { rps: requests / (durationUs / 1e6), errors, p50us: p50, p99us: p99 };
+  const cpuUs = cpuMicros(pid) - cpu0;
+  return {
+    rps: requests / (durationUs / 1e6),
+    errors,
+    p50us: p50,
+    p99us: p99,
+    cpuPerRequestUs: cpuUs / requests,
+  };
 }
 
 /** Stands in for the control plane's metrics API: counts the reports, answers 204. */
@@ -336,12 +370,13 @@ if (runs("overhead")) {
     const services = [];
     for (const mode of modes) services.push(await startOverheadService(mode, sink));
     try {
-      for (const [i, mode] of modes.entries()) wrk(services[i].port, mode.request, WRK.warmS);
+      for (const [i, mode] of modes.entries())
+        await wrk(services[i].port, services[i].child.pid, mode.request, WRK.warmS);
       const rounds = modes.map(() => []);
       const reportsBefore = sink.reports;
       for (let r = 0; r < WRK.rounds; r++)
         for (const [i, mode] of modes.entries())
-          rounds[i].push(wrk(services[i].port, mode.request, WRK.roundS));
+          rounds[i].push(await wrk(services[i].port, services[i].child.pid, mode.request, WRK.roundS));
       for (const [i, mode] of modes.entries()) {
         overhead.modes.push({ ...mode, rounds: rounds[i] });
         log(`overhead ${mode.id}: ${rounds[i].map((x) => x.rps.toFixed(0)).join(", ")} req/s`);
@@ -350,8 +385,21 @@ if (runs("overhead")) {
     } finally {
       for (const svc of services) svc.child.kill("SIGKILL");
       await Promise.all(services.map((svc) => svc.exited));
-      await sink.close();
     }
+    // The same handlers without sockets, in one process, the modes taking turns in short batches.
+    const child = fork(OVERHEAD_SCRIPT, ["--inject", JSON.stringify(INJECT)], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, BATON_METRICS_URL: sink.url, BATON_METRICS_TOKEN: "bench" },
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    });
+    execFileSync("taskset", ["-pc", "0", String(child.pid)], { stdio: "ignore" });
+    overhead.inject = await new Promise((resolve, reject) => {
+      child.on("message", (m) => m?.inject && resolve(m.inject));
+      child.on("exit", (code) => reject(new Error(`inject benchmark exited with ${code}`)));
+    });
+    for (const r of overhead.inject)
+      log(`inject ${r.id}: ${r.p25.toFixed(1)} / ${r.median.toFixed(1)} / ${r.p75.toFixed(1)} µs`);
+    await sink.close();
   }
 }
 
@@ -446,6 +494,41 @@ if (Object.keys(shutdown).length > 0) {
   out();
 }
 
+if (Object.keys(shutdown).length > 0) {
+  out(
+    "When the failed requests happened (ms after SIGTERM) and on which connection: *reused* is a keep-alive connection that had served an earlier request; *new* is one opened for this request.",
+  );
+  out();
+  for (const v of VARIANTS) {
+    const rs = shutdown[v.id];
+    if (!rs) continue;
+    const resets = rs.flatMap((r) => r.resets);
+    if (resets.length === 0) {
+      out(`- ${v.name}: none.`);
+      continue;
+    }
+    const part = (xs, label) => {
+      if (xs.length === 0) return undefined;
+      const ms = xs.map((x) => x.ms).sort((a, b) => a - b);
+      return `${xs.length} on ${label} connections, ${ms[0].toFixed(0)}-${ms.at(-1).toFixed(0)} ms (median ${median(ms).toFixed(0)})`;
+    };
+    const text = [
+      part(
+        resets.filter((x) => x.reused),
+        "reused",
+      ),
+      part(
+        resets.filter((x) => !x.reused),
+        "new",
+      ),
+    ]
+      .filter(Boolean)
+      .join("; ");
+    out(`- ${v.name}: ${text}.`);
+  }
+  out();
+}
+
 if (runs("overhead")) {
   out("## 2. Overhead per request");
   out();
@@ -457,21 +540,42 @@ if (runs("overhead")) {
     );
     out();
     out(
-      "| mode | what runs per request | median req/s | rounds | p50 / p99 latency | vs its baseline | cost per request | errors |",
+      "| mode | what runs per request | req/s (median) | req/s range over the rounds | vs its baseline | service CPU per request (median) | added per request | p50 / p99 latency (median round) | errors |",
     );
-    out("|---|---|---:|---|---|---:|---:|---:|");
+    out("|---|---|---:|---|---:|---:|---:|---|---:|");
     const byId = Object.fromEntries(overhead.modes.map((m) => [m.id, m]));
+    const rpsOf = (m) => median(m.rounds.map((r) => r.rps));
+    const cpuOf = (m) => median(m.rounds.map((r) => r.cpuPerRequestUs));
     for (const m of overhead.modes) {
-      const rps = median(m.rounds.map((r) => r.rps));
+      const rps = rpsOf(m);
       const mid = m.rounds.find((r) => r.rps === rps);
       const base = m.baseline ? byId[m.baseline] : undefined;
-      const baseRps = base ? median(base.rounds.map((r) => r.rps)) : undefined;
-      const ratio = baseRps ? `${(rps / baseRps).toFixed(3)}×` : "baseline";
-      // The time one request adds, from throughput on one core: 1/rps - 1/baseRps.
-      const cost = baseRps ? `${((1 / rps - 1 / baseRps) * 1e6).toFixed(1)} µs` : "";
+      const ratio = base ? `${(rps / rpsOf(base)).toFixed(2)}×` : "baseline";
+      const added = base
+        ? `${(cpuOf(m) - cpuOf(base)).toFixed(1)} µs (${((cpuOf(m) / cpuOf(base) - 1) * 100).toFixed(0)}%)`
+        : "";
+      const all = m.rounds.map((r) => r.rps);
       out(
-        `| ${m.id} | ${m.what} | ${rps.toFixed(0)} | ${m.rounds.map((r) => r.rps.toFixed(0)).join(", ")} | ${(mid.p50us / 1000).toFixed(2)} / ${(mid.p99us / 1000).toFixed(2)} ms | ${ratio} | ${cost} | ${sum(m.rounds, (r) => r.errors)} |`,
+        `| ${m.id} | ${m.what} | ${rps.toFixed(0)} | ${Math.min(...all).toFixed(0)}-${Math.max(...all).toFixed(0)} | ${ratio} | ${cpuOf(m).toFixed(1)} µs | ${added} | ${(mid.p50us / 1000).toFixed(2)} / ${(mid.p99us / 1000).toFixed(2)} ms | ${sum(m.rounds, (r) => r.errors)} |`,
       );
+    }
+    out();
+    out(
+      `Service CPU per request: the service process's user + system time over a round (/proc, ${1000 / CLK_TCK} ms ticks) divided by the requests wrk counted in it; it includes node:http's own work and, for the metrics modes, the reports sent every second. It depends less than requests/s on how much of core 0 the service got during a round, but contention inflates it too.`,
+    );
+    if (overhead.inject) {
+      const plainInj = overhead.inject.find((r) => r.id === "plain");
+      out();
+      out(
+        `The same handlers in one process without sockets or HTTP parsing, through light-my-request ${LMR_VERSION} (bench/runtime-overhead.mjs --inject; pinned to core 0): the modes take turns in batches of ${INJECT.batchSize} requests (${INJECT.batches} batches each, after ${INJECT.warmup} warm-up requests), each batch's CPU time (\`process.cpuUsage\`) divided by its requests. The spread between batches is this machine's other work and the garbage collector; the added cost is read from the medians.`,
+      );
+      out();
+      out("| mode | CPU per request: p25 / median / p75 of the batches | added per request (medians) |");
+      out("|---|---|---:|");
+      for (const r of overhead.inject)
+        out(
+          `| ${r.id} | ${r.p25.toFixed(1)} / ${r.median.toFixed(1)} / ${r.p75.toFixed(1)} µs | ${r.id === "plain" ? "baseline" : `${(r.median - plainInj.median).toFixed(1)} µs (${((r.median / plainInj.median - 1) * 100).toFixed(0)}%)`} |`,
+        );
     }
     const missing = Object.keys(overhead.available);
     if (missing.length > 0) {
@@ -481,6 +585,69 @@ if (runs("overhead")) {
       );
     }
   }
+  out();
+}
+
+// Reading: what the numbers say, with the mechanisms behind them (read in each library's source).
+const reading = [];
+const tot = (id, f) => (shutdown[id] ? sum(shutdown[id], f) : undefined);
+const exitOf = (id) => (shutdown[id] ? fmtS(median(shutdown[id].map((r) => r.exitMs))) : "?");
+const wsOf = (id) => (shutdown[id] ? codesOf(shutdown[id]) : {});
+if (shutdown.baton) {
+  const resets = shutdown.baton.flatMap((r) => r.resets);
+  reading.push(
+    `- **@baton/runtime** answered every request in flight at SIGTERM (${tot("baton", (r) => r.inFlightOk)} of ${tot("baton", (r) => r.inFlightAtSigterm)}), kept serving through the ${PRESTOP_MS} ms preStop with \`Connection: close\` on ${tot("baton", (r) => r.connectionClose)} of the ${tot("baton", (r) => r.okAfter)} answers after the signal, closed ${wsOf("baton")["1001"] ?? 0} of ${WS_CLIENTS * RUNS} WebSockets with 1001, and exited 0 in ${exitOf("baton")} (the preStop, then ~${((median(shutdown.baton.map((r) => r.exitMs)) - PRESTOP_MS) / 1000).toFixed(2)} s of drain). ` +
+      (resets.length === 0
+        ? "No request failed."
+        : `${resets.length} request${resets.length === 1 ? "" : "s"} failed, all on new connections ${Math.min(...resets.map((x) => x.ms)).toFixed(0)}-${Math.max(...resets.map((x) => x.ms)).toFixed(0)} ms after SIGTERM: the moment the listener closes, on connections the clients opened right then (they reconnect after each \`Connection: close\` answer and, with no balancer in front here, keep coming after readiness turned 503). Behind a balancer that has taken the instance out during the preStop, no new connection arrives at that moment.`),
+  );
+}
+if (shutdown.terminus)
+  reading.push(
+    `- **terminus** (stoppable underneath) ends each keep-alive socket right after its response, without \`Connection: close\`: the client, which reuses the connection for its next request, gets a reset (${tot("terminus", (r) => r.reset)} requests, every client once per shutdown). Upgraded WebSocket sockets carry no request, so stoppable ends them at once: ${wsOf("terminus")["1006"] ?? 0} × 1006, no close frame.`,
+  );
+if (shutdown["http-terminator"])
+  reading.push(
+    `- **http-terminator** sends \`Connection: close\` on the answers in flight, but keeps the listener open until it is done and destroys every connection accepted meanwhile: clients that reconnect are reset (${tot("http-terminator", (r) => r.reset)} requests, ${tot("http-terminator", (r) => r.clientsFailed)} of ${HTTP_CLIENTS * RUNS} clients, mostly on new connections). It has no preStop, and destroys the WebSockets (${wsOf("http-terminator")["1006"] ?? 0} × 1006), which is why it exits fastest (${exitOf("http-terminator")}).`,
+  );
+if (shutdown.lightship)
+  reading.push(
+    `- **lightship**: the README's handler \`server.close()\` returns at once; lightship then closes its probe server and, finding the process still alive a second later (the WebSockets hold the HTTP server open), calls its \`terminate\`, \`process.exit(1)\`: exit 1 after ${exitOf("lightship")}, ${wsOf("lightship")["1006"] ?? 0} WebSockets cut, and the keep-alive requests in flight at that instant reset (${tot("lightship", (r) => r.reset)}).`,
+  );
+if (shutdown.bare)
+  reading.push(
+    `- **bare \`server.close()\`**: Node 20 closes the connections idle at that instant only; the busy ones stay open and keep serving keep-alive requests (${tot("bare", (r) => r.okAfter)} answered after SIGTERM), and the WebSockets hold the server open, so \`close\` never calls back: the process is SIGKILLed at ${CAP_MS / 1000} s, cutting the requests in flight (${tot("bare", (r) => r.reset)}) and every WebSocket (1006).`,
+  );
+if (overhead.modes.length > 0) {
+  const byId = Object.fromEntries(overhead.modes.map((m) => [m.id, m]));
+  const cpu = (id) => (byId[id] ? median(byId[id].rounds.map((r) => r.cpuPerRequestUs)) : undefined);
+  const rps = (id) => median(byId[id].rounds.map((r) => r.rps));
+  const inj = Object.fromEntries((overhead.inject ?? []).map((r) => [r.id, r.median]));
+  const add = (id) => {
+    const parts = [];
+    if (inj[id] !== undefined) parts.push(`${(inj[id] - inj.plain).toFixed(1)} µs in process`);
+    if (cpu(id) !== undefined)
+      parts.push(
+        `${(cpu(id) - cpu("plain")).toFixed(1)} µs of service CPU under wrk, ${(rps(id) / rps("plain")).toFixed(2)}× the requests/s`,
+      );
+    return parts.join("; ");
+  };
+  if (byId["versioned-v2"])
+    reading.push(
+      `- **API versioning**, per request, over a plain JSON handler (${inj.plain?.toFixed(1) ?? "?"} µs in process, ${cpu("plain").toFixed(1)} µs of service CPU under wrk): a client on the latest version (resolving the version, usage counters, version headers) ${add("versioned-v2")}; a v1 client (both transforms, Deprecation and Sunset) ${add("versioned-v1")}.`,
+    );
+  if (byId.metrics)
+    reading.push(
+      `- **Release metrics** (a counter and a histogram value per request, reported every second), per request: with the prom-client mirror ${add("metrics")}; without it ${add("metrics-no-prom")}.`,
+    );
+  reading.push(
+    '- **Noise**: this is a shared 2-core machine with other engineers\' builds and tests running; requests/s varied by up to 2× between rounds of one mode, and the CPU time per request is inflated by the same contention (a quiet core does this work faster). The in-process numbers, with the modes taking turns in short batches, are the steadier estimate of the added cost; where the two measures disagree, or a difference is under ~10 µs, read it as "small", not to the microsecond. Rerun on a quiet machine for exact figures.',
+  );
+}
+if (reading.length > 0) {
+  out("## Reading");
+  out();
+  for (const r of reading) out(r);
   out();
 }
 

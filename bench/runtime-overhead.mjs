@@ -89,57 +89,110 @@ function plainHandler(onPayment) {
   };
 }
 
+let versioned;
 function listener(mode) {
   if (mode === "plain") return plainHandler();
   if (mode.startsWith("versioned")) {
-    const { apiVersioning, httpApiVersioning } = runtime;
-    const api = apiVersioning({
-      name: "payments",
-      versions: ["v1", "v2"],
-      changes: [
-        {
-          version: "v2",
-          description: "amount becomes {value, currency}; customer_id becomes customer {id, email}",
-          routes: ["POST /payments", "GET /payments/:id"],
-          request: (p) => ({
-            amount: { value: p.amount, currency: p.currency },
-            customer: { id: p.customer_id, email: null },
-          }),
-          response: ({ amount, customer, ...rest }) => ({
-            ...rest,
-            amount: amount.value,
-            currency: amount.currency,
-            customer_id: customer.id,
-          }),
-        },
-      ],
-      pathPrefix: "/api",
-      retire: {
-        v1: {
-          deprecatedAt: "2026-01-01T00:00:00Z",
-          sunsetAt: "2027-06-30T00:00:00Z",
-          link: "https://docs.example/v2",
-        },
-      },
-    });
-    return httpApiVersioning(api, (req) => ({ status: 201, body: createPayment(req.body) }));
+    // One API for both versioned modes: they differ by the client's version only.
+    versioned ??= versionedListener();
+    return versioned;
   }
-  if (mode.startsWith("metrics")) {
-    const metrics = runtime.createReleaseMetrics({
-      service: "payments",
-      version: "v2",
-      ...(mode === "metrics-no-prom" ? { registry: false } : {}),
-    });
-    let n = 0;
-    return plainHandler(() => {
-      metrics.count("checkout_completed");
-      metrics.observe("payment_latency_ms", 150 + (n++ % 97));
-    });
-  }
-  throw new Error(`unknown mode ${mode}`);
+  return metricsListener(mode);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+function versionedListener() {
+  const { apiVersioning, httpApiVersioning } = runtime;
+  const api = apiVersioning({
+    name: "payments",
+    versions: ["v1", "v2"],
+    changes: [
+      {
+        version: "v2",
+        description: "amount becomes {value, currency}; customer_id becomes customer {id, email}",
+        routes: ["POST /payments", "GET /payments/:id"],
+        request: (p) => ({
+          amount: { value: p.amount, currency: p.currency },
+          customer: { id: p.customer_id, email: null },
+        }),
+        response: ({ amount, customer, ...rest }) => ({
+          ...rest,
+          amount: amount.value,
+          currency: amount.currency,
+          customer_id: customer.id,
+        }),
+      },
+    ],
+    pathPrefix: "/api",
+    retire: {
+      v1: {
+        deprecatedAt: "2026-01-01T00:00:00Z",
+        sunsetAt: "2027-06-30T00:00:00Z",
+        link: "https://docs.example/v2",
+      },
+    },
+  });
+  return httpApiVersioning(api, (req) => ({ status: 201, body: createPayment(req.body) }));
+}
+
+function metricsListener(mode) {
+  const metrics = runtime.createReleaseMetrics({
+    service: "payments",
+    version: "v2",
+    ...(mode === "metrics-no-prom" ? { registry: false } : {}),
+  });
+  let n = 0;
+  return plainHandler(() => {
+    metrics.count("checkout_completed");
+    metrics.observe("payment_latency_ms", 150 + (n++ % 97));
+  });
+}
+
+/**
+ * The same handlers called in this one process through light-my-request (no socket, no HTTP
+ * parser): the modes take turns in short batches, so that whatever else runs on the machine
+ * weighs on each alike, and each batch's CPU time (process.cpuUsage, in µs) is divided by its
+ * requests. Answers the median and quartiles per mode.
+ */
+async function injectBench({ batches, batchSize, warmup }) {
+  const { default: inject } = await import("light-my-request");
+  const modes = MODES.filter((m) => m.available !== false).map((m) => ({ ...m, handler: listener(m.id) }));
+  const send = (m) =>
+    inject(m.handler, {
+      method: m.request.method,
+      url: m.request.path,
+      headers: m.request.headers,
+      payload: m.request.body,
+    });
+  for (const m of modes) {
+    const res = await send(m);
+    if (res.statusCode !== 201) throw new Error(`${m.id}: ${res.statusCode} ${res.payload}`);
+    for (let i = 0; i < warmup; i++) await send(m);
+  }
+  const samples = modes.map(() => []);
+  for (let b = 0; b < batches; b++) {
+    // Each batch starts with another mode, so that none always follows the same one.
+    for (let k = 0; k < modes.length; k++) {
+      const i = (b + k) % modes.length;
+      const c0 = process.cpuUsage();
+      for (let j = 0; j < batchSize; j++) await send(modes[i]);
+      const c = process.cpuUsage(c0);
+      samples[i].push((c.user + c.system) / batchSize);
+    }
+  }
+  const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * p)];
+  return modes.map((m, i) => ({
+    id: m.id,
+    p25: q(samples[i], 0.25),
+    median: q(samples[i], 0.5),
+    p75: q(samples[i], 0.75),
+  }));
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === "--inject") {
+  const results = await injectBench(JSON.parse(process.argv[3] ?? "{}"));
+  if (process.send) process.send({ inject: results });
+  else console.log(JSON.stringify(results, null, 1));
+} else if (process.argv[1] === fileURLToPath(import.meta.url)) {
   process.once("message", ({ mode }) => {
     const server = createServer(listener(mode));
     server.keepAliveTimeout = 30_000;

@@ -194,6 +194,8 @@ export function policyCore(
       return policy.execute((ctx) => attempt(ctx.attempt + 1), callerSignal);
     };
 
+    // The bulkhead is outermost: a call keeps its slot through its retries and back-offs, so the
+    // limit bounds what this service asks of the dependency, retries included.
     if (!bulkhead) return body();
     try {
       return await bulkhead.execute(body, callerSignal);
