@@ -37,7 +37,8 @@ async function tryPassword(url: string, password: string): Promise<string> {
   }
 }
 
-describe("embedded database", () => {
+// Each test has its own data directory, binaries copy and port: they run at once.
+describe.concurrent("embedded database", () => {
   it("runs a real PostgreSQL with no server installed, and keeps its data across restarts", async () => {
     const dir = await mkdtemp(join(tmpdir(), "baton-pg-"));
     await chmod(dir, 0o755); // run as root, the server runs as `postgres`, which must reach its data
