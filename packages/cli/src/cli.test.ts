@@ -30,7 +30,8 @@ async function serviceDir(files: Record<string, string>): Promise<string> {
   return dir;
 }
 
-describe("the baton command", () => {
+// Every test has its own directory (and schema): each describe runs its tests at once.
+describe.concurrent("the baton command", () => {
   it("prints the JSON Schema of baton.yaml", async () => {
     const { code, stdout } = await baton("schema");
     expect(code).toBe(0);
@@ -74,7 +75,7 @@ describe("the baton command", () => {
   });
 });
 
-describe("baton init", () => {
+describe.concurrent("baton init", () => {
   it("writes a baton.yaml that parses, with run and the port guessed from package.json and the code", async () => {
     const dir = await serviceDir({
       "package.json": JSON.stringify({ name: "@acme/payments", scripts: { start: "node server.js" } }),
