@@ -226,7 +226,7 @@ describe("createResilientFetch: circuit breaker", () => {
     const { f, metric } = client({
       name: "payments-api",
       retries: 0,
-      breaker: { consecutiveFailures: 3, halfOpenAfterMs: 300 },
+      breaker: { consecutiveFailures: 3, halfOpenAfterMs: 600 },
     });
     const check = breakerCheck("payments-api", f);
     expect(check.critical).toBe(false);
@@ -246,7 +246,7 @@ describe("createResilientFetch: circuit breaker", () => {
     expect(await metric("baton_runtime_rejections_total", { name: "payments-api", by: "breaker" })).toBe(1);
 
     // After the wait, still down: the trial call fails and the breaker opens again.
-    await new Promise((r) => setTimeout(r, 320));
+    await new Promise((r) => setTimeout(r, 620));
     expect(await check.run(new AbortController().signal)).toMatchObject({
       details: { "payments-api": { state: "half-open", retryInMs: 0 } },
     });
@@ -256,7 +256,7 @@ describe("createResilientFetch: circuit breaker", () => {
 
     // Back up: after the wait the trial call goes through and closes the breaker.
     s = await serve((_req, res) => res.end("back"), port);
-    await new Promise((r) => setTimeout(r, 320));
+    await new Promise((r) => setTimeout(r, 620));
     const res = await f(s.url);
     expect(await res.text()).toBe("back");
     expect(f.policies()[0]!.breakerStatus()).toEqual({ state: "closed" });
