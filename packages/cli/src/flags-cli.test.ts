@@ -67,15 +67,19 @@ describe("baton flags", () => {
     expect((await baton("flags", "rollout", "new-checkout", "--percent", "25")).stdout).toContain(
       "flexibleRollout 25%",
     );
-    const none = await baton("flags", "rollout", "dark-mode", "--percent", "25");
+    // A refusal and reads, which change nothing: at once.
+    const [none, history, got, missing] = await Promise.all([
+      baton("flags", "rollout", "dark-mode", "--percent", "25"),
+      baton("flags", "history", "new-checkout"),
+      baton("flags", "get", "new-checkout", "--json"),
+      baton("flags", "get", "nope"),
+    ]);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain("[BATON_FLAG_NO_ROLLOUT]");
-    const history = await baton("flags", "history", "new-checkout");
     expect(history.stdout).toContain("flag.changed");
     expect(history.stdout).toContain("tester");
     expect(history.stdout).toContain("flexibleRollout 5% (userId) -> flexibleRollout 25% (userId)");
-    expect(JSON.parse((await baton("flags", "get", "new-checkout", "--json")).stdout).version).toBe(2);
-    const missing = await baton("flags", "get", "nope");
+    expect(JSON.parse(got.stdout).version).toBe(2);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("[BATON_UNKNOWN_FLAG] no flag nope");
 
@@ -98,12 +102,6 @@ describe("baton flags", () => {
       parameters: { rollout: "250" }
 `,
     );
-    const r = await baton("flags", "apply", bad);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain(
-      `[BATON_BAD_REQUEST] ${bad}: flags[1] (flag broken): strategies[0].parameters.rollout`,
-    );
-
     // Checked by the control plane (segments are its own): still named by file, flag and field.
     const unknownSegment = await file(
       "segment.json",
@@ -112,12 +110,21 @@ describe("baton flags", () => {
         { name: "segmented", enabled: true, strategies: [{ name: "default", segments: [42] }] },
       ]),
     );
-    const s = await baton("flags", "apply", unknownSegment);
+    const syntaxFile = await file("syntax.yaml", "- name: [unclosed\n");
+    // Three refusals, which change nothing: at once.
+    const [r, s, syntax] = await Promise.all([
+      baton("flags", "apply", bad),
+      baton("flags", "apply", unknownSegment),
+      baton("flags", "apply", syntaxFile),
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `[BATON_BAD_REQUEST] ${bad}: flags[1] (flag broken): strategies[0].parameters.rollout`,
+    );
     expect(s.code).toBe(2);
     expect(s.stderr).toContain(
       `${unknownSegment}: flags[1].strategies[0].segments[0] (flag segmented): no segment with id 42`,
     );
-    const syntax = await baton("flags", "apply", await file("syntax.yaml", "- name: [unclosed\n"));
     expect(syntax.code).toBe(2);
     expect(syntax.stderr).toContain("syntax.yaml");
     expect(await stateOf()).toBe(before);
@@ -229,10 +236,12 @@ describe("baton flags: reasons, scheduled changes and stale flags", () => {
 
     const cancelled = await baton("flags", "schedule", "cancel", id![1]!);
     expect(cancelled.stdout).toContain(`cancelled #${id![1]}: later rollout 25% at ${at}`);
-    const noZone = await baton("flags", "disable", "later", "--at", "2027-01-01T09:00");
+    const [noZone, steps] = await Promise.all([
+      baton("flags", "disable", "later", "--at", "2027-01-01T09:00"),
+      baton("flags", "rollout", "later", "--steps", "5,25", "--at", at),
+    ]);
     expect(noZone.code).toBe(2);
     expect(noZone.stderr).toContain('--at 2027-01-01T09:00: "2027-01-01T09:00" has no zone');
-    const steps = await baton("flags", "rollout", "later", "--steps", "5,25", "--at", at);
     expect(steps.code).toBe(2);
     expect(steps.stderr).toContain("--at goes with --percent only");
 
@@ -245,12 +254,16 @@ describe("baton flags: reasons, scheduled changes and stale flags", () => {
     await fx.env.db.query(
       "UPDATE baton_flags SET updated_at = now() - interval '41 days' WHERE name = 'forgotten'",
     );
-    const stale = await baton("flags", "stale");
+    const [stale, older, bad] = await Promise.all([
+      baton("flags", "stale"),
+      baton("flags", "stale", "--older-than", "42d"),
+      baton("flags", "stale", "--older-than", "soon"),
+    ]);
     expect(stale.stdout).toMatch(
       /^forgotten\s+on for everyone for 41 days: remove the flag and the code path that is never taken$/m,
     );
-    expect((await baton("flags", "stale", "--older-than", "42d")).stdout).not.toContain("forgotten");
-    const bad = await baton("flags", "stale", "--older-than", "soon");
+    expect(older.code, older.stderr).toBe(0);
+    expect(older.stdout).not.toContain("forgotten");
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--older-than soon: must be a duration such as 30d");
   });
@@ -293,14 +306,17 @@ describe("baton flags: reasons, scheduled changes and stale flags", () => {
     const flag = (await fx.call("GET", "/v1/flags/guarded")).body.flag;
     expect(flag.strategies[0].parameters.rollout).toBe("10");
 
-    const bad = await baton("flags", "rollout", "guarded", "--steps", "20,abc");
+    // Refusals and a read, which change nothing: at once.
+    const [bad, down, none, shown] = await Promise.all([
+      baton("flags", "rollout", "guarded", "--steps", "20,abc"),
+      baton("flags", "rollout", "guarded", "--steps", "30,20"),
+      baton("flags", "rollout", "guarded", "--abort"),
+      baton("flags", "rollout", "guarded"),
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--steps "20,abc": "abc" is not a number/);
-    const down = await baton("flags", "rollout", "guarded", "--steps", "30,20");
     expect(down.stderr).toMatch(/steps\[1\]: 20 is not above the step before it/);
-    const none = await baton("flags", "rollout", "guarded", "--abort");
     expect(none.stderr).toMatch(/BATON_NO_FLAG_ROLLOUT/);
-    const shown = await baton("flags", "rollout", "guarded");
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/^#\d+ aborted at 10% {2}steps 10% → 50% {2}by tester /);
     expect(shown.stdout).toContain("aborted by tester at 50%; back to 10%");
