@@ -9,7 +9,15 @@ import { OWNER_ENV } from "../../control/src/providers/local-instance.js";
 import { processesWithEnv } from "../../control/src/providers/process-alive.js";
 import { TEST_DATABASE_URL, testSchema } from "../../control/src/test-support/test-database.js";
 import { startLoad } from "../../router/src/test-support/load.js";
-import { apiGet, apiStatus, batonCli, exitOf, startBatonUp, until } from "./test-support/baton-cli.js";
+import {
+  apiGet,
+  apiPost,
+  apiStatus,
+  batonCli,
+  exitOf,
+  startBatonUp,
+  until,
+} from "./test-support/baton-cli.js";
 
 const ECHO_DIR = fileURLToPath(new URL("../../../examples/echo-service/", import.meta.url));
 const IN_FLIGHT = ["starting", "progressing", "rolling-back"];
@@ -135,6 +143,13 @@ async function expectRecovered(
   }
 }
 
+/** A deploy or rollback: asked through the API (`baton deploy`), or with `follow` through the CLI. */
+interface Command {
+  path: "/v1/deploy" | "/v1/rollback";
+  body: Record<string, unknown>;
+  cli: string[];
+}
+
 /**
  * Runs `command` under a `baton up` that SIGKILLs itself at `point` of `v`, then recovers (see
  * `expectRecovered` for `keep`). `running`: the `baton up` left by the last recovery; `before` runs
@@ -146,7 +161,7 @@ async function expectRecovered(
 async function crashAt(
   label: string,
   failpoint: string,
-  command: string[],
+  command: Command,
   opts: { follow?: boolean; running?: Up; keep?: { failpoint?: string }; before?: () => Promise<void> } = {},
 ): Promise<Up | undefined> {
   let up = opts.running;
@@ -160,11 +175,16 @@ async function crashAt(
     up = await startBatonUp(dir, { ...env, BATON_FAILPOINT: failpoint });
   }
   const ended = exitOf(up!);
-  const following = opts.follow ? batonCli([...command, "--wait"], dir) : undefined;
-  // Killed while it answers (at release.starting), the command says the control plane went away.
-  const asked = following ? { stdout: "", stderr: "" } : await batonCli(command, dir);
+  const following = opts.follow ? batonCli([...command.cli, "--wait"], dir) : undefined;
+  // Killed while it answers (at release.starting), the request fails with the connection. (The
+  // CLI's own deploy and rollback, and their --wait through a restart, are tested in up.test.ts
+  // and with `follow` here.)
+  const asked = following
+    ? undefined
+    : await apiPost(dir, command.path, { actor: "crash-test", ...command.body });
+  if (asked && "status" in asked) expect(asked.status, `${label}: ${asked.text}`).toBe(202);
   const how = await Promise.race([ended, new Promise((r) => setTimeout(() => r("still running"), 60_000))]);
-  expect(how, `${label}: the point was never reached\n${asked.stderr}\n${up!.said()}`).toEqual({
+  expect(how, `${label}: the point was never reached\n${JSON.stringify(asked)}\n${up!.said()}`).toEqual({
     code: null,
     signal: "SIGKILL",
   });
@@ -195,10 +215,15 @@ describe("baton up SIGKILLed at every point of every strategy", () => {
       strategy,
       ...more,
     ];
+    const request = (v: string, strategy: string, env: Record<string, string> = {}): Command => ({
+      path: "/v1/deploy",
+      body: { version: v, dir: resolve(ECHO_DIR), strategy, env },
+      cli: deploy(v, strategy, ...Object.entries(env).flatMap(([k, x]) => ["--env", `${k}=${x}`])),
+    });
     const crashes: {
       label: string;
       failpoint: string;
-      command: string[];
+      command: Command;
       follow?: boolean;
       before?: () => Promise<void>;
     }[] = [];
@@ -208,7 +233,7 @@ describe("baton up SIGKILLed at every point of every strategy", () => {
         crashes.push({
           label: `${strategy} ${v} killed at ${point}`,
           failpoint: `${v}:${point}`,
-          command: deploy(v, strategy),
+          command: request(v, strategy),
           follow: strategy === "canary" && point === "release.step.1",
         });
       }
@@ -217,7 +242,7 @@ describe("baton up SIGKILLed at every point of every strategy", () => {
     crashes.push({
       label: `a failing canary killed as it rolls back`,
       failpoint: `${bad}:release.rolling-back`,
-      command: [...deploy(bad, "canary"), "--env", "FAIL_RATE=0.5"],
+      command: request(bad, "canary", { FAIL_RATE: "0.5" }),
     });
     // Instant rollback while blue-green keeps the previous version (lastGood) warm, killed at each
     // point: the rollback's release is of the warm version.
@@ -225,7 +250,7 @@ describe("baton up SIGKILLed at every point of every strategy", () => {
       crashes.push({
         label: `instant rollback killed at ${point}`,
         failpoint: `${lastGood}:${point}`,
-        command: ["rollback"],
+        command: { path: "/v1/rollback", body: {}, cli: ["rollback"] },
         before: async () => {
           expect((await apiStatus(dir)).serving?.version).toBe(lastGood);
           const good = await batonCli([...deploy(`v${++version}`, "blue-green"), "--wait"], dir);

@@ -64,6 +64,30 @@ export async function apiGet<T>(cwd: string, path: string): Promise<T> {
   return (await res.json()) as T;
 }
 
+/**
+ * `POST path` with `body` to the `baton up` in `cwd`, straight to its API (what `baton deploy` or
+ * `baton rollback` asks, without a process): the status and body, or the error if the connection
+ * failed (the control plane died while it answered).
+ */
+export async function apiPost(
+  cwd: string,
+  path: string,
+  body: unknown,
+): Promise<{ status: number; text: string } | { error: string }> {
+  const { url } = JSON.parse(await readFile(join(cwd, ".baton", "api.json"), "utf8")) as { url: string };
+  const token = (await readFile(join(cwd, ".baton", "api.token"), "utf8")).trim();
+  try {
+    const res = await fetch(`${url}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, text: await res.text() };
+  } catch (err) {
+    return { error: String((err as Error).cause ?? err) };
+  }
+}
+
 /** `GET /v1/status` of the `baton up` in `cwd`, straight to its API. */
 export function apiStatus(cwd: string): Promise<ApiStatus> {
   return apiGet<ApiStatus>(cwd, "/v1/status");
