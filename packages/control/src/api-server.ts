@@ -6,6 +6,7 @@ import { bearerCheck } from "./api/bearer-token.js";
 import { type ErrorReply, errorBody, errorReply } from "./api/error-reply.js";
 import { badRequest, emptyQuery, parseInput, queryObject } from "./api-input.js";
 import type { ControlPlane } from "./control-plane.js";
+import type { Dashboard } from "./dashboard/dashboard.js";
 import { BatonControlError } from "./errors.js";
 import { CLIENT_ROUTES, checkClientToken, registerClientApi } from "./flags/client-api.js";
 import type { FlagService } from "./flags/flag-service.js";
@@ -40,6 +41,8 @@ export interface ApiOptions {
   releaseMetrics?: AppMetrics;
   /** Where internal errors are reported (default: stderr). */
   log?: (line: string) => void;
+  /** The web dashboard under `/`, its sessions and live events (needs `tokenSha256`). */
+  dashboard?: Dashboard;
 }
 
 /** What the API drives: one control plane, or release waves over regions. */
@@ -140,7 +143,8 @@ export function buildApi(plane: ReleaseControl, opts: ApiOptions): FastifyInstan
     // Two kinds of token, each good for its own routes only: an SDK's client token reads flags and
     // nothing else, and the admin token is not handed to SDKs.
     if (config.auth === "client") checkClientToken(opts.flags, request.headers.authorization);
-    else if (!authorized(request.headers.authorization))
+    // The dashboard's session cookie, when no bearer token is sent (its check refuses cross-site changes).
+    else if (!authorized(request.headers.authorization) && !opts.dashboard?.admits(request))
       throw new BatonControlError("BATON_UNAUTHORIZED", "missing or wrong bearer token");
     // A web page can send a "simple" cross-origin POST (text/plain, no preflight); JSON only,
     // checked before the body is read.
@@ -193,6 +197,7 @@ export function buildApi(plane: ReleaseControl, opts: ApiOptions): FastifyInstan
     app.addHook("preClose", async () => flags.close());
   }
 
+  opts.dashboard?.register(app, plane, opts);
   app.register(async (scope) => {
     for (const route of routes)
       scope.route({

@@ -12,6 +12,11 @@ export const ERRORS = {
     description: "The body, query or path is malformed or incomplete; `field` names what is wrong.",
   },
   BATON_UNAUTHORIZED: { status: 401, description: "The bearer token is missing or wrong." },
+  BATON_FORBIDDEN: {
+    status: 403,
+    description:
+      "A dashboard request that may come from another site: a cookie-authenticated change without a same-origin `Origin` or the session's `x-baton-csrf` token.",
+  },
   BATON_NOT_FOUND: { status: 404, description: "No route has this path." },
   BATON_METHOD_NOT_ALLOWED: {
     status: 405,
@@ -28,6 +33,10 @@ export const ERRORS = {
   BATON_UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
     description: "A POST body that is not `application/json` (no web page can send one unasked).",
+  },
+  BATON_TOO_MANY_STREAMS: {
+    status: 429,
+    description: "As many live event streams (GET /v1/events) are open as the API allows; close one first.",
   },
   BATON_HEADERS_TOO_LARGE: { status: 431, description: "The request's headers are too large." },
 

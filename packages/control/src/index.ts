@@ -30,6 +30,7 @@ export {
   type RollbackRequest,
   type Status,
 } from "./control-plane.js";
+export { Dashboard, type DashboardOptions } from "./dashboard/dashboard.js";
 export {
   API_ERROR_CODES,
   BatonControlError,

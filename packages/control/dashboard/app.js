@@ -1,0 +1,124 @@
+// The dashboard's shell: the session, the live feed, navigation by hash, and the connection state.
+import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { api, onUnauthorized, setCsrfToken } from "./api.js";
+import { html } from "./html.js";
+import { LiveFeed } from "./live-feed.js";
+import { AuditPage } from "./pages/audit-page.js";
+import { FlagsPage } from "./pages/flags-page.js";
+import { LoginPage } from "./pages/login-page.js";
+import { OverviewPage } from "./pages/overview-page.js";
+import { ReleasePage } from "./pages/release-page.js";
+
+const PAGES = [
+  { path: "overview", title: "Overview", Page: OverviewPage },
+  { path: "release", title: "Releases", Page: ReleasePage },
+  { path: "flags", title: "Flags", Page: FlagsPage },
+  { path: "audit", title: "Audit", Page: AuditPage },
+];
+
+const pageOf = () => PAGES.find((p) => location.hash === `#/${p.path}`) ?? PAGES[0];
+
+/** A one-time code in the URL (`#login=CODE`, printed by `baton up`), taken out of it at once. */
+function takeLoginCode() {
+  const m = /^#login=([\w-]+)$/.exec(location.hash);
+  if (!m) return null;
+  history.replaceState(null, "", `${location.pathname}#/overview`);
+  return m[1];
+}
+
+function App() {
+  const [session, setSession] = useState(undefined);
+  const [notice, setNotice] = useState(null);
+  const [page, setPage] = useState(pageOf);
+
+  const signedIn = (s) => {
+    setCsrfToken(s.csrfToken ?? null);
+    setSession(s);
+  };
+  const signedOut = (why) => {
+    setCsrfToken(null);
+    setNotice(why);
+    setSession(null);
+  };
+
+  useEffect(() => {
+    const code = takeLoginCode();
+    const start = code ? api("POST", "/v1/session", { code }) : api("GET", "/v1/session");
+    start.then(signedIn, (e) =>
+      signedOut(code ? `The login link did not work: ${e.message}` : e.status === 401 ? null : e.message),
+    );
+    const off = onUnauthorized(() =>
+      signedOut(
+        "Your session ended (the control plane restarted, or you logged out elsewhere). Sign in again.",
+      ),
+    );
+    const onHash = () => setPage(pageOf());
+    addEventListener("hashchange", onHash);
+    return () => {
+      off();
+      removeEventListener("hashchange", onHash);
+    };
+  }, []);
+
+  useEffect(() => {
+    document.title = `${page.title} · Baton`;
+  }, [page]);
+
+  if (session === undefined) return html`<p class="loading">Loading…</p>`;
+  if (session === null) return html`<${LoginPage} onSession=${signedIn} notice=${notice} />`;
+  return html`<${Shell} page=${page} onSignOut=${signedOut} />`;
+}
+
+function Shell({ page, onSignOut }) {
+  const [live, setLive] = useState({ connection: "connecting", tick: null });
+  const [feed, setFeed] = useState(null);
+  useEffect(() => {
+    const f = new LiveFeed({
+      onUnauthorized: () => onSignOut("Your session ended (the control plane restarted?). Sign in again."),
+    });
+    setFeed(f);
+    const off = f.subscribe(setLive);
+    return () => {
+      off();
+      f.close();
+    };
+  }, []);
+  const logout = async () => {
+    await api("DELETE", "/v1/session").catch(() => {});
+    onSignOut("Signed out.");
+  };
+  const { Page } = page;
+  return html`
+    <a class="skip" href="#main">Skip to content</a>
+    <header class="top">
+      <span class="brand">Baton</span>
+      <nav aria-label="Dashboard">
+        <ul>
+          ${PAGES.map(
+            (p) =>
+              html`<li><a href=${`#/${p.path}`} aria-current=${p === page ? "page" : undefined}>${p.title}</a></li>`,
+          )}
+        </ul>
+      </nav>
+      <${Connection} live=${live} />
+      <button class="logout" onClick=${logout}>Sign out</button>
+    </header>
+    <main id="main" tabindex="-1">
+      ${live.problem && html`<p class="problem" role="alert">The control plane could not read its status: ${live.problem}</p>`}
+      ${feed && html`<${Page} live=${live} history=${feed.history} />`}
+    </main>`;
+}
+
+function Connection({ live }) {
+  const words = {
+    connecting: "connecting…",
+    live: "live",
+    reconnecting: "reconnecting… (the control plane does not answer; this page keeps trying)",
+  };
+  return html`<p class=${`connection ${live.connection}`} role="status" data-testid="connection">
+    ${words[live.connection] ?? live.connection}
+  </p>`;
+}
+
+render(html`<${App} />`, document.getElementById("app"));

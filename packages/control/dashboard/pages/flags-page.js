@@ -1,0 +1,109 @@
+// Feature flags: state and rollout, toggle on/off, and a flag's history (Unleash's list, simplified).
+import { useEffect, useState } from "preact/hooks";
+import { ACTOR, api } from "../api.js";
+import { when } from "../format.js";
+import { html } from "../html.js";
+
+/** The percentage of the first flexibleRollout strategy, or null when the flag has none. */
+function rolloutOf(flag) {
+  const s = (flag.strategies ?? []).find((x) => x.name === "flexibleRollout");
+  return s ? Number(s.parameters?.rollout ?? 100) : null;
+}
+
+export function FlagsPage({ live }) {
+  const changeId = live.tick?.flags?.changeId ?? null;
+  const [flags, setFlags] = useState(null);
+  const [problem, setProblem] = useState(null);
+  const [history, setHistory] = useState(null);
+  const [busy, setBusy] = useState(null);
+
+  const load = () =>
+    api("GET", "/v1/flags").then(
+      (list) => setFlags(Array.isArray(list) ? list : (list.flags ?? [])),
+      (e) =>
+        setProblem(e.code === "BATON_NOT_FOUND" ? "This control plane serves no feature flags." : e.message),
+    );
+  useEffect(() => void load(), [changeId]);
+
+  const toggle = async (record) => {
+    const on = !record.flag.enabled;
+    setBusy(record.name);
+    try {
+      await api("POST", `/v1/flags/${encodeURIComponent(record.name)}/${on ? "enable" : "disable"}`, {
+        actor: ACTOR,
+      });
+      setProblem(null);
+      await load();
+    } catch (e) {
+      setProblem(`Turning ${record.name} ${on ? "on" : "off"} was refused: ${e.message}`);
+    } finally {
+      setBusy(null);
+    }
+  };
+  const showHistory = async (name) => {
+    try {
+      setHistory({
+        name,
+        changes: await api("GET", `/v1/flags/${encodeURIComponent(name)}/history?limit=20`),
+      });
+    } catch (e) {
+      setProblem(e.message);
+    }
+  };
+
+  return html`
+    <h1>Feature flags</h1>
+    ${problem && html`<p class="problem" role="alert">${problem}</p>`}
+    <section class="card" aria-labelledby="flags-title">
+      <h2 id="flags-title">Flags</h2>
+      ${
+        flags === null
+          ? html`<p>Loading…</p>`
+          : flags.length === 0
+            ? html`<p>No flags yet (<code>baton flags create NAME</code>).</p>`
+            : html`<table class="numbers" data-testid="flags">
+              <thead><tr><th scope="col">Flag</th><th scope="col">State</th><th scope="col">Rollout</th><th scope="col">Strategies</th><th scope="col">Changed</th><th scope="col">Actions</th></tr></thead>
+              <tbody>
+                ${flags.map((r) => {
+                  const rollout = rolloutOf(r.flag);
+                  return html`<tr data-flag=${r.name}>
+                    <th scope="row">${r.name}</th>
+                    <td><span class="badge" data-enabled=${String(r.flag.enabled)}>${r.flag.enabled ? "on" : "off"}</span></td>
+                    <td>${rollout === null ? "everyone (no rollout)" : `${rollout}%`}</td>
+                    <td>${(r.flag.strategies ?? []).map((s) => s.name).join(", ") || "default"}</td>
+                    <td>${when(r.updatedAt)} by ${r.updatedBy}</td>
+                    <td class="actions">
+                      <button onClick=${() => toggle(r)} disabled=${busy === r.name} aria-label=${`Turn ${r.name} ${r.flag.enabled ? "off" : "on"}`}>
+                        Turn ${r.flag.enabled ? "off" : "on"}
+                      </button>
+                      <button onClick=${() => showHistory(r.name)} aria-label=${`History of ${r.name}`}>History</button>
+                    </td>
+                  </tr>`;
+                })}
+              </tbody>
+            </table>`
+      }
+    </section>
+    ${history && html`<${FlagHistory} ...${history} />`}`;
+}
+
+function FlagHistory({ name, changes }) {
+  const state = (flag) =>
+    flag
+      ? `${flag.enabled ? "on" : "off"}${rolloutOf(flag) === null ? "" : `, ${rolloutOf(flag)}%`}`
+      : "none";
+  return html`<section class="card" aria-labelledby="history-title">
+    <h2 id="history-title">History of ${name}</h2>
+    <table class="numbers">
+      <thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Change</th><th scope="col">Before</th><th scope="col">After</th><th scope="col">Why</th></tr></thead>
+      <tbody>
+        ${changes.map(
+          (c) => html`<tr>
+            <td>${when(c.at)}</td><td>${c.actor}</td><td>${c.action}</td>
+            <td>${state(c.before)}</td><td>${state(c.after)}</td><td>${c.reason ?? ""}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>
+  </section>`;
+}

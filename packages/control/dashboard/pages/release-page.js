@@ -1,0 +1,91 @@
+// Releases: the current and past ones with their decisions, the actions, and a deploy form.
+import { useEffect, useState } from "preact/hooks";
+import { ACTOR, api } from "../api.js";
+import { statusWords, when } from "../format.js";
+import { html } from "../html.js";
+import { DeployForm } from "./deploy-form.js";
+import { ReleaseSummary } from "./release-summary.js";
+
+export function ReleasePage({ live }) {
+  const status = live.tick?.status;
+  const latest = status?.release ?? null;
+  // Refetched when the latest release changes at all (a step, a status, a new one).
+  const changeKey = latest ? `${latest.id}:${latest.status}:${latest.step}:${latest.updatedAt}` : "";
+  const [releases, setReleases] = useState([]);
+  const [selected, setSelected] = useState(null);
+  const [detail, setDetail] = useState(null);
+  const [problem, setProblem] = useState(null);
+
+  useEffect(() => {
+    api("GET", "/v1/releases?limit=20").then(setReleases, (e) => setProblem(e.message));
+  }, [changeKey]);
+  const shownId = selected ?? latest?.id ?? null;
+  useEffect(() => {
+    if (shownId === null) return setDetail(null);
+    api("GET", `/v1/releases/${shownId}`).then(setDetail, (e) => setProblem(e.message));
+  }, [shownId, changeKey]);
+
+  return html`
+    <h1>Releases</h1>
+    ${problem && html`<p class="problem" role="alert">${problem}</p>`}
+    <${Actions} status=${status} onProblem=${setProblem} />
+    <section class="card" aria-labelledby="detail-title">
+      <h2 id="detail-title">${detail ? `Release #${detail.release.id}: ${detail.release.version}` : "No release yet"}</h2>
+      ${
+        detail &&
+        html`<${ReleaseSummary} release=${detail.release} decisions=${detail.decisions} waiting=${detail.release.id === latest?.id ? status.waiting : null} full=${true} />
+        <p class="hint">Started ${when(detail.release.createdAt)}, last change ${when(detail.release.updatedAt)}.</p>`
+      }
+    </section>
+    <${DeployForm} onProblem=${setProblem} />
+    <section class="card" aria-labelledby="history-title">
+      <h2 id="history-title">Past releases</h2>
+      <table class="numbers" data-testid="releases">
+        <thead><tr><th scope="col">#</th><th scope="col">Version</th><th scope="col">Outcome</th><th scope="col">Strategy</th><th scope="col">Started</th><th scope="col">Reason</th></tr></thead>
+        <tbody>
+          ${releases.map(
+            (r) => html`<tr aria-current=${r.id === shownId ? "true" : undefined}>
+              <th scope="row"><button class="link" onClick=${() => setSelected(r.id)} aria-label=${`Show release ${r.id} (${r.version})`}>#${r.id}</button></th>
+              <td>${r.version}${r.rollbackOf ? ` (rollback of ${r.rollbackOf})` : ""}</td>
+              <td><span class="badge" data-status=${r.status}>${statusWords(r)}</span></td>
+              <td>${r.strategy}</td>
+              <td>${when(r.createdAt)}</td>
+              <td class="reason-cell">${r.reason ?? ""}</td>
+            </tr>`,
+          )}
+        </tbody>
+      </table>
+    </section>`;
+}
+
+const IN_FLIGHT = new Set(["starting", "progressing", "rolling-back"]);
+
+function Actions({ status, onProblem }) {
+  const [busy, setBusy] = useState(null);
+  const [done, setDone] = useState(null);
+  const inFlight = IN_FLIGHT.has(status?.release?.status);
+  const act = async (what, path, confirmText) => {
+    if (confirmText && !window.confirm(confirmText)) return;
+    setBusy(what);
+    setDone(null);
+    try {
+      await api("POST", path, { actor: ACTOR });
+      setDone(`${what}: asked; the release moves at its next look.`);
+      onProblem(null);
+    } catch (e) {
+      onProblem(`${what} refused: ${e.message}`);
+    } finally {
+      setBusy(null);
+    }
+  };
+  return html`<section class="card" aria-labelledby="actions-title">
+    <h2 id="actions-title">Actions</h2>
+    <div class="actions">
+      <button onClick=${() => act("Promote", "/v1/promote")} disabled=${!inFlight || busy}>Promote</button>
+      <button onClick=${() => act("Abort", "/v1/abort", "Abort the release in flight and send all traffic back?")} disabled=${!inFlight || busy}>Abort</button>
+      <button onClick=${() => act("Rollback", "/v1/rollback", "Roll back to the previous release?")} disabled=${inFlight || busy}>Roll back</button>
+    </div>
+    <p class="hint">${inFlight ? "A release is in flight: promote lets it past a pause, abort rolls it back." : "No release in flight: roll back returns to the previous version."}</p>
+    ${done && html`<p role="status">${done}</p>`}
+  </section>`;
+}

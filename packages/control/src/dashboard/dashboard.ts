@@ -1,0 +1,208 @@
+import type { StatsView } from "@baton/router";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { bearerCheck } from "../api/bearer-token.js";
+import { badRequest } from "../api-input.js";
+import type { ApiOptions, ReleaseControl } from "../api-server.js";
+import { BatonControlError } from "../errors.js";
+import { type Asset, DashboardAssets } from "./dashboard-assets.js";
+import { DashboardEvents } from "./dashboard-events.js";
+import { type DashboardSessionOptions, DashboardSessions } from "./dashboard-sessions.js";
+import { admitBySession, assertSameOrigin, SESSION_COOKIE, sessionOf } from "./session-guard.js";
+
+export interface DashboardOptions {
+  /** The router's stats of the service (`RouterAdmin.stats`); without it, events carry no stats. */
+  stats?: (windowSeconds: number) => Promise<StatsView>;
+  /** The window of the stats in each event, in seconds (default 5). */
+  statsWindowSeconds?: number;
+  sessions?: DashboardSessionOptions;
+  /** Live event streams at once at most (default 8). */
+  maxStreams?: number;
+  /** How often an event is sent (default 1 s). */
+  intervalMs?: number;
+  /** How often a heartbeat comment is sent on each stream (default 15 s). */
+  heartbeatMs?: number;
+}
+
+const LOGIN_BODY_BYTES = 4096;
+const SECRET_MAX = 512;
+
+/**
+ * The web dashboard, served by the control plane's API under `/`: the page and its assets (public),
+ * sessions exchanged for the admin token or a one-time login code, and live events. Every JSON
+ * endpoint stays behind the API's auth hook, which admits the session cookie (see `admits`).
+ */
+export class Dashboard {
+  readonly sessions: DashboardSessions;
+  readonly assets = new DashboardAssets();
+  private events: DashboardEvents | undefined;
+
+  constructor(private readonly opts: DashboardOptions = {}) {
+    this.sessions = new DashboardSessions(opts.sessions);
+  }
+
+  /** A one-time link that signs a browser in (printed by `baton up` and the demo). */
+  loginLink(apiUrl: string): string {
+    return `${apiUrl}/#login=${this.sessions.issueCode()}`;
+  }
+
+  /** For the API's auth hook: whether the request's session cookie admits it (CSRF checked). */
+  admits(request: FastifyRequest): boolean {
+    return admitBySession(request, this.sessions);
+  }
+
+  /** Adds the dashboard's routes to the API. */
+  register(app: FastifyInstance, plane: ReleaseControl, api: ApiOptions): void {
+    if (!api.tokenSha256)
+      throw new BatonControlError(
+        "BATON_API_UNPROTECTED",
+        "the dashboard needs the API to have a token (its sessions are exchanged for it)",
+      );
+    const tokenMatches = bearerCheck(api.tokenSha256);
+    const windowSeconds = this.opts.statsWindowSeconds ?? 5;
+    const events = new DashboardEvents({
+      snapshot: () => this.snapshot(plane, api, windowSeconds),
+      ...(this.opts.maxStreams !== undefined ? { maxStreams: this.opts.maxStreams } : {}),
+      ...(this.opts.intervalMs !== undefined ? { intervalMs: this.opts.intervalMs } : {}),
+      ...(this.opts.heartbeatMs !== undefined ? { heartbeatMs: this.opts.heartbeatMs } : {}),
+      ...(api.log ? { log: api.log } : {}),
+    });
+    this.events = events;
+    app.addHook("preClose", async () => events.close());
+    const assets = this.assets;
+    const pub = { public: true };
+
+    app.get("/", { config: pub }, (request, reply) => {
+      reply.headers({
+        "content-security-policy": assets.csp,
+        "x-content-type-options": "nosniff",
+        "x-frame-options": "DENY",
+        "referrer-policy": "no-referrer",
+        "cross-origin-opener-policy": "same-origin",
+        "cache-control": "no-cache",
+      });
+      return sendAsset(request, reply, assets.page);
+    });
+    app.get("/assets/:build/*", { config: pub }, (request, reply) => {
+      const { build, "*": path } = request.params as { build: string; "*": string };
+      const found = build === assets.build ? assets.get(path) : undefined;
+      if (!found)
+        throw new BatonControlError(
+          "BATON_NOT_FOUND",
+          build === assets.build
+            ? `no dashboard asset ${path}`
+            : `no dashboard asset ${path} in build ${build} (this control plane serves ${assets.build}: reload the page)`,
+        );
+      reply.headers({
+        "cache-control": "public, max-age=31536000, immutable",
+        "x-content-type-options": "nosniff",
+      });
+      return sendAsset(request, reply, found);
+    });
+
+    app.post("/v1/session", { config: pub, bodyLimit: LOGIN_BODY_BYTES }, async (request, reply) => {
+      // A login from another site's page would sign the victim into the attacker's session.
+      assertSameOrigin(request, false);
+      const body = request.body;
+      if (typeof body !== "object" || body === null || Array.isArray(body))
+        throw badRequest("body", "the body must be a JSON object with `token` or `code`");
+      const { token, code } = body as { token?: unknown; code?: unknown };
+      const given = token ?? code;
+      const field = token !== undefined ? "token" : "code";
+      if ((token === undefined) === (code === undefined))
+        throw badRequest(
+          "body",
+          "send exactly one of `token` (the API token) or `code` (a one-time login code)",
+        );
+      if (typeof given !== "string" || given === "" || given.length > SECRET_MAX)
+        throw badRequest(field, `${field} must be a non-empty string of at most ${SECRET_MAX} characters`);
+      const ok = field === "token" ? tokenMatches(`Bearer ${given}`) : this.sessions.redeemCode(given);
+      if (!ok)
+        throw new BatonControlError(
+          "BATON_UNAUTHORIZED",
+          field === "token"
+            ? "wrong API token (it is in .baton/api.token next to baton.yaml)"
+            : "this login code is unknown, expired or already used; `baton up` prints a new link when it starts",
+        );
+      const { id, session } = this.sessions.create();
+      const maxAge = Math.max(1, Math.floor((session.expiresAt - Date.now()) / 1000));
+      reply.header(
+        "set-cookie",
+        `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAge}${request.protocol === "https" ? "; Secure" : ""}`,
+      );
+      reply.header("cache-control", "no-store");
+      return reply.code(201).send(sessionAnswer(session));
+    });
+    app.get("/v1/session", (request, reply) => {
+      reply.header("cache-control", "no-store");
+      const found = sessionOf(request, this.sessions);
+      return found ? sessionAnswer(found.session) : { auth: "bearer" };
+    });
+    app.delete("/v1/session", (request, reply) => {
+      const found = sessionOf(request, this.sessions);
+      if (found) this.sessions.delete(found.id);
+      reply.header("set-cookie", `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
+      return { loggedOut: found !== undefined };
+    });
+    app.post("/v1/session/link", (request) => ({
+      url: this.loginLink(`${request.protocol}://${request.headers.host ?? ""}`),
+    }));
+    app.get("/v1/events", (_request, reply) => events.attach(reply));
+  }
+
+  /** Open event streams (for tests and status). */
+  get openStreams(): number {
+    return this.events?.open ?? 0;
+  }
+
+  private async snapshot(plane: ReleaseControl, api: ApiOptions, windowSeconds: number) {
+    const [status, stats] = await Promise.all([plane.status(), this.readStats(windowSeconds)]);
+    return {
+      at: new Date().toISOString(),
+      status,
+      stats,
+      flags: api.flags ? { changeId: api.flags.snapshot.changeId } : null,
+    };
+  }
+
+  /** The router's per-version numbers, small enough to send every second (no histograms). */
+  private async readStats(windowSeconds: number) {
+    if (!this.opts.stats) return null;
+    try {
+      const view = await this.opts.stats(windowSeconds);
+      return {
+        windowSeconds,
+        tracks: view.tracks.map((t) => ({
+          track: t.track,
+          version: t.version,
+          current: t.current,
+          weight: t.weight,
+          requestsPerSecond: t.requests / windowSeconds,
+          errorRate: t.errorRate,
+          p50: t.latencyMs.p50,
+          p95: t.latencyMs.p95,
+          p99: t.latencyMs.p99,
+        })),
+      };
+    } catch (err) {
+      return { windowSeconds, tracks: [], error: (err as Error).message };
+    }
+  }
+}
+
+function sessionAnswer(session: { csrfToken: string; expiresAt: number }) {
+  return {
+    auth: "session",
+    csrfToken: session.csrfToken,
+    expiresAt: new Date(session.expiresAt).toISOString(),
+  };
+}
+
+/** The asset, compressed as the client accepts, or 304 when it has it already. */
+function sendAsset(request: FastifyRequest, reply: FastifyReply, asset: Asset) {
+  reply.header("etag", asset.etag).header("vary", "accept-encoding").type(asset.type);
+  if (request.headers["if-none-match"] === asset.etag) return reply.code(304).send();
+  const accepts = String(request.headers["accept-encoding"] ?? "");
+  if (/\bbr\b/.test(accepts)) return reply.header("content-encoding", "br").send(asset.br);
+  if (/\bgzip\b/.test(accepts)) return reply.header("content-encoding", "gzip").send(asset.gzip);
+  return reply.send(asset.raw);
+}
