@@ -257,7 +257,7 @@ async function openEvents(headers: Record<string, string>) {
   return {
     status: res.statusCode,
     headers: res.headers,
-    body: res.statusCode === 200 ? undefined : await res.body.json(),
+    body: (res.statusCode === 200 ? undefined : await res.body.json()) as any,
     events,
     comments: () => comments,
     close: () => controller.abort(),

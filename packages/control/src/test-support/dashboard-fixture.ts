@@ -40,7 +40,9 @@ export async function startDashboardApi(prefix: string, opts: DashboardOptions =
     {
       listen: "127.0.0.1:0",
       admin: { listen: "127.0.0.1:0" },
-      services: [{ name: "shop", tracks: { stable: { version: "v1", weight: 10_000, instances: ["127.0.0.1:9"] } } }],
+      services: [
+        { name: "shop", tracks: { stable: { version: "v1", weight: 10_000, instances: ["127.0.0.1:9"] } } },
+      ],
     } as never,
     { logger: silentLogger },
   );
