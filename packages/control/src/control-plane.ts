@@ -116,6 +116,8 @@ export class ControlPlane {
   private chain: Status["auditChain"] | undefined;
   /** The instances of the release taken over at recovery, as recorded. */
   private inFlightAddresses = new Set<string>();
+  /** The version of the release in flight, if one is. */
+  private releasing: string | undefined;
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.file = opts.file;
@@ -128,6 +130,24 @@ export class ControlPlane {
 
   get service(): string {
     return this.file.service;
+  }
+
+  /**
+   * Whether @baton/runtime's metrics of `metric` for `service`/`version` are worth keeping: a
+   * version this control plane runs now (serving, warm or being released) and a metric its
+   * `analysis.metrics` names. What a client token can make it hold is then bounded by the file.
+   */
+  keepsMetric(service: string, version: string, metric: string): boolean {
+    if (service !== this.file.service) return false;
+    const live =
+      version === this.serving?.version ||
+      version === this.warm.current?.version ||
+      version === this.releasing;
+    return (
+      live &&
+      (metric === "" ||
+        this.file.analysis.metrics.some((m) => m.name === metric && !("query" in m && m.query)))
+    );
   }
 
   async init(): Promise<void> {
@@ -507,6 +527,7 @@ export class ControlPlane {
         `release ${release.id}: no runner for ${release.strategy}`,
       );
     const ctx = this.context(actor, state, stable, next.env ?? release.env);
+    this.releasing = release.version;
     const attempt = async (r: Release): Promise<ReleaseOutcome> =>
       inFlight(r.status) ? run(ctx, r, next) : { release: r, serving: this.serving ?? stable };
     const done = runUntilSettled({
@@ -533,7 +554,11 @@ export class ControlPlane {
         }
         return out;
       });
-    done.catch((err: unknown) => this.log(`release failed unexpectedly: ${(err as Error).message}`));
+    done
+      .catch((err: unknown) => this.log(`release failed unexpectedly: ${(err as Error).message}`))
+      .finally(() => {
+        if (this.releasing === release.version) this.releasing = undefined;
+      });
     return this.slot.hold(release.id, state, done);
   }
 

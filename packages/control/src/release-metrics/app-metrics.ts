@@ -48,32 +48,46 @@ const IDLE_MS = 15 * 60_000;
 /**
  * The application's own metrics per service, version and name, summed over every instance since
  * the control plane started. Kept in memory, like flag outcomes: the analysis compares what came
- * in during its window (two marks), and after a restart a step's window starts again. Bounded: at
- * most MAX_SERIES series, values put back on the SDK's bucket grid.
+ * in during its window (two marks), and after a restart a step's window starts again. Bounded:
+ * only the series `keeps` accepts (the control plane: the metrics baton.yaml's analysis reads, of
+ * the versions it runs), at most MAX_SERIES, values put back on a grid of ~1,600 buckets.
  */
 export class AppMetrics {
   private readonly series = new Map<string, Series>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  /**
+   * @param keeps which series to keep (the rest of a report is dropped, not refused: an SDK may
+   *   count more than the analysis reads); the control plane keeps the metrics its
+   *   `analysis.metrics` names, of the versions it runs. `metric` is "" for a version's requests.
+   */
+  constructor(
+    private readonly keeps: (service: string, version: string, metric: string) => boolean = () => true,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Adds a report whole, or nothing of it (a report that would pass MAX_SERIES is refused). */
   add(report: ReleaseMetricsReport): void {
     const at = this.now();
-    const names = new Set([
-      ...(report.requests !== undefined ? [REQUESTS] : []),
-      ...Object.keys(report.counters),
-      ...Object.keys(report.histograms),
-    ]);
-    const fresh = [...names].filter((m) => !this.series.has(key(report.service, report.version, m)));
+    const { service, version } = report;
+    const kept = (metric: string) => this.keeps(service, version, metric === REQUESTS ? "" : metric);
+    const counters = Object.entries(report.counters).filter(([m]) => kept(m));
+    const histograms = Object.entries(report.histograms).filter(([m]) => kept(m));
+    const requests = report.requests !== undefined && kept(REQUESTS) ? report.requests : undefined;
+    const names = [
+      ...(requests !== undefined ? [REQUESTS] : []),
+      ...counters.map(([m]) => m),
+      ...histograms.map(([m]) => m),
+    ];
+    const fresh = names.filter((m) => !this.series.has(key(service, version, m)));
     if (this.series.size + fresh.length > MAX_SERIES) this.evictIdle(at);
     if (this.series.size + fresh.length > MAX_SERIES)
       throw new BatonControlError(
         "BATON_BAD_REQUEST",
-        `the control plane already keeps ${this.series.size} metric series (service, version, name) reported in the last ${IDLE_MS / 60_000} minutes, of ${MAX_SERIES} at most; ${fresh.length} new ones from ${report.service} ${report.version} were refused: report fewer distinct names`,
+        `the control plane already keeps ${this.series.size} metric series (service, version, name) reported in the last ${IDLE_MS / 60_000} minutes, of ${MAX_SERIES} at most; ${fresh.length} new ones from ${service} ${version} were refused`,
       );
-    if (report.requests !== undefined) this.at(report, REQUESTS, at).count += report.requests;
-    for (const [metric, n] of Object.entries(report.counters)) this.at(report, metric, at).count += n;
-    for (const [metric, buckets] of Object.entries(report.histograms)) {
+    if (requests !== undefined) this.at(report, REQUESTS, at).count += requests;
+    for (const [metric, n] of counters) this.at(report, metric, at).count += n;
+    for (const [metric, buckets] of histograms) {
       const s = this.at(report, metric, at);
       for (const [value, n] of buckets) {
         const le = gridOf(value);
@@ -146,6 +160,8 @@ const key = (service: string, version: string, metric: string) => `${service}\u0
 /** The SDK's grid (two significant digits), so that whatever a client sends, a series holds ~90 buckets a decade. */
 function gridOf(value: number): number {
   if (!(value > 0)) return 0;
+  // 1e-6 to 1e12: eighteen decades, at most ~1,600 buckets a series whatever values arrive.
+  value = Math.min(Math.max(value, 1e-6), 1e12);
   const scale = 10 ** (Math.floor(Math.log10(value)) - 1);
   return Number((Math.ceil(value / scale - 1e-9) * scale).toPrecision(2));
 }
