@@ -11,6 +11,7 @@ let collector: Server;
 let collectorUrl: string;
 const received: { auth: string | undefined; body: MetricsPayload }[] = [];
 let failNext = 0;
+let failWith = 503;
 
 /** The application whose requests the SDK counts. */
 let app: Server;
@@ -28,7 +29,7 @@ beforeAll(async () => {
     req.on("end", () => {
       if (failNext > 0) {
         failNext--;
-        res.writeHead(503).end("restarting");
+        res.writeHead(failWith).end(failWith === 503 ? "restarting" : "refused");
         return;
       }
       received.push({ auth: req.headers.authorization, body: JSON.parse(text) });
@@ -104,6 +105,48 @@ describe("createReleaseMetrics", () => {
     await metrics.close();
     expect(received.map((r) => r.body.counters)).toEqual([{ checkout_completed: 6 }]);
     expect(received[0]!.body.requests).toBe(0);
+  });
+
+  it("drops a report the control plane refuses as such, so that one bad report does not block the next ones, and hints at the URL", async () => {
+    received.length = 0;
+    const errors: string[] = [];
+    const metrics = createReleaseMetrics({
+      ...options,
+      url: `${collectorUrl}/api`,
+      countRequests: false,
+      onError: (e) => errors.push(e.message),
+    });
+    failNext = 1;
+    failWith = 400;
+    metrics.count("checkout_completed", 5);
+    await metrics.flush();
+    failWith = 503;
+    metrics.count("checkout_completed", 1);
+    await metrics.close();
+    expect(received.map((r) => r.body.counters)).toEqual([{ checkout_completed: 1 }]);
+    expect(errors).toEqual([expect.stringMatching(/: 400 refused$/)]);
+    // Without /api the path is wrong: the error says where the client API is.
+    const lost: string[] = [];
+    const wrong = createReleaseMetrics({
+      ...options,
+      url: collectorUrl,
+      countRequests: false,
+      onError: (e) => lost.push(e.message),
+    });
+    failNext = 1;
+    failWith = 401;
+    wrong.count("checkout_completed");
+    await wrong.close();
+    failWith = 503;
+    expect(lost).toEqual([expect.stringContaining("ending in /api")]);
+  });
+
+  it("records at most 200 names, so names made from data cannot grow every report", async () => {
+    received.length = 0;
+    const metrics = createReleaseMetrics({ ...options, url: `${collectorUrl}/api`, countRequests: false });
+    for (let i = 0; i < 250; i++) metrics.count(`user_${i}`);
+    await metrics.close();
+    expect(Object.keys(received[0]!.body.counters)).toHaveLength(200);
   });
 
   it("refuses names and values the analysis could not use, saying which", () => {

@@ -99,8 +99,10 @@ export function createReleaseMetrics(options: ReleaseMetricsOptions = {}): Relea
       .then(() => {
         quiet = false;
       })
-      .catch((error: Error) => {
-        report.restore(taken);
+      .catch((error: Error & { status?: number }) => {
+        // A report the control plane refuses as such (400, 413) would be refused again for ever,
+        // and every later count with it: dropped. Anything else (down, 401, 429, 5xx) is kept.
+        if (error.status !== 400 && error.status !== 413) report.restore(taken);
         onError(error);
       })
       .finally(() => (inFlight = undefined));
@@ -129,22 +131,37 @@ export function createReleaseMetrics(options: ReleaseMetricsOptions = {}): Relea
   };
   schedule();
 
-  const checkName = (name: string) => {
-    if (!METRIC_NAME.test(name))
+  const names = new Set<string>();
+  let tooMany = false;
+  /** Whether to record `name`: a valid name, among the first MAX_NAMES this process used. */
+  const checkName = (name: string): boolean => {
+    if (names.has(name)) return true;
+    if (!METRIC_NAME.test(name) || RESERVED.has(name))
       throw new TypeError(
-        `metric name ${JSON.stringify(name)} is not valid: letters, digits, _ and :, not starting with a digit, at most 200 characters`,
+        `metric name ${JSON.stringify(name)} is not valid: letters, digits, _ and :, not starting with a digit, at most 200 characters, not __proto__`,
       );
+    if (names.size >= MAX_NAMES) {
+      // Names made from data (a user id in the name) would grow every report: the rest is dropped.
+      if (!tooMany)
+        process.stderr.write(
+          `@baton/runtime: more than ${MAX_NAMES} release metric names; ${JSON.stringify(name)} and later new names are not recorded (put ids in values, not in names)\n`,
+        );
+      tooMany = true;
+      return false;
+    }
+    names.add(name);
+    return true;
   };
   return {
     count(name, by = 1) {
-      checkName(name);
+      if (!checkName(name)) return;
       if (!(by >= 0) || !Number.isFinite(by))
         throw new RangeError(`count(${name}, ${by}): a counter only goes up by a finite amount`);
       report.count(name, by);
       prom?.count(name, by);
     },
     observe(name, value) {
-      checkName(name);
+      if (!checkName(name)) return;
       if (!Number.isFinite(value))
         throw new RangeError(`observe(${name}, ${value}): the value must be a finite number`);
       report.observe(name, value);
@@ -161,6 +178,9 @@ export function createReleaseMetrics(options: ReleaseMetricsOptions = {}): Relea
 }
 
 const REQUEST_START = "http.server.request.start";
+/** Below the control plane's 500 a report, with room for the requests count. */
+const MAX_NAMES = 200;
+const RESERVED = new Set(["__proto__", "constructor", "prototype"]);
 /** Health probes are not traffic: Baton's router and Kubernetes announce themselves. */
 const PROBE = /^(baton-router-health|baton-control-health|kube-probe\/)/;
 
@@ -173,7 +193,12 @@ async function send(url: string, token: string, payload: MetricsPayload): Promis
   });
   if (!res.ok) {
     const text = (await res.text().catch(() => "")).slice(0, 300);
-    throw new Error(`POST ${url}: ${res.status} ${text}`);
+    const hint =
+      (res.status === 401 || res.status === 404) &&
+      !/\/api\/client\/release-metrics$/.test(new URL(url).pathname)
+        ? " (url is the control plane's client API, ending in /api, as BATON_FLAGS_URL)"
+        : "";
+    throw Object.assign(new Error(`POST ${url}: ${res.status} ${text}${hint}`), { status: res.status });
   }
   await res.body?.cancel().catch(() => {});
 }
