@@ -53,12 +53,18 @@ const closed = (ws: WebSocket) =>
   );
 /** The refusal a client gets instead of an upgrade: status and JSON body. */
 const refused = (ws: WebSocket) =>
-  new Promise<{ status: number; body: any }>((resolve) => {
+  new Promise<{ status: number; body: any; contentTypes: string[] }>((resolve) => {
     ws.on("error", () => {});
     ws.once("unexpected-response", (_req, res: IncomingMessage) => {
       let text = "";
       res.on("data", (c) => (text += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      res.on("end", () => {
+        // Every Content-Type line the server wrote: exactly one, and it says JSON.
+        const contentTypes = res.rawHeaders.filter(
+          (_, i) => i % 2 === 1 && /^content-type$/i.test(res.rawHeaders[i - 1]!),
+        );
+        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), contentTypes });
+      });
     });
   });
 /** Waits (bounded) for something the server does after the client saw its part. */
@@ -111,6 +117,7 @@ describe("quotes feed, one handler for quotes.v1 and quotes.v2", () => {
     for (const offered of [["quotes.v3"], []]) {
       const r = await refused(new WebSocket(s.url, offered));
       expect(r.status).toBe(400);
+      expect(r.contentTypes).toEqual(["application/json"]);
       expect(r.body).toMatchObject({ offered, supported: ["quotes.v2", "quotes.v1"] });
       expect(r.body.error).toMatch(/supported: quotes.v2, quotes.v1/);
     }

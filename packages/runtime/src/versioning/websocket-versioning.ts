@@ -127,7 +127,8 @@ export function webSocketVersioning<In = Body, Out = Body>(
           offered: offered.slice(0, 16).map((p) => p.slice(0, 64)),
           supported: newestFirst,
         });
-        callback(false, 400, body, { "content-type": "application/json" });
+        // ws writes `Content-Type: text/html` itself: the same spelling replaces it rather than adding a second one.
+        callback(false, 400, body, { "Content-Type": "application/json" });
       },
     },
     accept(ws) {
