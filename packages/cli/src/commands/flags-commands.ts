@@ -300,7 +300,11 @@ export function registerFlagsCommands(program: Command): void {
     out(JSON.stringify(await callApi(await findApi(o), "GET", "/v1/flags/export"), null, 2));
   });
 
-  const token = flags.command("token").description("client tokens for SDKs (read-only)");
+  const token = flags
+    .command("token")
+    .description(
+      "client tokens for SDKs: they read flags and report outcomes and release metrics (numbers the analysis acts on): give them only to your services",
+    );
   withCommon(
     token
       .command("create")
