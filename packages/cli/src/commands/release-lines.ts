@@ -72,6 +72,7 @@ export function settingsLine(s: Record<string, unknown>): string {
       num(a.maxErrorRateIncrease, (n) => `errors +${Number((n * 100).toFixed(2))} pts`),
       num(a.maxP95IncreaseMs, (n) => `p95 +${formatDuration(n)}`),
       num(a.confidence, (n) => `${Number((n * 100).toFixed(2))}% confidence`),
+      ...(Array.isArray(a.metrics) ? a.metrics.map(metricBit) : []),
     ].filter(Boolean);
     if (bits.length) parts.push(`analysis ${bits.join(", ")}`);
   }
@@ -86,6 +87,19 @@ export function settingsLine(s: Record<string, unknown>): string {
     if (!KNOWN_SETTINGS.has(k) && k !== strategy && (typeof v === "string" || typeof v === "number"))
       parts.push(`${k} ${v}`);
   return parts.join("; ");
+}
+
+/** One of `analysis.metrics`, e.g. "checkout_completed/request -2%", "payment_latency_ms p95 +50". */
+function metricBit(m: unknown): string {
+  const o = obj(m);
+  if (!o || typeof o.name !== "string") return "";
+  const down = typeof o.maxDecrease === "number";
+  const t = down ? (o.maxDecrease as number) : typeof o.maxIncrease === "number" ? o.maxIncrease : undefined;
+  if (t === undefined) return o.name;
+  if (o.per === "request")
+    return `${o.name}/request ${down ? "-" : "+"}${Number((t * 100).toFixed(2))}%${o.query ? " (Prometheus)" : ""}`;
+  const q = typeof o.quantile === "number" ? ` p${Number((o.quantile * 100).toFixed(1))}` : "";
+  return `${o.name}${q} ${down ? "-" : "+"}${t}`;
 }
 
 const KNOWN_SETTINGS = new Set(["strategy", "instances", "analysis", "keepPreviousFor", "drain"]);
