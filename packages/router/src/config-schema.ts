@@ -58,6 +58,19 @@ const instanceAddress = hostPort("127.0.0.1").refine(
   "instance port must be 1-65535 (port 0 is not an address anything listens on)",
 );
 
+/**
+ * The path of an active health check: absolute, printable ASCII with no spaces (it is sent as the
+ * request target as it is), so that a typo is a config error and not a check that never passes.
+ */
+const healthPath = z
+  .string()
+  .startsWith("/", "health path must start with /")
+  .regex(
+    /^\/[\x21-\x7e]*$/,
+    "health path must be printable ASCII with no spaces or control characters (e.g. /health/ready)",
+  )
+  .max(2048, "health path must be at most 2048 characters");
+
 const trackSchema = z.strictObject({
   version: z
     .string()
@@ -70,6 +83,12 @@ const trackSchema = z.strictObject({
   instances: z.array(instanceAddress).default([]),
   /** Sticky keys (user ids) always sent to this track, whatever the weights. */
   allow: z.array(z.string().min(1)).default([]),
+  /**
+   * This track's instances are checked on `path` instead of the service's `health.path` (interval,
+   * timeout, rise and fall stay the service's): a version is checked on the readiness path it was
+   * released with, while another track runs a version that serves a different one.
+   */
+  health: z.strictObject({ path: healthPath }).optional(),
 });
 
 /**
@@ -129,7 +148,7 @@ export const serviceSchema = z
       .prefault({}),
     health: z
       .strictObject({
-        path: z.string().startsWith("/", "health path must start with /"),
+        path: healthPath,
         interval: duration("1s").refine((ms) => ms > 0, "health interval must be more than 0 (e.g. 1s)"),
         timeout: duration("500ms").refine((ms) => ms > 0, "health timeout must be more than 0 (e.g. 500ms)"),
         rise: positiveInt(2),
@@ -207,6 +226,14 @@ export const serviceSchema = z
     const seen = new Map<string, string>();
     for (const n of names) {
       const t = svc.tracks[n]!;
+      if (t.health && !svc.health) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["tracks", n, "health"],
+          message:
+            "a track's health.path overrides the service's health checks, and the service has none (set the service's health)",
+        });
+      }
       if (t.weight > 0 && t.instances.length === 0) {
         ctx.addIssue({
           code: "custom",

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import { ClientGuard } from "./client-guard.js";
-import type { ServiceConfig } from "./config-schema.js";
+import type { ServiceConfig, TrackConfig } from "./config-schema.js";
 import { Instance } from "./instance.js";
 import { InstanceMetrics } from "./instance-metrics.js";
 import { InstanceState } from "./instance-state.js";
@@ -80,15 +80,16 @@ export class Service {
     let cursor = 0;
     for (const [name, tc] of Object.entries(config.tracks)) {
       const members: Instance[] = [];
+      const policy = trackPolicy(config, tc);
       for (const addr of tc.instances) {
         const key = addr.host.includes(":") ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`;
         let inst = this.instances.get(key);
         if (!inst || inst.state === InstanceState.Stopped) {
-          inst = new Instance(addr, config, this.hooks, this.log.child?.({ service: this.name }) ?? this.log);
+          inst = new Instance(addr, policy, this.hooks, this.log.child?.({ service: this.name }) ?? this.log);
           this.instances.set(key, inst);
           fresh.push(inst);
         } else {
-          inst.updatePolicy(config);
+          inst.updatePolicy(policy);
           inst.revive();
         }
         this.assignMembership(inst, name, tc.version);
@@ -241,4 +242,13 @@ export class Service {
       return ((ejected + 1) / total) * 100 <= this.config.passive.maxEjectedPercent;
     },
   };
+}
+
+/**
+ * The policy of a track's instances: the service's, with the track's own health path when it has
+ * one (the readiness path its version was released with).
+ */
+function trackPolicy(config: ServiceConfig, track: TrackConfig): ServiceConfig {
+  if (!track.health || !config.health || track.health.path === config.health.path) return config;
+  return { ...config, health: { ...config.health, path: track.health.path } };
 }
