@@ -99,7 +99,9 @@ describe("a track's own health path", () => {
         {
           name: "s",
           ...(withHealth ? { health } : {}),
-          tracks: { stable: { version: "v1", weight: 10_000, instances: ["127.0.0.1:1"], health: trackHealth } },
+          tracks: {
+            stable: { version: "v1", weight: 10_000, instances: ["127.0.0.1:1"], health: trackHealth },
+          },
         },
       ],
     });
