@@ -26,7 +26,8 @@ export interface ReleaseVerdict extends Verdict {
  * so a version within every tolerance is failed with probability at most 1 - confidence however
  * many metrics are watched and however often the analysis looks. Fails when any dimension fails
  * (the router's first, then the metrics in their order); passes when the router's pass and so do
- * the metrics marked `required` (the others only ever stop a release).
+ * the metrics marked `required`; the others hold a step only while their estimate is worse than
+ * allowed (or their source cannot answer), and never need proving within it.
  */
 export function analyzeRelease(
   treatment: Sample,
@@ -48,8 +49,12 @@ export function analyzeRelease(
     const { waitingFor: _, ...rest } = base;
     return { ...rest, decision: "fail", reason: failed.reason, metrics: verdicts };
   }
-  // Metrics that are not `required` stop a release when they fail, and never hold it.
-  const open = verdicts.filter((v, i) => v.decision !== "pass" && metrics[i]!.check.required);
+  // Metrics that are not `required` stop a release when they fail, and hold it only while their
+  // estimate is beyond the tolerance (worse than allowed, not yet certain): a step does not pass
+  // on "-11% vs -2% allowed" just because its pause ran out before the proof came.
+  const open = verdicts.filter(
+    (v, i) => v.decision !== "pass" && (metrics[i]!.check.required || v.excess > 0 || Number.isNaN(v.excess)),
+  );
   if (base.decision === "pass" && open.length === 0)
     return {
       ...base,

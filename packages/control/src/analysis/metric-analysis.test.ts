@@ -150,6 +150,19 @@ describe("business metrics in the analysis", () => {
     expect(good.reason).toMatch(
       /checkout_completed per request 0\.5 vs 0\.5 \(\+0%\), -2% allowed; not yet certain, n=5000\/5000 \(not required\)$/,
     );
+    // ...but one whose estimate is worse than allowed holds it until it is certain either way.
+    const worse: MetricEvidence[] = [
+      {
+        check: CHECKOUT,
+        treatment: { kind: "rate", count: 45, requests: 100 },
+        control: { kind: "rate", count: 50, requests: 100 },
+      },
+    ];
+    const held = analyzeRelease(healthy(5000), healthy(5000), worse, DEFAULT_ANALYSIS);
+    expect(held.decision).toBe("inconclusive");
+    expect(held.reason).toMatch(
+      /^error rate and latency passed; checkout_completed per request 0\.45 vs 0\.5 \(-10%\), -2% allowed; waiting for 1000 canary requests/,
+    );
     // ...a required one does, and so does one whose source cannot answer.
     const required = evidence(2500).map((e) => ({ ...e, check: { ...CHECKOUT, required: true } }));
     expect(analyzeRelease(healthy(5000), healthy(5000), required, DEFAULT_ANALYSIS).decision).toBe(

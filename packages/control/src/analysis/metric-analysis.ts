@@ -54,6 +54,8 @@ export interface MetricVerdict {
   reason: string;
   treatment: number;
   control: number;
+  /** How far the new version is past its tolerance by the point estimates (> 0: worse than allowed). */
+  excess: number;
   /** Time-uniform bounds on how far the new version is past its tolerance: > 0 fails, upper < 0 passes. */
   excessLower: number;
   excessUpper: number;
@@ -92,6 +94,7 @@ export function analyzeMetric(
     reason: `${check.name}: ${why}`,
     treatment: Number.NaN,
     control: Number.NaN,
+    excess: Number.NaN,
     excessLower: Number.NEGATIVE_INFINITY,
     excessUpper: Number.POSITIVE_INFINITY,
     n: { treatment: 0, control: 0 },
@@ -152,6 +155,7 @@ function rateVerdict(
     name: check.name,
     treatment: rt,
     control: rc,
+    excess,
     excessLower,
     excessUpper,
     n: { treatment: t.requests, control: c.requests },
@@ -174,7 +178,7 @@ function rateVerdict(
       : !enough
         ? `${check.name}: too little traffic to judge, ${n}`
         : t.requests < minRequests
-          ? `${what}, ${allowed}; waiting for ${minRequests} ${sides.treatment} requests, ${n}`
+          ? `${what} (${change >= 0 ? "+" : ""}${pct(change)}), ${allowed}; waiting for ${minRequests} ${sides.treatment} requests, ${n}`
           : `${what} (${change >= 0 ? "+" : ""}${pct(change)}), ${allowed}; not yet certain, ${n}`;
   return { ...base, decision, reason };
 }
@@ -208,6 +212,7 @@ function quantileVerdict(
     name: check.name,
     treatment: qt,
     control: qc,
+    excess: down ? qc - qt - tol : qt - qc - tol,
     excessLower,
     excessUpper,
     n: { treatment: nt, control: nc },
