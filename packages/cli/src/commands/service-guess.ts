@@ -68,6 +68,15 @@ export async function guessService(dir: string): Promise<ServiceGuess> {
         portSeenIn = file;
       } else if (name !== "PORT" && !otherPort) otherPort = { name, file };
     }
+    // @baton/runtime's health() answers /readyz unless told otherwise: no string of it in the code.
+    if (
+      healthRank > 0 &&
+      /["']@baton\/runtime["']/.test(text) &&
+      /\b(health|expressHealth|fastifyHealth)\(/.test(text)
+    ) {
+      healthRank = 0;
+      healthPath = "/readyz";
+    }
     HEALTH_PATHS.forEach((path, rank) => {
       if (rank < healthRank && new RegExp(`["'\`]${path}["'\`]`).test(text)) {
         healthRank = rank;
