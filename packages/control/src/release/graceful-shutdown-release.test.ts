@@ -90,7 +90,7 @@ describe("a service using gracefulShutdown behind Baton's router", () => {
         .filter((l) => l.startsWith("{"));
       const done = log.map((l) => JSON.parse(l)).filter((l) => String(l.msg).startsWith("shutdown done"));
       expect(done).toMatchObject([{ exitCode: 0 }]);
-      served.push(done[0].requestsServed);
+      served.push(done[0].requestsSinceSignal);
     }
     expect(Math.min(...served)).toBeGreaterThan(0);
     expect(r.failed, JSON.stringify(r.failures)).toBe(0);

@@ -69,7 +69,7 @@ export interface ShutdownReport {
   /** From the signal to the end. */
   durationMs: number;
   /** Responses finished after the signal (served during preStop and drain). */
-  requestsServed: number;
+  requestsSinceSignal: number;
   websockets: WebSocketDrainResult;
   hooks: HookOutcome[];
   /** What was still open when the drain deadline or the hard timeout cut it. */
@@ -141,14 +141,14 @@ export function gracefulShutdown(
       reason,
       exitCode: 0,
       durationMs: 0,
-      requestsServed: 0,
+      requestsSinceSignal: 0,
       websockets: { closed: 0, terminated: 0 },
       hooks: [],
     };
     const finish = (code: 0 | 1): ShutdownReport => {
       report.exitCode = code;
       report.durationMs = Date.now() - started;
-      report.requestsServed = drain.served;
+      report.requestsSinceSignal = drain.served;
       return report;
     };
 
@@ -204,7 +204,7 @@ export function gracefulShutdown(
     log.info(`shutdown done in ${done.durationMs} ms, exit code ${done.exitCode}`, {
       exitCode: done.exitCode,
       durationMs: done.durationMs,
-      requestsServed: done.requestsServed,
+      requestsSinceSignal: done.requestsSinceSignal,
     });
     if (options.exit !== false) process.exit(done.exitCode);
     return done;
