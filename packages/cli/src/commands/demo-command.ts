@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import {
   AppMetrics,
   ControlPlane,
+  Dashboard,
   FlagService,
   formatDuration,
   GuardedRollouts,
@@ -56,7 +57,9 @@ export async function runDemo(): Promise<void> {
     const url = `http://127.0.0.1:${router.address.port}`;
     say(`router on ${url} (admin API on port ${router.adminAddress!.port})`);
     // What the example service reports with @baton/runtime, for analysis.metrics.
-    const appMetrics = new AppMetrics();
+    const appMetrics = new AppMetrics(
+      (service, version, metric) => plane?.keepsMetric(service, version, metric) ?? false,
+    );
     let v3FirstTraffic = 0;
     let v3RolledBack = 0;
     const cp = new ControlPlane({
@@ -81,6 +84,10 @@ export async function runDemo(): Promise<void> {
     await rollouts.init();
     rollouts.start();
     const adminToken = randomBytes(24).toString("hex");
+    const routerAdmin = new RouterAdmin(`http://127.0.0.1:${router.adminAddress!.port}`);
+    const dashboard = new Dashboard({
+      stats: (windowSeconds) => routerAdmin.stats(file.service, windowSeconds),
+    });
     api = await startApi(cp, {
       host: "127.0.0.1",
       port: 0,
@@ -88,7 +95,9 @@ export async function runDemo(): Promise<void> {
       flags,
       rollouts,
       releaseMetrics: appMetrics,
+      dashboard,
     });
+    say(`dashboard: ${dashboard.loginLink(api.url)}`);
     const clientToken = (await flags.tokens.create("echo", "demo")).token;
     await flags.put(
       "new-checkout",

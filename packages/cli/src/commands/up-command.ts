@@ -4,6 +4,8 @@ import { dirname, join, resolve } from "node:path";
 import {
   AppMetrics,
   ControlPlane,
+  Dashboard,
+  type DashboardOptions,
   FlagService,
   GuardedRollouts,
   hashToken,
@@ -79,9 +81,15 @@ export async function runUp(opts: UpOptions): Promise<void> {
   let supervisor: RouterSupervisor | undefined;
   let plane: ControlPlane | RegionalControlPlane | undefined;
   let api: Awaited<ReturnType<typeof startApi>> | undefined;
+  let dashboard: Dashboard | undefined;
   let rollouts: GuardedRollouts | undefined;
-  // What the service's instances report with @baton/runtime, for analysis.metrics.
-  const appMetrics = new AppMetrics();
+  // The dashboard's live charts read the router's stats (one router: release waves have none yet).
+  let routerStats: DashboardOptions["stats"];
+  // What the service's instances report with @baton/runtime, for analysis.metrics: only the
+  // metrics the analysis reads, of the versions the control plane runs (regions: none yet).
+  const appMetrics = new AppMetrics((service, version, metric) =>
+    plane instanceof ControlPlane ? plane.keepsMetric(service, version, metric) : false,
+  );
   const shutdown = async (everything: boolean) => {
     if (shuttingDown) return;
     shuttingDown = true;
@@ -141,6 +149,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
         `router ${router.reused ? "already running" : "started"} (pid ${router.pid}) on ${router.url}, admin ${router.adminUrl}`,
       );
       const admin = new MovableRouterAdmin(router.adminUrl, router.adminToken);
+      routerStats = (windowSeconds) => admin.stats(file.service, windowSeconds);
       const local = new ControlPlane({
         file,
         // Read again at every deploy and rollback: an edit of baton.yaml applies to the next
@@ -176,6 +185,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
     // known only once the API listens, and is given then.
     if (opts.apiPort !== 0) await provideInstanceFlagEnv(flags, dataDir, apiBase(opts.apiHost, opts.apiPort));
     await plane.recover("baton up");
+    dashboard = new Dashboard(routerStats ? { stats: routerStats } : {});
     api = await startApi(plane, {
       host: opts.apiHost,
       port: opts.apiPort,
@@ -185,6 +195,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
       flags,
       rollouts,
       releaseMetrics: appMetrics,
+      dashboard,
     }).catch(async (err: NodeJS.ErrnoException) => {
       // Taken between the check and now: the same clear error as the check's.
       if (err.code === "EADDRINUSE")
@@ -216,6 +227,8 @@ export async function runUp(opts: UpOptions): Promise<void> {
     say(
       `${s.service}: ${s.serving ? `serving ${s.serving.version} on ${s.serving.instances.length} instances` : "nothing deployed yet (baton deploy --dir PATH)"}`,
     );
+  // A one-time link (10 minutes, once): the token never appears in a URL or a browser's history.
+  say(`dashboard: ${dashboard.loginLink(api.url)}`);
   process.stdout.write(
     `${JSON.stringify({ event: "baton-up", service: file.service, api: api.url, router: router?.url ?? null })}\n`,
   );

@@ -16,7 +16,7 @@ function parseEnv(text) {
   return env;
 }
 
-export function DeployForm({ onProblem }) {
+export function DeployForm({ onProblem, defaultDir }) {
   const [version, setVersion] = useState("");
   const [dir, setDir] = useState("");
   const [envText, setEnvText] = useState("");
@@ -31,7 +31,7 @@ export function DeployForm({ onProblem }) {
       const body = {
         actor: ACTOR,
         ...(version.trim() ? { version: version.trim() } : {}),
-        ...(dir.trim() ? { dir: dir.trim() } : {}),
+        ...(dir.trim() || defaultDir ? { dir: dir.trim() || defaultDir } : {}),
       };
       if (Object.keys(env).length > 0) body.env = env;
       const release = await api("POST", "/v1/deploy", body);
@@ -48,8 +48,17 @@ export function DeployForm({ onProblem }) {
     <form class="deploy" onSubmit=${submit}>
       <label for="deploy-version">Version</label>
       <input id="deploy-version" name="version" value=${version} onInput=${(e) => setVersion(e.currentTarget.value)} placeholder="v2" autocomplete="off" />
-      <label for="deploy-dir">Directory on the control plane's machine <span class="hint">(optional: the last release's)</span></label>
-      <input id="deploy-dir" name="dir" value=${dir} onInput=${(e) => setDir(e.currentTarget.value)} autocomplete="off" />
+      <label for="deploy-dir">Directory on the control plane's machine</label>
+      <input
+        id="deploy-dir"
+        name="dir"
+        value=${dir}
+        onInput=${(e) => setDir(e.currentTarget.value)}
+        placeholder=${defaultDir ?? ""}
+        aria-describedby="deploy-dir-hint"
+        autocomplete="off"
+      />
+      <p class="hint" id="deploy-dir-hint">${defaultDir ? `Empty: the latest release's, ${defaultDir}` : "Where the version's files are"}</p>
       <label for="deploy-env">Environment <span class="hint">(KEY=VALUE, one a line)</span></label>
       <textarea id="deploy-env" name="env" rows="2" value=${envText} onInput=${(e) => setEnvText(e.currentTarget.value)}></textarea>
       <button type="submit" disabled=${busy}>${busy ? "Deploying…" : "Deploy"}</button>

@@ -73,8 +73,8 @@ export function FlagsPage({ live }) {
                     <td>${(r.flag.strategies ?? []).map((s) => s.name).join(", ") || "default"}</td>
                     <td>${when(r.updatedAt)} by ${r.updatedBy}</td>
                     <td class="actions">
-                      <button onClick=${() => toggle(r)} disabled=${busy === r.name} aria-label=${`Turn ${r.name} ${r.flag.enabled ? "off" : "on"}`}>
-                        Turn ${r.flag.enabled ? "off" : "on"}
+                      <button onClick=${() => toggle(r)} disabled=${busy === r.name}>
+                        Turn ${r.flag.enabled ? "off" : "on"}<span class="visually-hidden"> ${r.name}</span>
                       </button>
                       <button onClick=${() => showHistory(r.name)} aria-label=${`History of ${r.name}`}>History</button>
                     </td>

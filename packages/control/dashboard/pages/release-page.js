@@ -37,7 +37,7 @@ export function ReleasePage({ live }) {
         <p class="hint">Started ${when(detail.release.createdAt)}, last change ${when(detail.release.updatedAt)}.</p>`
       }
     </section>
-    <${DeployForm} onProblem=${setProblem} />
+    <${DeployForm} onProblem=${setProblem} defaultDir=${latest?.dir ?? null} />
     <section class="card" aria-labelledby="history-title">
       <h2 id="history-title">Past releases</h2>
       <table class="numbers" data-testid="releases">

@@ -1,0 +1,205 @@
+import type { ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../control/src/providers/free-port.js";
+import { TEST_DATABASE_URL, testSchema } from "../../control/src/test-support/test-database.js";
+import { startLoad } from "../../router/src/test-support/load.js";
+import { apiGet, apiPost, exitOf, startBatonUp, until } from "./test-support/baton-cli.js";
+
+const CHROMIUM = process.env.BATON_CHROMIUM ?? "/usr/bin/chromium-headless-shell";
+const ECHO_DIR = fileURLToPath(new URL("../../../examples/echo-service/", import.meta.url));
+const AXE = fileURLToPath(new URL("../../../node_modules/axe-core/axe.min.js", import.meta.url));
+const SCREENSHOTS = fileURLToPath(new URL("../../../docs/screenshots/", import.meta.url));
+/** Every wait in the browser is bounded: a slow machine fails with what it waited for. */
+const WAIT = 20_000;
+
+let dir: string;
+let schema: Awaited<ReturnType<typeof testSchema>>;
+let up: (ChildProcess & { said: () => string }) | undefined;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `no Chromium at ${CHROMIUM}: install it (apt-get install chromium-headless-shell; .ci/run does) or set BATON_CHROMIUM`,
+    );
+  dir = await mkdtemp(join(tmpdir(), "baton-dashboard-"));
+  await chmod(dir, 0o755);
+  schema = await testSchema("dashboard_e2e");
+  // Short steps and small samples: the whole test in well under a minute.
+  await writeFile(
+    join(dir, "baton.yaml"),
+    `service: shop
+listen: ${await freePort()}
+instances: 2
+run: ${process.execPath} dist/server.js
+health: { startTimeout: 10s }
+strategy: canary
+canary:
+  steps: [ { weight: 30, pause: 2s }, { weight: 100 } ]
+analysis: { minRequests: 60 }
+stickiness: { header: x-user-id }
+drain: { timeout: 1s, preStop: 0s }
+`,
+  );
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (up && up.exitCode === null) {
+    await apiPost(dir, "/v1/down", {}).catch(() => {});
+    await Promise.race([exitOf(up), new Promise((r) => setTimeout(r, 10_000))]);
+    up.kill("SIGKILL");
+  }
+  await schema?.drop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** axe-core in the page: no serious or critical violation (each named with where it is). */
+async function assertAccessible(page: Page, name: string) {
+  await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () => {
+    const result = await (globalThis as unknown as { axe: { run(): Promise<any> } }).axe.run();
+    return result.violations
+      .filter((v: any) => v.impact === "serious" || v.impact === "critical")
+      .map(
+        (v: any) =>
+          `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n: any) => n.target.join(" ")).join(", ")}`,
+      );
+  });
+  expect(violations, `axe on the ${name} page`).toEqual([]);
+}
+
+async function screenshot(page: Page, name: string) {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
+
+describe("the dashboard in a real browser", () => {
+  it("logs in by the one-time link, watches and drives releases and flags live, and passes axe", async () => {
+    up = await startBatonUp(dir, { DATABASE_URL: TEST_DATABASE_URL, BATON_DB_SCHEMA: schema.schema });
+    const link = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/#login=[\w-]+)/.exec(up.said())?.[1];
+    expect(link, up.said()).toBeDefined();
+    const v1 = await apiPost(dir, "/v1/deploy", { version: "v1", dir: ECHO_DIR });
+    expect(v1).toMatchObject({ status: 202 });
+    await until("v1 to serve", async () => (await apiGet<any>(dir, "/v1/status")).serving?.version === "v1");
+    const { url, routerUrl } = JSON.parse(await readFile(join(dir, ".baton", "api.json"), "utf8"));
+    const token = (await readFile(join(dir, ".baton", "api.token"), "utf8")).trim();
+    const flag = await fetch(`${url}/v1/flags/new-checkout`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        enabled: false,
+        strategies: [{ name: "flexibleRollout", parameters: { rollout: "25" } }],
+      }),
+    });
+    expect(flag.status, await flag.clone().text()).toBeLessThan(300);
+    const load = startLoad({
+      url: `${routerUrl}/`,
+      rate: 200,
+      concurrency: 8,
+      headers: (n) => ({ "x-user-id": `u${n % 2000}` }),
+    });
+    try {
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+          "--no-first-run",
+        ],
+      });
+      // bypassCSP only so that axe-core can be injected; the page itself runs under its CSP.
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, bypassCSP: true });
+      const page = await context.newPage();
+      page.setDefaultTimeout(WAIT);
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      page.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
+
+      // Log in with the link: the code leaves the address bar; v1 serves, live.
+      await page.goto(link!);
+      await page.getByTestId("serving").filter({ hasText: "Serving v1" }).waitFor();
+      expect(page.url()).not.toContain("login=");
+      await page.getByTestId("connection").filter({ hasText: "live" }).waitFor();
+      const replay = await page.request.post(`${new URL(link!).origin}/v1/session`, {
+        data: { code: link!.split("#login=")[1] },
+      });
+      expect(replay.status()).toBe(401); // the link is spent
+      await page
+        .getByText(/v1: \d+(\.\d+)?$/)
+        .first()
+        .waitFor(); // the requests/s chart has v1's number
+      await assertAccessible(page, "overview");
+
+      // Deploy v2 from the form; the split moves to it and its charts fill, without a reload.
+      await page.getByRole("link", { name: "Releases" }).click();
+      await page.getByLabel("Version", { exact: true }).fill("v2");
+      await page.getByLabel("Directory on the control plane's machine").fill(ECHO_DIR);
+      await page.getByRole("button", { name: "Deploy" }).click();
+      await page.getByText(/Release #2 of v2 started/).waitFor();
+      await assertAccessible(page, "releases");
+      await page.getByRole("link", { name: "Overview" }).click();
+      const v2Row = page.getByTestId("split").locator("tr", { hasText: "v2" });
+      await v2Row.getByRole("cell", { name: "30%", exact: true }).waitFor(); // the split moved
+      await page
+        .getByText(/v2: [1-9]\d*(\.\d+)?$/)
+        .first()
+        .waitFor(); // v2 has requests/s now
+      await screenshot(page, "overview");
+      await page.getByTestId("serving").filter({ hasText: "Serving v2" }).waitFor();
+
+      // A bad v3 (30% of its requests fail): the rollback and its reason appear by themselves.
+      await page.getByRole("link", { name: "Releases" }).click();
+      await page.getByLabel("Version", { exact: true }).fill("v3");
+      await page.getByLabel(/Environment/).fill("FAIL_RATE=0.3");
+      await page.getByRole("button", { name: "Deploy" }).click();
+      await page.getByText(/Release #3 of v3 started/).waitFor();
+      const summary = page.locator("#detail-title ~ [data-testid=release-summary]");
+      await summary.filter({ hasText: "rolled back" }).waitFor();
+      await expect(summary.getByTestId("release-reason").textContent()).resolves.toMatch(
+        /error rate 0\.\d+ > /,
+      );
+      await page.locator("li.decision", { hasText: "fail" }).first().waitFor();
+      await screenshot(page, "release");
+
+      // Toggle a flag; the API agrees.
+      await page.getByRole("link", { name: "Flags" }).click();
+      await page.getByRole("button", { name: "Turn on new-checkout" }).click();
+      await page
+        .locator("tr[data-flag=new-checkout]")
+        .getByRole("cell", { name: "on", exact: true })
+        .waitFor();
+      expect((await apiGet<any>(dir, "/v1/flags/new-checkout")).flag.enabled).toBe(true);
+      await page.getByRole("button", { name: "History of new-checkout" }).click();
+      await page.getByRole("heading", { name: "History of new-checkout" }).waitFor();
+      await assertAccessible(page, "flags");
+      await screenshot(page, "flags");
+
+      await page.getByRole("link", { name: "Audit" }).click();
+      await page
+        .getByTestId("audit-verdict")
+        .getByText(/Chain intact: \d+ events verified/)
+        .waitFor();
+      await assertAccessible(page, "audit");
+      await screenshot(page, "audit");
+
+      // Signing out ends the session for the API too.
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await page.getByLabel("API token").waitFor();
+      expect((await page.request.get(`${new URL(link!).origin}/v1/status`)).status()).toBe(401);
+      expect(errors.filter((e) => !/401|Unauthorized/.test(e))).toEqual([]);
+      expect(load.result.failed).toBeGreaterThan(0); // v3's, while it had traffic
+    } finally {
+      await load.stop();
+    }
+  }, 90_000);
+});
