@@ -87,6 +87,7 @@ export const ERRORS = {
     description: "The flag has no flexibleRollout strategy whose percentage could be set.",
   },
   BATON_FLAG_TOKEN_EXISTS: { status: 409, description: "A client token with this name already exists." },
+  BATON_UNKNOWN_FLAG_TOKEN: { status: 404, description: "No client token has this name." },
   BATON_UNKNOWN_SCHEDULED_CHANGE: { status: 404, description: "No scheduled flag change has this id." },
   BATON_SCHEDULE_NOT_PENDING: {
     status: 409,

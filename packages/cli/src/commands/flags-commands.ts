@@ -324,6 +324,20 @@ export function registerFlagsCommands(program: Command): void {
     out(made.token);
     process.stderr.write(`client token ${made.name}: shown this once; only its SHA-256 is kept\n`);
   });
+  withCommon(
+    token
+      .command("revoke <name>")
+      .description("revoke a client token: SDKs using it are refused from now on"),
+  ).action(async (name: string, o: Common) => {
+    const r = await callApi<{ name: string; revoked: true }>(
+      await findApi(o),
+      "DELETE",
+      `/v1/flags/tokens/${encodeURIComponent(name)}`,
+      { actor: actor() },
+    );
+    if (o.json) return out(JSON.stringify(r, null, 2));
+    out(`client token ${r.name}: revoked`);
+  });
   withCommon(token.command("list").description("client tokens: names, creation, last use")).action(
     async (o: Common) => {
       const list = await callApi<{ name: string; createdAt: string; lastUsedAt: string | null }[]>(

@@ -15,7 +15,8 @@ export interface ClientTokenInfo {
 const LAST_USED_EVERY_MS = 60_000;
 
 /**
- * Client tokens of the flag API: read-only, for SDKs. Only their SHA-256 is stored; a token is
+ * Client tokens of the client API, for SDKs: they read flags and report outcomes and release
+ * metrics. Only their SHA-256 is stored; a token is
  * shown once, when it is made. Known digests are kept in memory, so checking a request costs no
  * query.
  */
@@ -67,6 +68,30 @@ export class ClientTokens {
     });
     this.byDigest.set(digest, { name, lastWritten: 0 });
     return { name, token, createdAt };
+  }
+
+  /** Revokes a token: refused from the next request on (this control plane checks from memory). */
+  async revoke(name: string, actor: string): Promise<{ name: string; revoked: true }> {
+    const digest = await this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ sha256: string }>(
+        "DELETE FROM baton_flag_tokens WHERE name = $1 RETURNING sha256",
+        [name],
+      );
+      if (!rows[0])
+        throw new BatonControlError(
+          "BATON_UNKNOWN_FLAG_TOKEN",
+          `no client token is named ${name} (baton flags token list shows them)`,
+        );
+      await new AuditLog(tx).append({
+        actor,
+        action: "flag.token-revoked",
+        service: this.service,
+        details: { token: name },
+      });
+      return rows[0].sha256;
+    });
+    this.byDigest.delete(digest);
+    return { name, revoked: true };
   }
 
   async list(): Promise<ClientTokenInfo[]> {

@@ -150,6 +150,21 @@ export const clientTokenBody = z
   )
   .register(apiSchemas, { id: "ClientTokenRequest" });
 
+export const clientTokenPath = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 letters, digits, '.', '_' or '-'")
+    .describe("the token's name"),
+});
+
+export const clientTokenRevokeBody = z
+  .strictObject({ actor: actor.optional() }, { error: "the body must be a JSON object" })
+  .register(apiSchemas, { id: "ClientTokenRevokeRequest" });
+
+export const clientTokenRevoked = z
+  .strictObject({ name: z.string(), revoked: z.literal(true) })
+  .register(apiSchemas, { id: "ClientTokenRevoked" });
+
 export const historyQuery = z.strictObject({
   limit: z
     .string()
