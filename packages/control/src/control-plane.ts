@@ -25,7 +25,7 @@ import { runRollingRelease } from "./release/rolling-release.js";
 import { resolveVersion } from "./release/version-resolution.js";
 import { instanceLogs, type LogTail } from "./release-logs.js";
 import type { AppMetrics } from "./release-metrics/app-metrics.js";
-import { findServing, type VersionSet } from "./release-recovery.js";
+import { findServing, readinessOf, type VersionSet } from "./release-recovery.js";
 import type { RouterAdmin } from "./router-admin.js";
 import { keepPreviousOf, releaseSettings, type ServiceFile } from "./service-file.js";
 import { type DecisionRecord, type Release, ReleaseStore } from "./state/release-store.js";
@@ -205,9 +205,15 @@ export class ControlPlane {
   private async deployReserved(req: DeployRequest): Promise<Release> {
     await this.reread();
     const next = await resolveVersion(this.store, this.file, req);
+    // A rollback is checked on the readiness path its version was released with, not an edit's.
+    if (req.rollbackOf)
+      Object.assign(next, readinessOf(await this.store.latestOf(this.service, next.version)));
     const stable = this.serving ?? { version: "", instances: [] };
     const strategy = this.serving ? (req.strategy ?? this.file.strategy) : "initial";
-    const settings = releaseSettings(this.file, strategy);
+    const settings = {
+      ...releaseSettings(this.file, strategy),
+      ...(next.readinessPath ? { readiness: next.readinessPath } : {}),
+    };
     const release = await this.lifecycle.create(
       {
         service: this.service,

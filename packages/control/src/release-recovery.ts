@@ -70,7 +70,15 @@ export async function findServing(
         : undefined;
     return {
       ...(stable.instances.length > 0 ? { serving: stable } : {}),
-      inFlight: { stable, next: { version: active.version, cwd: active.dir ?? ".", env: active.env } },
+      inFlight: {
+        stable,
+        next: {
+          version: active.version,
+          cwd: active.dir ?? ".",
+          env: active.env,
+          ...readinessOf(active),
+        },
+      },
       ...(stale && stale.instances.length > 0 ? { staleWarm: stale } : {}),
     };
   }
@@ -102,6 +110,17 @@ function keepsWarm(r: Release): boolean {
   return (
     r.previousVersion !== null && !r.rollbackOf && r.strategy !== "rollback" && r.previousInstances.length > 0
   );
+}
+
+/**
+ * The readiness path a release checks its version on, as recorded (its settings, else its
+ * instances' records); nothing when it predates them (baton.yaml's path then).
+ */
+export function readinessOf(r: Release | undefined): { readinessPath?: string } {
+  const path = r?.settings.readiness;
+  if (typeof path === "string") return { readinessPath: path };
+  const recorded = r?.instances.find((i) => i.readinessPath)?.readinessPath;
+  return recorded ? { readinessPath: recorded } : {};
 }
 
 /** Where `version` was last released from (its directory and environment). */

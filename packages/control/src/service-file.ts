@@ -384,6 +384,8 @@ export function releaseSettings(file: ServiceFile, strategy: string): Record<str
   return {
     instances: file.instances,
     strategy,
+    /** The path the version is checked on for its whole life (see InstanceRecord.readinessPath). */
+    readiness: file.health.readiness,
     ...(byStrategy[strategy] ? { [strategy]: byStrategy[strategy] } : {}),
     analysis: file.analysis,
     keepPreviousFor: keepPreviousOf(file, strategy),

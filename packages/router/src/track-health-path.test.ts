@@ -93,18 +93,19 @@ describe("a track's own health path", () => {
   }, 20_000);
 
   it("refuses a bad track health path, or one without the service's health checks, as a config error", () => {
-    const service = (trackHealth: unknown, withHealth = true) => ({
-      listen: "127.0.0.1:0",
-      services: [
-        {
-          name: "s",
-          ...(withHealth ? { health } : {}),
-          tracks: {
-            stable: { version: "v1", weight: 10_000, instances: ["127.0.0.1:1"], health: trackHealth },
+    const service = (trackHealth: unknown, withHealth = true): never =>
+      ({
+        listen: "127.0.0.1:0",
+        services: [
+          {
+            name: "s",
+            ...(withHealth ? { health } : {}),
+            tracks: {
+              stable: { version: "v1", weight: 10_000, instances: ["127.0.0.1:1"], health: trackHealth },
+            },
           },
-        },
-      ],
-    });
+        ],
+      }) as never;
     expect(() => validateRouterConfig(service({ path: "/readyz" }))).not.toThrow();
     expect(() => validateRouterConfig(service({ path: "readyz" }))).toThrow(
       /services\[0\]\.tracks\.stable\.health\.path.*must start with \//s,

@@ -62,6 +62,7 @@ export class LocalInstance extends WatchedInstance {
       pid: this.pid,
       port: this.spec.port,
       version: this.spec.version,
+      readinessPath: this.spec.readinessPath,
       ...(this.startedAt !== undefined ? { startedAt: this.startedAt } : {}),
     };
   }

@@ -92,7 +92,12 @@ export class LocalProvider implements Provider {
       const existing = this.owned.get(r.port);
       if (existing && existing.version === spec.version && existing.state !== ProcessState.Stopped)
         return [existing];
-      const inst = this.instance(spec, r.port, i);
+      // Checked where its version was released to be checked, whatever baton.yaml says now.
+      const inst = this.instance(
+        { ...spec, readinessPath: r.readinessPath ?? spec.readinessPath },
+        r.port,
+        i,
+      );
       if (inst.adopt(r)) return [inst];
       if (!opts.restart) {
         this.owned.delete(r.port);

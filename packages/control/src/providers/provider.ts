@@ -13,6 +13,12 @@ export interface InstanceRecord {
   version: string;
   /** host:port, when the instance is not on this machine's loopback. */
   address?: string;
+  /**
+   * The readiness path its version was released with (baton.yaml's health.readiness then): it is
+   * checked there for its whole life, whatever a later edit of baton.yaml says. Absent in records
+   * written before it was kept: the service file's path then.
+   */
+  readinessPath?: string;
 }
 
 /** One instance of one version, as a release sees it, whoever runs it. */
@@ -22,6 +28,8 @@ export interface Instance {
   readonly state: ProcessState;
   readonly pid: number;
   readonly restarts: number;
+  /** Where its readiness is checked: the path its version was released with. */
+  readonly readinessPath: string;
   /** Resolves when ready; rejects when the instance fails, stops, or `timeoutMs` passes. */
   waitReady(timeoutMs: number): Promise<void>;
   /** Takes the instance out of service (for a local one: SIGTERM, then SIGKILL after `graceMs`). */

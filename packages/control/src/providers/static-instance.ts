@@ -18,7 +18,7 @@ export class StaticInstance extends WatchedInstance {
 
   get record(): InstanceRecord {
     const port = Number(this.address.slice(this.address.lastIndexOf(":") + 1));
-    return { pid: 0, port, version: this.version, address: this.address };
+    return { pid: 0, port, version: this.version, address: this.address, readinessPath: this.readinessPath };
   }
 
   /** Starts watching readiness. */

@@ -24,7 +24,11 @@ export class StaticProvider implements Provider {
 
   adopt(spec: VersionSpec, records: InstanceRecord[]): StaticInstance[] {
     return records.map((r) =>
-      new StaticInstance(r.address ?? `127.0.0.1:${r.port}`, spec.version, spec.readinessPath).start(),
+      new StaticInstance(
+        r.address ?? `127.0.0.1:${r.port}`,
+        spec.version,
+        r.readinessPath ?? spec.readinessPath,
+      ).start(),
     );
   }
 }

@@ -16,7 +16,8 @@ export abstract class WatchedInstance implements Instance {
 
   constructor(
     readonly version: string,
-    private readonly readinessPath: string,
+    /** The path its version was released with (kept in its record), not the service file's now. */
+    readonly readinessPath: string,
   ) {}
 
   abstract get address(): string;

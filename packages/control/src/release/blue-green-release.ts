@@ -17,6 +17,7 @@ import {
   sampleOf,
   servingTable,
   sleep,
+  trackHealth,
   versionSize,
 } from "./release-steps.js";
 import { actorOf, judgeStep } from "./step-judge.js";
@@ -54,11 +55,17 @@ export async function runBlueGreenRelease(
       routerService(
         file,
         {
-          stable: { version: old.version, weight: 10_000, instances: oldAddresses },
+          stable: {
+            version: old.version,
+            weight: 10_000,
+            instances: oldAddresses,
+            ...trackHealth(old.instances),
+          },
           preview: {
             version: next.version,
             weight: 0,
             instances: freshAddresses,
+            ...trackHealth(fresh),
             // Header-routed preview traffic: these users see the new set before everyone.
             allow: file.blueGreen.previewUsers,
           },

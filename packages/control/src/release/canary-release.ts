@@ -10,6 +10,7 @@ import {
   type ReleaseOutcome,
   rollBack,
   routerService,
+  trackHealth,
   versionSize,
 } from "./release-steps.js";
 import { actorOf, judgeStep } from "./step-judge.js";
@@ -66,8 +67,13 @@ async function progress(
       release = await lifecycle.record(release, ctx.actor, { step: stepIndex, stepStarted: true });
     await router.putService(
       routerService(file, {
-        stable: { version: stableVersion, weight: 10_000 - weight, instances: stableAddresses },
-        canary: { version: release.version, weight, instances: freshAddresses },
+        stable: {
+          version: stableVersion,
+          weight: 10_000 - weight,
+          instances: stableAddresses,
+          ...trackHealth(ctx.stable.instances),
+        },
+        canary: { version: release.version, weight, instances: freshAddresses, ...trackHealth(fresh) },
       }),
     );
     say(`step ${stepIndex + 1}: ${release.version} at ${step.weight}%`);

@@ -51,13 +51,18 @@ export interface NextVersion {
   env?: Record<string, string>;
   /** Static provider: the new version's instance addresses. */
   instances?: string[];
+  /**
+   * Where the version's readiness is checked, when not baton.yaml's health.readiness now: a
+   * rollback to a version released with another path is checked on that one.
+   */
+  readinessPath?: string;
 }
 
 /** The provider's view of a version of the service, from baton.yaml. */
 export function versionSpec(
   file: ServiceFile,
   version: string,
-  from: { cwd: string; env?: Record<string, string> },
+  from: { cwd: string; env?: Record<string, string>; readinessPath?: string },
   count: number,
 ): VersionSpec {
   return {
@@ -66,7 +71,7 @@ export function versionSpec(
     run: file.run ?? "",
     cwd: from.cwd,
     count,
-    readinessPath: file.health.readiness,
+    readinessPath: from.readinessPath ?? file.health.readiness,
     startTimeout: file.health.startTimeout,
     env: from.env ?? {},
   };
@@ -86,6 +91,16 @@ export interface ReleaseOutcome {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A track's own health path: the readiness path its instances' version was released with. The
+ * service's path is the file's now (a new version's); a version released with another one keeps
+ * being checked on its own, so an edit of health.readiness never fails the version that serves.
+ */
+export function trackHealth(instances: readonly Instance[]): { health?: { path: string } } {
+  const path = instances[0]?.readinessPath;
+  return path ? { health: { path } } : {};
+}
 
 /** The router entry for the service, with the given tracks. */
 export function routerService(
@@ -111,9 +126,21 @@ export function servingTable(
   warm?: { version: string; instances: Instance[] },
 ): ServiceConfigInput {
   return routerService(file, {
-    stable: { version: serving.version, weight: 10_000, instances: serving.instances.map((i) => i.address) },
+    stable: {
+      version: serving.version,
+      weight: 10_000,
+      instances: serving.instances.map((i) => i.address),
+      ...trackHealth(serving.instances),
+    },
     ...(warm
-      ? { previous: { version: warm.version, weight: 0, instances: warm.instances.map((i) => i.address) } }
+      ? {
+          previous: {
+            version: warm.version,
+            weight: 0,
+            instances: warm.instances.map((i) => i.address),
+            ...trackHealth(warm.instances),
+          },
+        }
       : {}),
   });
 }
@@ -225,7 +252,7 @@ export async function startInstances(
     ctx.log?.(`starting ${what}`);
     ctx.report?.({
       kind: "starting",
-      message: `starting ${what}: each must answer ${ctx.file.health.readiness} with 2xx within ${formatDuration(ctx.file.health.startTimeout)}`,
+      message: `starting ${what}: each must answer ${next.readinessPath ?? ctx.file.health.readiness} with 2xx within ${formatDuration(ctx.file.health.startTimeout)}`,
       seconds: Math.ceil(ctx.file.health.startTimeout / 1000),
     });
     return await ctx.provider.startVersion({

@@ -13,6 +13,7 @@ import {
   routerService,
   sleep,
   startInstances,
+  trackHealth,
   versionSize,
   waitDrained,
 } from "./release-steps.js";
@@ -74,14 +75,29 @@ export async function runRollingRelease(
                 version: oldVersion,
                 weight: 10_000 - newShare,
                 instances: old.map((i) => i.address),
+                ...trackHealth(ctx.stable.instances),
               },
             }
           : {}),
         ...(fresh.length > 0
-          ? { next: { version: next.version, weight: newShare, instances: fresh.map((i) => i.address) } }
+          ? {
+              next: {
+                version: next.version,
+                weight: newShare,
+                instances: fresh.map((i) => i.address),
+                ...trackHealth(fresh),
+              },
+            }
           : {}),
         ...(keepWarm && warm.length > 0
-          ? { previous: { version: oldVersion, weight: 0, instances: warm.map((i) => i.address) } }
+          ? {
+              previous: {
+                version: oldVersion,
+                weight: 0,
+                instances: warm.map((i) => i.address),
+                ...trackHealth(ctx.stable.instances),
+              },
+            }
           : {}),
       }),
     );

@@ -14,6 +14,12 @@ export interface PlaneFixture {
   /** The router's public URL, with a trailing slash. */
   url: string;
   dir: string;
+  /**
+   * `baton up` restarted: this control plane detaches (its instances keep running) and a new one
+   * on the same database, router and data directory starts with `file` and recovers; it becomes
+   * `plane`.
+   */
+  restart(file: ServiceFile): Promise<ControlPlane>;
   close(): Promise<void>;
 }
 
@@ -30,25 +36,36 @@ export async function planeFixture(
     { logger: silentLogger },
   );
   const url = `http://127.0.0.1:${router.address.port}/`;
-  const plane = new ControlPlane({
-    file,
-    ...(readFile ? { readFile } : {}),
-    db: env.db,
-    router: new RouterAdmin(`http://127.0.0.1:${router.adminAddress!.port}`),
-    routerUrl: url.slice(0, -1),
-    dataDir: dir,
-  });
+  const planeFor = (f: ServiceFile) =>
+    new ControlPlane({
+      file: f,
+      ...(readFile ? { readFile } : {}),
+      db: env.db,
+      router: new RouterAdmin(`http://127.0.0.1:${router.adminAddress!.port}`),
+      routerUrl: url.slice(0, -1),
+      dataDir: dir,
+    });
+  const plane = planeFor(file);
   await plane.init();
-  return {
+  const fx: PlaneFixture = {
     plane,
     router,
     url,
     dir,
+    async restart(f) {
+      await fx.plane.detach();
+      const next = planeFor(f);
+      await next.init();
+      await next.recover();
+      fx.plane = next;
+      return next;
+    },
     async close() {
-      await plane.stopAll();
+      await fx.plane.stopAll();
       await router.close().catch(() => {});
       await env.drop();
       await rm(dir, { recursive: true, force: true });
     },
   };
+  return fx;
 }
