@@ -1,4 +1,4 @@
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../control/src/providers/free-port.js";
 import { TEST_DATABASE_URL, testSchema } from "../../control/src/test-support/test-database.js";
 import { startLoad } from "../../router/src/test-support/load.js";
-import { apiGet, apiPost, exitOf, startBatonUp, until } from "./test-support/baton-cli.js";
+import { apiGet, apiPost, BIN, exitOf, until } from "./test-support/baton-cli.js";
 
 const CHROMIUM = process.env.BATON_CHROMIUM ?? "/usr/bin/chromium-headless-shell";
 const ECHO_DIR = fileURLToPath(new URL("../../../examples/echo-service/", import.meta.url));
@@ -19,8 +19,9 @@ const SCREENSHOTS = fileURLToPath(new URL("../../../docs/screenshots/", import.m
 const WAIT = 20_000;
 
 let dir: string;
+let apiPort: number;
 let schema: Awaited<ReturnType<typeof testSchema>>;
-let up: (ChildProcess & { said: () => string }) | undefined;
+let up: ChildProcess | undefined;
 let browser: Browser | undefined;
 
 beforeAll(async () => {
@@ -31,6 +32,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "baton-dashboard-"));
   await chmod(dir, 0o755);
   schema = await testSchema("dashboard_e2e");
+  apiPort = await freePort();
   // Short steps and small samples: the whole test in well under a minute.
   await writeFile(
     join(dir, "baton.yaml"),
@@ -60,6 +62,35 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+/**
+ * `baton up` on a fixed API port (a restarted control plane comes back where the page is);
+ * resolves with the one-time login link it printed.
+ */
+function startUp(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [BIN, "up", "--api-port", String(apiPort), "--listen-host", "127.0.0.1"],
+      {
+        cwd: dir,
+        env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, BATON_DB_SCHEMA: schema.schema },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    up = child;
+    let said = "";
+    const onData = (d: Buffer) => {
+      said += d.toString();
+      if (process.env.BATON_TEST_VERBOSE) process.stdout.write(d);
+      const link = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/#login=[\w-]+)/.exec(said)?.[1];
+      if (link && said.includes('"event":"baton-up"')) resolve(link);
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.once("exit", (code, signal) => reject(new Error(`baton up exited (${code ?? signal}):\n${said}`)));
+  });
+}
+
 /** axe-core in the page: no serious or critical violation (each named with where it is). */
 async function assertAccessible(page: Page, name: string) {
   await page.addScriptTag({ path: AXE });
@@ -77,14 +108,13 @@ async function assertAccessible(page: Page, name: string) {
 
 async function screenshot(page: Page, name: string) {
   await mkdir(SCREENSHOTS, { recursive: true });
+  await page.evaluate(() => scrollTo(0, 0));
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
 }
 
 describe("the dashboard in a real browser", () => {
   it("logs in by the one-time link, watches and drives releases and flags live, and passes axe", async () => {
-    up = await startBatonUp(dir, { DATABASE_URL: TEST_DATABASE_URL, BATON_DB_SCHEMA: schema.schema });
-    const link = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/#login=[\w-]+)/.exec(up.said())?.[1];
-    expect(link, up.said()).toBeDefined();
+    const link = await startUp();
     const v1 = await apiPost(dir, "/v1/deploy", { version: "v1", dir: ECHO_DIR });
     expect(v1).toMatchObject({ status: 202 });
     await until("v1 to serve", async () => (await apiGet<any>(dir, "/v1/status")).serving?.version === "v1");
@@ -126,12 +156,12 @@ describe("the dashboard in a real browser", () => {
       page.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
 
       // Log in with the link: the code leaves the address bar; v1 serves, live.
-      await page.goto(link!);
+      await page.goto(link);
       await page.getByTestId("serving").filter({ hasText: "Serving v1" }).waitFor();
       expect(page.url()).not.toContain("login=");
       await page.getByTestId("connection").filter({ hasText: "live" }).waitFor();
-      const replay = await page.request.post(`${new URL(link!).origin}/v1/session`, {
-        data: { code: link!.split("#login=")[1] },
+      const replay = await page.request.post(`${new URL(link).origin}/v1/session`, {
+        data: { code: link.split("#login=")[1] },
       });
       expect(replay.status()).toBe(401); // the link is spent
       await page
@@ -192,11 +222,27 @@ describe("the dashboard in a real browser", () => {
       await assertAccessible(page, "audit");
       await screenshot(page, "audit");
 
+      // The control plane restarts: the page says so in words, then asks for a new login (its
+      // sessions lived in the old process) and is live again with the new link.
+      up!.kill("SIGTERM");
+      await page.getByTestId("connection").filter({ hasText: "reconnecting…" }).waitFor();
+      await exitOf(up!);
+      const again = await startUp();
+      await page.getByText(/The control plane restarted/).waitFor();
+      await page.goto(again);
+      await page.getByTestId("connection").filter({ hasText: "live" }).waitFor();
+      await page.getByTestId("serving").filter({ hasText: "Serving v2" }).waitFor();
+
       // Signing out ends the session for the API too.
       await page.getByRole("button", { name: "Sign out" }).click();
       await page.getByLabel("API token").waitFor();
-      expect((await page.request.get(`${new URL(link!).origin}/v1/status`)).status()).toBe(401);
-      expect(errors.filter((e) => !/401|Unauthorized/.test(e))).toEqual([]);
+      expect((await page.request.get(`${new URL(link).origin}/v1/status`)).status()).toBe(401);
+      // No script error; the console's only complaints are the requests the restart and logout refused.
+      expect(
+        errors.filter(
+          (e) => !/^Failed to load resource: (net::|the server responded with a status of 401)/.test(e),
+        ),
+      ).toEqual([]);
       expect(load.result.failed).toBeGreaterThan(0); // v3's, while it had traffic
     } finally {
       await load.stop();

@@ -43,17 +43,24 @@ function App() {
   };
 
   useEffect(() => {
+    const redeem = (code) =>
+      api("POST", "/v1/session", { code }).then(signedIn, (e) =>
+        signedOut(`The login link did not work: ${e.message}`),
+      );
     const code = takeLoginCode();
-    const start = code ? api("POST", "/v1/session", { code }) : api("GET", "/v1/session");
-    start.then(signedIn, (e) =>
-      signedOut(code ? `The login link did not work: ${e.message}` : e.status === 401 ? null : e.message),
-    );
+    if (code) redeem(code);
+    else api("GET", "/v1/session").then(signedIn, (e) => signedOut(e.status === 401 ? null : e.message));
     const off = onUnauthorized(() =>
       signedOut(
         "Your session ended (the control plane restarted, or you logged out elsewhere). Sign in again.",
       ),
     );
-    const onHash = () => setPage(pageOf());
+    // A new login link opened in this tab changes only the hash: no page load.
+    const onHash = () => {
+      const next = takeLoginCode();
+      if (next) redeem(next);
+      setPage(pageOf());
+    };
     addEventListener("hashchange", onHash);
     return () => {
       off();
@@ -75,7 +82,10 @@ function Shell({ page, onSignOut }) {
   const [feed, setFeed] = useState(null);
   useEffect(() => {
     const f = new LiveFeed({
-      onUnauthorized: () => onSignOut("Your session ended (the control plane restarted?). Sign in again."),
+      onUnauthorized: () =>
+        onSignOut(
+          "The control plane restarted (or your session expired): sign in again; `baton up` prints a new login link when it starts.",
+        ),
     });
     setFeed(f);
     const off = f.subscribe(setLive);
