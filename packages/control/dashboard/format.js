@@ -28,9 +28,25 @@ export function statusWords(release) {
   return words[release.status] ?? release.status.replaceAll(/[-_]/g, " ");
 }
 
-/** The numbers of a decision, as `name value` pairs an operator can read. */
+const figure = (v) =>
+  v === null ? "–" : typeof v === "number" && !Number.isInteger(v) ? String(+v.toPrecision(4)) : String(v);
+
+/**
+ * The numbers of a decision (the analysis' verdict), grouped as it groups them: `errorRate`,
+ * `latency`, `requests`..., each a list of `[name, value]`; the verdict's own words are left out
+ * (the reason is shown above them).
+ */
 export function numbersOf(numbers) {
-  return Object.entries(numbers ?? {})
-    .filter(([, v]) => v !== null && typeof v !== "object")
-    .map(([k, v]) => [k, typeof v === "number" && !Number.isInteger(v) ? +v.toPrecision(4) : String(v)]);
+  const groups = [];
+  const top = [];
+  for (const [k, v] of Object.entries(numbers ?? {})) {
+    if (k === "decision" || k === "reason" || Array.isArray(v)) continue;
+    if (v !== null && typeof v === "object") {
+      const entries = Object.entries(v)
+        .filter(([name, x]) => name !== "decision" && (x === null || typeof x !== "object"))
+        .map(([name, x]) => [name, figure(x)]);
+      if (entries.length > 0) groups.push({ name: k, decision: v.decision, entries });
+    } else top.push([k, figure(v)]);
+  }
+  return top.length > 0 ? [{ name: "", entries: top }, ...groups] : groups;
 }

@@ -14,6 +14,6 @@ export function ReleaseSummary({ release, decisions, waiting, full = false }) {
     </p>
     ${release.reason && html`<p class="reason" data-testid="release-reason"><strong>Why:</strong> ${release.reason}</p>`}
     ${waiting && html`<p class="waiting" role="status"><strong>Waiting for ${waiting.kind}:</strong> ${waiting.message}${waiting.seconds ? ` (about ${Math.ceil(waiting.seconds)} s)` : ""}</p>`}
-    ${shown.length > 0 && html`<${DecisionList} decisions=${shown} />`}
+    ${shown.length > 0 && html`<${DecisionList} decisions=${shown} figures=${full} />`}
   </div>`;
 }
