@@ -142,6 +142,10 @@ export class LocalInstance extends WatchedInstance {
     if (this.state === ProcessState.Stopping || this.state === ProcessState.Stopped) return;
     if (this.state === ProcessState.Failed) return;
     if (this.state === ProcessState.Ready) this.everReady = true;
+    // The leader is gone, but what it started may not be (`npm start`'s `node server.js`, orphaned
+    // to pid 1 and holding the port): the rest of its process group goes too, before any restart.
+    const group = this.pid;
+    if (leftovers(group)) signalGroup(group, "SIGTERM");
     if (!this.everReady && this.exits.length >= CRASH_LOOP_EXITS) {
       // A version that crashes on start will not get better by waiting out its start timeout.
       this.lastHealth = `crash loop: exited ${this.exits.length} times before becoming ready (${this.exits.join(", ")})`;
@@ -150,8 +154,17 @@ export class LocalInstance extends WatchedInstance {
     this.transition(ProcessState.Restarting);
     const delay = Math.min(BACKOFF_BASE_MS * 2 ** this.restarts, BACKOFF_MAX_MS);
     this.restarts++;
-    this.restartTimer = setTimeout(() => this.start(), delay);
+    this.restartTimer = setTimeout(() => void this.startAfterGroup(group), delay);
     this.restartTimer.unref();
+  }
+
+  /** Starts again once the last process group is gone (SIGKILL for what outlived the back-off). */
+  private async startAfterGroup(group: number): Promise<void> {
+    if (leftovers(group)) signalGroup(group, "SIGKILL");
+    const deadline = Date.now() + 2_000;
+    while (leftovers(group) && Date.now() < deadline) await sleep(20);
+    if (this.state !== ProcessState.Restarting) return; // stopped meanwhile
+    this.start();
   }
 
   restart(): void {
@@ -161,7 +174,8 @@ export class LocalInstance extends WatchedInstance {
   }
 
   protected gone(): boolean {
-    return !this.child && !alive(this.pid); // adopted, and exited unseen
+    // Adopted, and its leader exited unseen (what it started may run on as orphans: see exited()).
+    return !this.child && !(processAlive(this.pid) && sameProcess(this.record));
   }
 
   protected lost(): void {
@@ -184,6 +198,24 @@ function sameProcess(record: InstanceRecord): boolean {
   const now = processStartTime(record.pid);
   // The group leader (the shell) may have exited while the app it started runs on.
   return now === undefined ? groupAlive(record.pid) : now === record.startedAt;
+}
+
+/**
+ * Whether processes of the group `pgid` led run on after their leader exited. Only then is the
+ * group certainly the instance's: its id cannot be taken by a new process while a member lives,
+ * whereas a live process with that pid may be another one (the pid reused).
+ */
+function leftovers(pgid: number): boolean {
+  return pgid > 0 && !processAlive(pgid) && groupAlive(pgid);
+}
+
+/** Signals process group `pgid` only (its leader may be gone; the id is not reused while any member lives). */
+function signalGroup(pgid: number, sig: NodeJS.Signals): void {
+  try {
+    if (pgid > 0) process.kill(-pgid, sig);
+  } catch {
+    /* already gone */
+  }
 }
 
 /** Signals the whole process group (the shell and what it started), falling back to the pid. */
