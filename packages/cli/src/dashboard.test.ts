@@ -209,6 +209,11 @@ describe("the dashboard in a real browser", () => {
         .getByRole("cell", { name: "on", exact: true })
         .waitFor();
       expect((await apiGet<any>(dir, "/v1/flags/new-checkout")).flag.enabled).toBe(true);
+      await page.getByLabel(/rollout of new-checkout, new value/).fill("50");
+      await page.getByRole("button", { name: "Set rollout of new-checkout" }).click();
+      await page.locator("tr[data-flag=new-checkout]").getByText("50%", { exact: true }).waitFor();
+      const stored = (await apiGet<any>(dir, "/v1/flags/new-checkout")).flag.strategies[0].parameters;
+      expect(stored.rollout).toBe("50");
       await page.getByRole("button", { name: "History of new-checkout" }).click();
       await page.getByRole("heading", { name: "History of new-checkout" }).waitFor();
       await assertAccessible(page, "flags");

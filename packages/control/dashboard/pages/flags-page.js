@@ -40,6 +40,18 @@ export function FlagsPage({ live }) {
       setBusy(null);
     }
   };
+  const setRollout = async (name, percent) => {
+    setBusy(name);
+    try {
+      await api("POST", `/v1/flags/${encodeURIComponent(name)}/rollout`, { percent, actor: ACTOR });
+      setProblem(null);
+      await load();
+    } catch (e) {
+      setProblem(`Setting the rollout of ${name} to ${percent}% was refused: ${e.message}`);
+    } finally {
+      setBusy(null);
+    }
+  };
   const showHistory = async (name) => {
     try {
       setHistory({
@@ -69,7 +81,7 @@ export function FlagsPage({ live }) {
                   return html`<tr data-flag=${r.name}>
                     <th scope="row">${r.name}</th>
                     <td><span class="badge" data-enabled=${String(r.flag.enabled)}>${r.flag.enabled ? "on" : "off"}</span></td>
-                    <td>${rollout === null ? "everyone (no rollout)" : `${rollout}%`}</td>
+                    <td>${rollout === null ? "everyone (no rollout)" : html`<${RolloutForm} name=${r.name} rollout=${rollout} onSet=${setRollout} />`}</td>
                     <td>${(r.flag.strategies ?? []).map((s) => s.name).join(", ") || "default"}</td>
                     <td>${when(r.updatedAt)} by ${r.updatedBy}</td>
                     <td class="actions">
@@ -85,6 +97,22 @@ export function FlagsPage({ live }) {
       }
     </section>
     ${history && html`<${FlagHistory} ...${history} />`}`;
+}
+
+/** The rollout percentage, editable: Enter or "Set" sends it. */
+function RolloutForm({ name, rollout, onSet }) {
+  const [value, setValue] = useState(String(rollout));
+  useEffect(() => setValue(String(rollout)), [rollout]);
+  const id = `rollout-${name}`;
+  const submit = (e) => {
+    e.preventDefault();
+    onSet(name, Number(value));
+  };
+  return html`<form class="rollout" onSubmit=${submit}>
+    <label for=${id}>${rollout}%<span class="visually-hidden"> rollout of ${name}, new value</span></label>
+    <input id=${id} type="number" min="0" max="100" step="1" required value=${value} onInput=${(e) => setValue(e.currentTarget.value)} />
+    <button type="submit" disabled=${Number(value) === rollout}>Set<span class="visually-hidden"> rollout of ${name}</span></button>
+  </form>`;
 }
 
 function FlagHistory({ name, changes }) {

@@ -1,9 +1,11 @@
 // Releases: the current and past ones with their decisions, the actions, and a deploy form.
 import { useEffect, useState } from "preact/hooks";
-import { ACTOR, api } from "../api.js";
+import { api } from "../api.js";
 import { statusWords, when } from "../format.js";
 import { html } from "../html.js";
 import { DeployForm } from "./deploy-form.js";
+import { ReleaseActions } from "./release-actions.js";
+import { ReleaseSteps } from "./release-steps.js";
 import { ReleaseSummary } from "./release-summary.js";
 
 export function ReleasePage({ live }) {
@@ -28,12 +30,13 @@ export function ReleasePage({ live }) {
   return html`
     <h1>Releases</h1>
     ${problem && html`<p class="problem" role="alert">${problem}</p>`}
-    <${Actions} status=${status} onProblem=${setProblem} />
+    <${ReleaseActions} status=${status} onProblem=${setProblem} />
     <section class="card" aria-labelledby="detail-title">
       <h2 id="detail-title">${detail ? `Release #${detail.release.id}: ${detail.release.version}` : "No release yet"}</h2>
       ${
         detail &&
         html`<${ReleaseSummary} release=${detail.release} decisions=${detail.decisions} waiting=${detail.release.id === latest?.id ? status.waiting : null} full=${true} />
+        <${ReleaseSteps} release=${detail.release} />
         <p class="hint">Started ${when(detail.release.createdAt)}, last change ${when(detail.release.updatedAt)}.</p>`
       }
     </section>
@@ -56,36 +59,4 @@ export function ReleasePage({ live }) {
         </tbody>
       </table>
     </section>`;
-}
-
-const IN_FLIGHT = new Set(["starting", "progressing", "rolling-back"]);
-
-function Actions({ status, onProblem }) {
-  const [busy, setBusy] = useState(null);
-  const [done, setDone] = useState(null);
-  const inFlight = IN_FLIGHT.has(status?.release?.status);
-  const act = async (what, path, confirmText) => {
-    if (confirmText && !window.confirm(confirmText)) return;
-    setBusy(what);
-    setDone(null);
-    try {
-      await api("POST", path, { actor: ACTOR });
-      setDone(`${what}: asked; the release moves at its next look.`);
-      onProblem(null);
-    } catch (e) {
-      onProblem(`${what} refused: ${e.message}`);
-    } finally {
-      setBusy(null);
-    }
-  };
-  return html`<section class="card" aria-labelledby="actions-title">
-    <h2 id="actions-title">Actions</h2>
-    <div class="actions">
-      <button onClick=${() => act("Promote", "/v1/promote")} disabled=${!inFlight || busy}>Promote</button>
-      <button onClick=${() => act("Abort", "/v1/abort", "Abort the release in flight and send all traffic back?")} disabled=${!inFlight || busy}>Abort</button>
-      <button onClick=${() => act("Rollback", "/v1/rollback", "Roll back to the previous release?")} disabled=${inFlight || busy}>Roll back</button>
-    </div>
-    <p class="hint">${inFlight ? "A release is in flight: promote lets it past a pause, abort rolls it back." : "No release in flight: roll back returns to the previous version."}</p>
-    ${done && html`<p role="status">${done}</p>`}
-  </section>`;
 }

@@ -1,0 +1,37 @@
+// The release actions, enabled when they apply; abort and roll back ask first.
+import { useState } from "preact/hooks";
+import { ACTOR, api } from "../api.js";
+import { html } from "../html.js";
+
+const IN_FLIGHT = new Set(["starting", "progressing", "rolling-back"]);
+
+/** Promote, abort and roll back: what `baton promote`, `baton abort` and `baton rollback` send. */
+export function ReleaseActions({ status, onProblem }) {
+  const [busy, setBusy] = useState(null);
+  const [done, setDone] = useState(null);
+  const inFlight = IN_FLIGHT.has(status?.release?.status);
+  const act = async (what, path, confirmText) => {
+    if (confirmText && !window.confirm(confirmText)) return;
+    setBusy(what);
+    setDone(null);
+    try {
+      await api("POST", path, { actor: ACTOR });
+      setDone(`${what}: asked; the release moves at its next look.`);
+      onProblem(null);
+    } catch (e) {
+      onProblem(`${what} refused: ${e.message}`);
+    } finally {
+      setBusy(null);
+    }
+  };
+  return html`<section class="card" aria-labelledby="actions-title">
+    <h2 id="actions-title">Actions</h2>
+    <div class="actions">
+      <button onClick=${() => act("Promote", "/v1/promote")} disabled=${!inFlight || busy}>Promote</button>
+      <button onClick=${() => act("Abort", "/v1/abort", "Abort the release in flight and send all traffic back?")} disabled=${!inFlight || busy}>Abort</button>
+      <button onClick=${() => act("Rollback", "/v1/rollback", "Roll back to the previous release?")} disabled=${inFlight || busy}>Roll back</button>
+    </div>
+    <p class="hint">${inFlight ? "A release is in flight: promote lets it past a pause, abort rolls it back." : "No release in flight: roll back returns to the previous version."}</p>
+    ${done && html`<p role="status">${done}</p>`}
+  </section>`;
+}
