@@ -106,4 +106,49 @@ describe("a release that changes the readiness path", () => {
       expect(result.failed, JSON.stringify(result.failures)).toBe(0);
     }
   }, 30_000);
+
+  it("a rollback to v1 (no longer warm) after v2 succeeded with the new path starts v1 on its own path", async () => {
+    current = edited;
+    const v2 = await fx.plane.deploy({
+      version: "v2",
+      cwd: fx.dir,
+      env: { READY_PATH: "/health/new" },
+      strategy: "immediate",
+      actor: "t",
+    });
+    const done = await fx.plane.wait(v2.id);
+    expect(done.status, done.reason ?? "").toBe("succeeded");
+    expect(done.settings).toMatchObject({ readiness: "/health/new" });
+    // v1 is no longer warm (keepPreviousFor 0s): the rollback starts it again, as a release.
+    for (let i = 0; i < 100; i++) {
+      if (
+        (await fx.plane.status()).warm === null &&
+        view().tracks.length === 1 &&
+        view().draining.length === 0
+      )
+        break;
+      await sleep(100);
+    }
+    expect(view().tracks.map((t) => t.version)).toEqual(["v2"]);
+    const load = startLoad({ url: fx.url, rate: 200, concurrency: 8 });
+    let result: Awaited<ReturnType<typeof load.stop>>;
+    try {
+      const back = await fx.plane.rollback("t");
+      const rolled = await fx.plane.wait(back.id);
+      expect(rolled.status, rolled.reason ?? "").toBe("succeeded");
+      expect(rolled).toMatchObject({
+        version: "v1",
+        strategy: "immediate",
+        rollbackOf: "v2",
+        settings: { readiness: "/readyz" },
+      });
+      await sleep(1500);
+      expect(view().config.tracks).toMatchObject({ stable: { version: "v1", health: { path: "/readyz" } } });
+      expect(readyOf("stable")).toBe(2);
+    } finally {
+      result = await load.stop();
+    }
+    expect(result.byVersion.v1, JSON.stringify(result)).toBeGreaterThan(100);
+    expect(result.failed, JSON.stringify(result.failures)).toBe(0);
+  }, 30_000);
 });
