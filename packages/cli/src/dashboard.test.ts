@@ -108,7 +108,9 @@ async function assertAccessible(page: Page, name: string) {
 
 async function screenshot(page: Page, name: string) {
   await mkdir(SCREENSHOTS, { recursive: true });
-  await page.evaluate(() => scrollTo(0, 0));
+  await page.evaluate(() =>
+    (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0),
+  );
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
 }
 
@@ -211,7 +213,7 @@ describe("the dashboard in a real browser", () => {
       expect((await apiGet<any>(dir, "/v1/flags/new-checkout")).flag.enabled).toBe(true);
       await page.getByLabel(/rollout of new-checkout, new value/).fill("50");
       await page.getByRole("button", { name: "Set rollout of new-checkout" }).click();
-      await page.locator("tr[data-flag=new-checkout]").getByText("50%", { exact: true }).waitFor();
+      await page.locator('label[for="rollout-new-checkout"]', { hasText: /^50%/ }).waitFor();
       const stored = (await apiGet<any>(dir, "/v1/flags/new-checkout")).flag.strategies[0].parameters;
       expect(stored.rollout).toBe("50");
       await page.getByRole("button", { name: "History of new-checkout" }).click();

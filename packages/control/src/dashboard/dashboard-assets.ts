@@ -67,6 +67,10 @@ export class DashboardAssets {
   private readonly files = new Map<string, Asset>();
 
   constructor() {
+    if (!existsSync(join(OWN_DIR, "index.html")))
+      throw new Error(
+        `the dashboard's files are missing at ${OWN_DIR} (@baton/control is installed without them)`,
+      );
     const sources = new Map<string, string>();
     for (const file of walk(OWN_DIR)) {
       const name = relative(OWN_DIR, file).split("\\").join("/");
