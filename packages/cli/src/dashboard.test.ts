@@ -221,6 +221,14 @@ describe("the dashboard in a real browser", () => {
       await assertAccessible(page, "flags");
       await screenshot(page, "flags");
 
+      await page.getByRole("link", { name: "Instances" }).click();
+      await page.getByTestId("instances").locator("tr", { hasText: "serving" }).first().waitFor();
+      const versions = await page.getByTestId("instances").locator("tbody th").allTextContents();
+      expect(versions.filter((v) => v === "v2")).toHaveLength(2); // serving, and maybe v1 kept warm
+      await page.locator("details.log summary").first().click();
+      await assertAccessible(page, "instances");
+      await screenshot(page, "instances");
+
       await page.getByRole("link", { name: "Audit" }).click();
       await page
         .getByTestId("audit-verdict")

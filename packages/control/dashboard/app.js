@@ -6,6 +6,7 @@ import { html } from "./html.js";
 import { LiveFeed } from "./live-feed.js";
 import { AuditPage } from "./pages/audit-page.js";
 import { FlagsPage } from "./pages/flags-page.js";
+import { InstancesPage } from "./pages/instances-page.js";
 import { LoginPage } from "./pages/login-page.js";
 import { OverviewPage } from "./pages/overview-page.js";
 import { ReleasePage } from "./pages/release-page.js";
@@ -13,6 +14,7 @@ import { ReleasePage } from "./pages/release-page.js";
 const PAGES = [
   { path: "overview", title: "Overview", Page: OverviewPage },
   { path: "release", title: "Releases", Page: ReleasePage },
+  { path: "instances", title: "Instances", Page: InstancesPage },
   { path: "flags", title: "Flags", Page: FlagsPage },
   { path: "audit", title: "Audit", Page: AuditPage },
 ];
