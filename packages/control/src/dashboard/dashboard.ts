@@ -169,6 +169,8 @@ export class Dashboard {
     if (!this.opts.stats) return null;
     try {
       const view = await this.opts.stats(windowSeconds);
+      // The router's window ends with the second under way: its full seconds and that part of it.
+      const elapsed = windowSeconds - 1 + Math.max(0.1, (Date.parse(view.at) % 1000) / 1000);
       return {
         windowSeconds,
         tracks: view.tracks.map((t) => ({
@@ -176,7 +178,7 @@ export class Dashboard {
           version: t.version,
           current: t.current,
           weight: t.weight,
-          requestsPerSecond: t.requests / windowSeconds,
+          requestsPerSecond: t.requests / elapsed,
           errorRate: t.errorRate,
           p50: t.latencyMs.p50,
           p95: t.latencyMs.p95,
