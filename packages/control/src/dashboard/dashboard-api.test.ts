@@ -164,6 +164,19 @@ describe("dashboard sessions", () => {
     expect(ok.status).toBe(200);
     expect((await fx.flags.get("checkout")).flag.enabled).toBe(true);
     await fx.send("POST", "/v1/flags/checkout/disable", { body: {}, bearer: DASHBOARD_TOKEN });
+    // The release actions take the same session: past auth, the control plane answers for itself.
+    const promote = await fx.send("POST", "/v1/promote", {
+      body: { actor: "dashboard" },
+      cookie,
+      headers: fromPage(csrf),
+    });
+    expect(promote.body.error.code).toBe("BATON_NO_RELEASE_RUNNING");
+    const unsafe = await fx.send("POST", "/v1/rollback", {
+      body: {},
+      cookie,
+      headers: { origin: fx.api.url },
+    });
+    expect(unsafe.status).toBe(403);
   });
 
   it("redeems a one-time login code once; a replayed, unknown or minted-by-bearer code is handled", async () => {
