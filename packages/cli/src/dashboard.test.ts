@@ -172,8 +172,17 @@ describe("the dashboard in a real browser", () => {
         .waitFor(); // the requests/s chart has v1's number
       await assertAccessible(page, "overview");
 
-      // Deploy v2 from the form; the split moves to it and its charts fill, without a reload.
-      await page.getByRole("link", { name: "Releases" }).click();
+      // Deploy v2 from the form (reached by keyboard: skip link, Overview, Releases); the split
+      // moves to it and its charts fill, without a reload.
+      await page.locator("body").focus();
+      await page.keyboard.press("Tab");
+      await expect(page.evaluate(() => (globalThis as any).document.activeElement.textContent)).resolves.toBe(
+        "Skip to content",
+      );
+      await page.keyboard.press("Tab");
+      await page.keyboard.press("Tab");
+      await page.keyboard.press("Enter");
+      await page.getByRole("heading", { name: "Releases", level: 1 }).waitFor();
       await page.getByLabel("Version", { exact: true }).fill("v2");
       await page.getByLabel("Directory on the control plane's machine").fill(ECHO_DIR);
       await page.getByRole("button", { name: "Deploy" }).click();
