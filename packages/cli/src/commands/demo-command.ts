@@ -98,6 +98,12 @@ export async function runDemo(): Promise<void> {
       dashboard,
     });
     say(`dashboard: ${dashboard.loginLink(api.url)}`);
+    // A person at a terminal gets a moment to open the link and watch the releases from the start.
+    if (process.stdout.isTTY) {
+      say("  open it to watch the releases live; they start when it is open, or in 20 s");
+      for (let waited = 0; waited < 20_000 && dashboard.openStreams === 0; waited += 250)
+        await new Promise((r) => setTimeout(r, 250));
+    }
     const clientToken = (await flags.tokens.create("echo", "demo")).token;
     await flags.put(
       "new-checkout",
