@@ -225,6 +225,14 @@ describe("the dashboard in a real browser", () => {
       await page.locator('label[for="rollout-new-checkout"]', { hasText: /^50%/ }).waitFor();
       const stored = (await apiGet<any>(dir, "/v1/flags/new-checkout")).flag.strategies[0].parameters;
       expect(stored.rollout).toBe("50");
+      // A guarded rollout started from the page, watched, and aborted (no SDK reports outcomes here).
+      await page.getByRole("button", { name: "Guarded rollout of new-checkout" }).click();
+      await page.getByLabel("Steps (percentages, in order)").fill("75, 100");
+      await page.getByRole("button", { name: "Start guarded rollout" }).click();
+      await page.getByTestId("guarded-rollout").getByText("running", { exact: true }).waitFor();
+      await page.getByRole("button", { name: "Abort rollout" }).click();
+      await page.getByTestId("guarded-rollout").getByText("aborted", { exact: true }).waitFor();
+      await page.locator('label[for="rollout-new-checkout"]', { hasText: /^50%/ }).waitFor(); // back
       await page.getByRole("button", { name: "History of new-checkout" }).click();
       await page.getByRole("heading", { name: "History of new-checkout" }).waitFor();
       await assertAccessible(page, "flags");

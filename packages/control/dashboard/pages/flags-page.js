@@ -3,6 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ACTOR, api } from "../api.js";
 import { when } from "../format.js";
 import { html } from "../html.js";
+import { GuardedRolloutPanel } from "./guarded-rollout-panel.js";
 
 /** The percentage of the first flexibleRollout strategy, or null when the flag has none. */
 function rolloutOf(flag) {
@@ -16,6 +17,7 @@ export function FlagsPage({ live }) {
   const [problem, setProblem] = useState(null);
   const [history, setHistory] = useState(null);
   const [busy, setBusy] = useState(null);
+  const [guarded, setGuarded] = useState(null);
 
   const load = () =>
     api("GET", "/v1/flags").then(
@@ -89,6 +91,7 @@ export function FlagsPage({ live }) {
                         Turn ${r.flag.enabled ? "off" : "on"}<span class="visually-hidden"> ${r.name}</span>
                       </button>
                       <button onClick=${() => showHistory(r.name)} aria-label=${`History of ${r.name}`}>History</button>
+                      ${rollout !== null && html`<button onClick=${() => setGuarded(r.name)} aria-label=${`Guarded rollout of ${r.name}`}>Guarded rollout</button>`}
                     </td>
                   </tr>`;
                 })}
@@ -96,6 +99,7 @@ export function FlagsPage({ live }) {
             </table>`
       }
     </section>
+    ${guarded && html`<${GuardedRolloutPanel} name=${guarded} tick=${live.tick?.at} onChanged=${load} />`}
     ${history && html`<${FlagHistory} ...${history} />`}`;
 }
 
