@@ -235,6 +235,13 @@ describe("the dashboard in a real browser", () => {
       await page.locator('label[for="rollout-new-checkout"]', { hasText: /^50%/ }).waitFor(); // back
       await page.getByRole("button", { name: "History of new-checkout" }).click();
       await page.getByRole("heading", { name: "History of new-checkout" }).waitFor();
+      // Created from the page, then deleted (after the confirmation the page asks for).
+      await page.getByLabel("Name", { exact: true }).fill("dark-mode");
+      await page.getByRole("button", { name: "Create flag (off)" }).click();
+      await page.locator("tr[data-flag=dark-mode]").getByRole("cell", { name: "off", exact: true }).waitFor();
+      page.once("dialog", (d) => void d.accept());
+      await page.getByRole("button", { name: "Delete dark-mode" }).click();
+      await page.locator("tr[data-flag=dark-mode]").waitFor({ state: "detached" });
       await assertAccessible(page, "flags");
       await screenshot(page, "flags");
 

@@ -3,6 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ACTOR, api } from "../api.js";
 import { when } from "../format.js";
 import { html } from "../html.js";
+import { FlagCreateForm } from "./flag-create-form.js";
 import { GuardedRolloutPanel } from "./guarded-rollout-panel.js";
 
 /** The percentage of the first flexibleRollout strategy, or null when the flag has none. */
@@ -54,6 +55,16 @@ export function FlagsPage({ live }) {
       setBusy(null);
     }
   };
+  const remove = async (name) => {
+    if (!window.confirm(`Delete the flag ${name}? SDKs then see it as unknown (off).`)) return;
+    try {
+      await api("DELETE", `/v1/flags/${encodeURIComponent(name)}`, { actor: ACTOR });
+      setProblem(null);
+      await load();
+    } catch (e) {
+      setProblem(`Deleting ${name} was refused: ${e.message}`);
+    }
+  };
   const showHistory = async (name) => {
     try {
       setHistory({
@@ -92,6 +103,7 @@ export function FlagsPage({ live }) {
                       </button>
                       <button onClick=${() => showHistory(r.name)} aria-label=${`History of ${r.name}`}>History</button>
                       ${rollout !== null && html`<button onClick=${() => setGuarded(r.name)} aria-label=${`Guarded rollout of ${r.name}`}>Guarded rollout</button>`}
+                      <button onClick=${() => remove(r.name)} aria-label=${`Delete ${r.name}`}>Delete</button>
                     </td>
                   </tr>`;
                 })}
@@ -99,6 +111,7 @@ export function FlagsPage({ live }) {
             </table>`
       }
     </section>
+    <${FlagCreateForm} onCreated=${load} onProblem=${setProblem} />
     ${guarded && html`<${GuardedRolloutPanel} name=${guarded} tick=${live.tick?.at} onChanged=${load} />`}
     ${history && html`<${FlagHistory} ...${history} />`}`;
 }
