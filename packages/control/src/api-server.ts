@@ -6,7 +6,7 @@ import { bearerCheck } from "./api/bearer-token.js";
 import { type ErrorReply, errorBody, errorReply } from "./api/error-reply.js";
 import { badRequest, emptyQuery, parseInput, queryObject } from "./api-input.js";
 import type { ControlPlane } from "./control-plane.js";
-import type { Dashboard } from "./dashboard/dashboard.js";
+import { DASHBOARD_ROUTES, type Dashboard } from "./dashboard/dashboard.js";
 import { BatonControlError } from "./errors.js";
 import { CLIENT_ROUTES, checkClientToken, registerClientApi } from "./flags/client-api.js";
 import type { FlagService } from "./flags/flag-service.js";
@@ -173,7 +173,7 @@ export function buildApi(plane: ReleaseControl, opts: ApiOptions): FastifyInstan
   const clientRoutes = opts.flags
     ? [...CLIENT_ROUTES, ...(opts.releaseMetrics ? [RELEASE_METRICS_ROUTE] : [])]
     : [];
-  const patterns = [...routes, ...clientRoutes].map((r) => ({
+  const patterns = [...routes, ...clientRoutes, ...(opts.dashboard ? DASHBOARD_ROUTES : [])].map((r) => ({
     method: r.method,
     pattern: new RegExp(`^${r.path.replace(/:\w+/g, "[^/]+")}$`),
   }));

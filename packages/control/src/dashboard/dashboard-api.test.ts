@@ -75,6 +75,9 @@ describe("the dashboard's page and assets", () => {
     const missing = await fx.send("GET", `/assets/${build}/nope.js`);
     expect(missing.status).toBe(404);
     expect(missing.body.error.message).toBe("no dashboard asset nope.js");
+    const put = await fx.send("PUT", "/v1/session", { body: {}, bearer: DASHBOARD_TOKEN });
+    expect(put.status).toBe(405);
+    expect(put.headers.allow).toBe("POST, GET, DELETE");
     const stale = await fx.send("GET", "/assets/0123456789ab/app.js");
     expect(stale.status).toBe(404);
     expect(stale.body.error.message).toMatch(/build 0123456789ab .*reload the page/);

@@ -23,6 +23,16 @@ export interface DashboardOptions {
   heartbeatMs?: number;
 }
 
+/** The dashboard's routes with a fixed path (for the API's 405 answers, which list what a path allows). */
+export const DASHBOARD_ROUTES = [
+  { method: "GET", path: "/" },
+  { method: "POST", path: "/v1/session" },
+  { method: "GET", path: "/v1/session" },
+  { method: "DELETE", path: "/v1/session" },
+  { method: "POST", path: "/v1/session/link" },
+  { method: "GET", path: "/v1/events" },
+] as const;
+
 const LOGIN_BODY_BYTES = 4096;
 const SECRET_MAX = 512;
 
