@@ -44,7 +44,11 @@ export class LiveFeed {
       this.record(tick);
       this.set({ connection: "live", tick, problem: null });
     });
-    source.addEventListener("problem", (e) => this.set({ problem: JSON.parse(e.data).message }));
+    // The stream is live, the control plane's status is not (its database, say): said as such.
+    source.addEventListener("problem", (e) => {
+      this.lastTickAt = Date.now();
+      this.set({ connection: "live", problem: JSON.parse(e.data).message });
+    });
     source.onerror = () => {
       if (source !== this.source) return;
       this.set({ connection: "reconnecting" });
