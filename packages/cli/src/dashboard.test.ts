@@ -275,6 +275,7 @@ describe("the dashboard in a real browser", () => {
       // Signing out ends the session for the API too.
       await page.getByRole("button", { name: "Sign out" }).click();
       await page.getByLabel("API token").waitFor();
+      await assertAccessible(page, "sign-in");
       expect((await page.request.get(`${new URL(link).origin}/v1/status`)).status()).toBe(401);
       // No script error; the console's only complaints are the requests the restart and logout refused.
       expect(
