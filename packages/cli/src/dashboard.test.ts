@@ -242,6 +242,16 @@ describe("the dashboard in a real browser", () => {
       page.once("dialog", (d) => void d.accept());
       await page.getByRole("button", { name: "Delete dark-mode" }).click();
       await page.locator("tr[data-flag=dark-mode]").waitFor({ state: "detached" });
+      // A client token for an SDK: shown once, then revoked.
+      await page.getByLabel("New token's name").fill("web");
+      await page.getByRole("button", { name: "Create token" }).click();
+      await page
+        .getByTestId("new-token")
+        .getByText(/^baton-client\./)
+        .waitFor();
+      page.once("dialog", (d) => void d.accept());
+      await page.getByRole("button", { name: "Revoke web" }).click();
+      await page.locator("tr[data-token=web]").waitFor({ state: "detached" });
       await assertAccessible(page, "flags");
       await screenshot(page, "flags");
 

@@ -3,6 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ACTOR, api } from "../api.js";
 import { when } from "../format.js";
 import { html } from "../html.js";
+import { ClientTokensPanel } from "./client-tokens-panel.js";
 import { FlagCreateForm } from "./flag-create-form.js";
 import { GuardedRolloutPanel } from "./guarded-rollout-panel.js";
 
@@ -113,7 +114,8 @@ export function FlagsPage({ live }) {
     </section>
     <${FlagCreateForm} onCreated=${load} onProblem=${setProblem} />
     ${guarded && html`<${GuardedRolloutPanel} name=${guarded} tick=${live.tick?.at} onChanged=${load} />`}
-    ${history && html`<${FlagHistory} ...${history} />`}`;
+    ${history && html`<${FlagHistory} ...${history} />`}
+    <${ClientTokensPanel} />`;
 }
 
 /** The rollout percentage, editable: Enter or "Set" sends it. */
