@@ -242,6 +242,19 @@ describe("the dashboard in a real browser", () => {
       page.once("dialog", (d) => void d.accept());
       await page.getByRole("button", { name: "Delete dark-mode" }).click();
       await page.locator("tr[data-flag=dark-mode]").waitFor({ state: "detached" });
+      // A change scheduled for tomorrow, listed, then cancelled.
+      const tomorrow = new Date(Date.now() + 86_400_000 - new Date().getTimezoneOffset() * 60_000);
+      await page.getByLabel("Change", { exact: true }).selectOption("disable");
+      await page.getByLabel("At (your time zone)").fill(tomorrow.toISOString().slice(0, 16));
+      await page.getByRole("button", { name: "Schedule", exact: true }).click();
+      await page
+        .getByTestId("schedule")
+        .locator("tr", { hasText: "new-checkout" })
+        .getByText("turn off")
+        .waitFor();
+      await page.getByRole("button", { name: /^Cancel change \d+: new-checkout turn off$/ }).click();
+      await page.getByText("No change is scheduled.").waitFor();
+
       // A client token for an SDK: shown once, then revoked.
       await page.getByLabel("New token's name").fill("web");
       await page.getByRole("button", { name: "Create token" }).click();

@@ -5,6 +5,7 @@ import { when } from "../format.js";
 import { html } from "../html.js";
 import { ClientTokensPanel } from "./client-tokens-panel.js";
 import { FlagCreateForm } from "./flag-create-form.js";
+import { FlagSchedulePanel } from "./flag-schedule-panel.js";
 import { GuardedRolloutPanel } from "./guarded-rollout-panel.js";
 
 /** The percentage of the first flexibleRollout strategy, or null when the flag has none. */
@@ -115,6 +116,7 @@ export function FlagsPage({ live }) {
     <${FlagCreateForm} onCreated=${load} onProblem=${setProblem} />
     ${guarded && html`<${GuardedRolloutPanel} name=${guarded} tick=${live.tick?.at} onChanged=${load} />`}
     ${history && html`<${FlagHistory} ...${history} />`}
+    ${flags && html`<${FlagSchedulePanel} flags=${flags.map((r) => r.name)} changeId=${changeId} />`}
     <${ClientTokensPanel} />`;
 }
 
