@@ -33,7 +33,7 @@ beforeAll(async () => {
   await chmod(dir, 0o755);
   schema = await testSchema("dashboard_e2e");
   apiPort = await freePort();
-  // Short steps and small samples: the whole test in well under a minute.
+  // Small samples; a long pause that the test ends with Promote (a bad version fails before it).
   await writeFile(
     join(dir, "baton.yaml"),
     `service: shop
@@ -43,7 +43,7 @@ run: ${process.execPath} dist/server.js
 health: { startTimeout: 10s }
 strategy: canary
 canary:
-  steps: [ { weight: 30, pause: 2s }, { weight: 100 } ]
+  steps: [ { weight: 30, pause: 60s }, { weight: 100 } ]
 analysis: { minRequests: 60 }
 stickiness: { header: x-user-id }
 drain: { timeout: 1s, preStop: 0s }
@@ -196,6 +196,13 @@ describe("the dashboard in a real browser", () => {
         .first()
         .waitFor(); // v2 has requests/s now
       await screenshot(page, "overview");
+
+      // v2 holds at 30% for its pause; Promote ends it, recorded as the operator's call.
+      await page.getByRole("link", { name: "Releases" }).click();
+      await page.getByRole("button", { name: "Promote" }).click();
+      await page.getByText("Promote: asked; the release moves at its next look.").waitFor();
+      await page.locator("li.decision", { hasText: "promoted by the operator" }).first().waitFor();
+      await page.getByRole("link", { name: "Overview" }).click();
       await page.getByTestId("serving").filter({ hasText: "Serving v2" }).waitFor();
 
       // A bad v3 (30% of its requests fail): the rollback and its reason appear by themselves.
