@@ -5,7 +5,6 @@ import { statusWords, when } from "../format.js";
 import { html } from "../html.js";
 import { DeployForm } from "./deploy-form.js";
 import { ReleaseActions } from "./release-actions.js";
-import { ReleaseSteps } from "./release-steps.js";
 import { ReleaseSummary } from "./release-summary.js";
 
 export function ReleasePage({ live }) {
@@ -36,7 +35,6 @@ export function ReleasePage({ live }) {
       ${
         detail &&
         html`<${ReleaseSummary} release=${detail.release} decisions=${detail.decisions} waiting=${detail.release.id === latest?.id ? status.waiting : null} full=${true} />
-        <${ReleaseSteps} release=${detail.release} />
         <p class="hint">Started ${when(detail.release.createdAt)}, last change ${when(detail.release.updatedAt)}.</p>`
       }
     </section>
