@@ -195,6 +195,7 @@ describe("the dashboard in a real browser", () => {
         .getByText(/v2: [1-9]\d*(\.\d+)?$/)
         .first()
         .waitFor(); // v2 has requests/s now
+      await page.waitForTimeout(4000); // v2 holds at 30%: a few more seconds of both lines for the picture
       await screenshot(page, "overview");
 
       // v2 holds at 30% for its pause; Promote ends it, recorded as the operator's call.

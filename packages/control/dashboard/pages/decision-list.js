@@ -7,7 +7,7 @@ export function DecisionList({ decisions, figures = true }) {
   return html`<ol class="decisions" aria-label="Analysis decisions">
     ${decisions.map(
       (d) => html`<li class=${`decision decision-${d.decision}`}>
-        <p><span class="badge" data-decision=${d.decision}>step ${d.step}: ${d.decision}</span> ${d.reason}</p>
+        <p><span class="badge" data-decision=${d.decision}>step ${d.step + 1}: ${d.decision}</span> ${d.reason}</p>
         ${(figures ? numbersOf(d.numbers) : []).map(
           (g) => html`<dl class="figures">
             ${g.name && html`<div class="group"><dt>${g.name}</dt><dd>${g.decision ?? ""}</dd></div>`}

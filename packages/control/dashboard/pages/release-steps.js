@@ -1,5 +1,5 @@
 // A canary release's steps, as Argo Rollouts lists them: each weight and pause, and where the
-// release is (or stopped), in words as well as marks.
+// release is (or stopped), in words as well as marks. Numbered from 1, as the CLI's lines are.
 import { html } from "../html.js";
 
 const IN_FLIGHT = new Set(["starting", "progressing", "rolling-back"]);
@@ -27,7 +27,7 @@ export function ReleaseSteps({ release }) {
       const state = stateOf(i, release);
       return html`<li class="step" data-state=${state.split(" ")[0]} aria-current=${state === "current" ? "step" : undefined}>
         <span class="step-state">${state}</span>
-        Step ${i}: ${s.weight === 100 ? "all traffic to the new version (promotion)" : `${s.weight}% of traffic to ${release.version}`}${s.weight === 100 ? "" : `, ${pauseWords(s.pause)}`}
+        Step ${i + 1}: ${s.weight === 100 ? "all traffic to the new version (promotion)" : `${s.weight}% of traffic to ${release.version}`}${s.weight === 100 ? "" : `, ${pauseWords(s.pause)}`}
       </li>`;
     })}
   </ol>`;

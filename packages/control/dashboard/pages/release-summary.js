@@ -11,7 +11,7 @@ export function ReleaseSummary({ release, decisions, waiting, full = false }) {
     <p>
       <span class="badge" data-status=${release.status}>${statusWords(release)}</span>
       Release #${release.id}: <strong>${release.version}</strong>
-      ${release.previousVersion ? ` (from ${release.previousVersion})` : ""}, ${release.strategy}, step ${release.step}
+      ${release.previousVersion ? ` (from ${release.previousVersion})` : ""}, ${release.strategy}, step ${release.step + 1}
     </p>
     ${release.reason && html`<p class="reason" data-testid="release-reason"><strong>Why:</strong> ${release.reason}</p>`}
     ${waiting && html`<p class="waiting" role="status"><strong>Waiting for ${waiting.kind}:</strong> ${waiting.message}${waiting.seconds ? ` (about ${Math.ceil(waiting.seconds)} s)` : ""}</p>`}
