@@ -208,6 +208,9 @@ describe("the dashboard in a real browser", () => {
         .getByText(/v2: [1-9]\d*(\.\d+)?$/)
         .first()
         .waitFor(); // v2 has requests/s now
+      // The four uPlot charts were redrawn with a line for v2.
+      await page.locator(".chart .u-legend", { hasText: "v2" }).nth(3).waitFor();
+      expect(await page.locator(".chart canvas").count()).toBe(4);
       await page.waitForTimeout(4000); // v2 holds at 30%: a few more seconds of both lines for the picture
       await screenshot(page, "overview");
 
