@@ -133,6 +133,10 @@ describe("a guarded rollout", () => {
       /with the flag on: error rate [\d.]+ > [\d.]+ \+ 0\.02 allowed .*n=\d+\/\d+; back to 0%/,
     );
     expect(end.verdict.requests.on).toBeGreaterThan(0);
+    // The rollout's row is written first, then the flag (a crash between is repaired from the row):
+    // the flag follows within a moment.
+    for (let i = 0; i < 50 && (await percentOf("risky")) !== 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
     expect(await percentOf("risky")).toBe(0);
 
     // The flag's own history says who turned it back and why; the audit chain has the numbers.
