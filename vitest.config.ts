@@ -28,38 +28,68 @@ const COMPUTE_ONLY = [
   "packages/router/src/sticky-bucket.test.ts",
 ];
 
+/**
+ * Tests whose assertions hold only on a machine doing little else: throughput floors, deadlines
+ * of a few seconds, timeouts raced against the clock. They run last, one file at a time, alone.
+ */
+const TIMING = [
+  "packages/router/src/zero-downtime.test.ts",
+  "packages/router/src/slow-clients.test.ts",
+  "packages/router/src/hardening.test.ts",
+  "packages/router/src/health.test.ts",
+  "packages/router/src/retry.test.ts",
+  "packages/router/src/split.test.ts",
+  "packages/router/src/assigned-stickiness.test.ts",
+  "packages/control/src/release/strategies.test.ts",
+  "packages/control/src/release/judged-releases.test.ts",
+  "packages/control/src/release/canary-release.test.ts",
+  "packages/control/src/release/outage.test.ts",
+  "packages/control/src/release/load-balanced-canary.test.ts",
+  "packages/control/src/providers/local-provider.test.ts",
+  "packages/control/src/flags/flag-schedule.test.ts",
+  "packages/control/src/flags/guarded-rollout.test.ts",
+  "packages/migrate/src/lock-timeout.test.ts",
+  "packages/runtime/src/health/dependency-checks.test.ts",
+  "packages/runtime/src/health/health.test.ts",
+  "packages/runtime/src/resilience/resilient-fetch.test.ts",
+  "packages/runtime/src/shutdown/graceful-shutdown.test.ts",
+  "packages/runtime/src/shutdown/graceful-shutdown-process.test.ts",
+];
+
+/** The CLI's tests (each runs `baton up` or the CLI as processes): one lane beside the others. */
+const CLI = ["packages/cli/src/**/*.test.ts"];
+
 const ALL = ["packages/*/src/**/*.test.ts", "examples/*/src/**/*.test.ts"];
 const source = { conditions: ["@baton/source"] };
 const common = { testTimeout: 60_000, hookTimeout: 60_000 };
+const project = (name: string, groupOrder: number, include: string[], exclude: string[], serial = true) => ({
+  resolve: source,
+  ssr: { resolve: source },
+  test: {
+    ...common,
+    name,
+    include,
+    exclude: [...configDefaults.exclude, ...exclude],
+    ...(serial ? { fileParallelism: false } : { maxWorkers: 2 }),
+    sequence: { groupOrder },
+  },
+});
 
+/**
+ * Three stages: the compute-only files two at a time; then two lanes side by side, each one file
+ * at a time (the CLI's tests, and the other system tests: real servers and processes that mostly
+ * wait, so two at once share the cores well); then the timing-sensitive files alone.
+ */
 export default defineConfig({
   test: {
     reporters: ["default"],
+    // Two files at once at most, across the projects of a stage (one lane each in the middle one).
+    maxWorkers: 2,
     projects: [
-      {
-        resolve: source,
-        ssr: { resolve: source },
-        test: {
-          ...common,
-          name: "compute",
-          include: COMPUTE_ONLY,
-          maxWorkers: 2,
-          sequence: { groupOrder: 0 },
-        },
-      },
-      {
-        resolve: source,
-        ssr: { resolve: source },
-        test: {
-          ...common,
-          name: "system",
-          include: ALL,
-          exclude: [...configDefaults.exclude, ...COMPUTE_ONLY],
-          // Tests start real servers and child processes; two cores do not like many at once.
-          fileParallelism: false,
-          sequence: { groupOrder: 1 },
-        },
-      },
+      project("compute", 0, COMPUTE_ONLY, [], false),
+      project("cli", 1, CLI, TIMING),
+      project("system", 1, ALL, [...COMPUTE_ONLY, ...TIMING, ...CLI]),
+      project("timing", 2, TIMING, []),
     ],
   },
 });
