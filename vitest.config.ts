@@ -76,9 +76,10 @@ const project = (name: string, groupOrder: number, include: string[], exclude: s
 });
 
 /**
- * Three stages: the compute-only files two at a time; then two lanes side by side, each one file
- * at a time (the CLI's tests, and the other system tests: real servers and processes that mostly
- * wait, so two at once share the cores well); then the timing-sensitive files alone.
+ * Three stages: the compute-only files two at a time; then the CLI's tests and the other system
+ * tests side by side, each one file at a time (`npm test` runs them as two Vitest processes:
+ * scripts/test-lanes.mjs); then the timing-sensitive files alone. `npx vitest run` runs the same
+ * projects one after another.
  */
 export default defineConfig({
   test: {
