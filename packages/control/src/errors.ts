@@ -86,6 +86,11 @@ export const ERRORS = {
     status: 422,
     description: "The flag has no flexibleRollout strategy whose percentage could be set.",
   },
+  BATON_UNKNOWN_SEGMENT: { status: 404, description: "No flag segment has this id." },
+  BATON_SEGMENT_IN_USE: {
+    status: 409,
+    description: "A flag's strategy uses the segment; take it out of those strategies first.",
+  },
   BATON_FLAG_TOKEN_EXISTS: { status: 409, description: "A client token with this name already exists." },
   BATON_UNKNOWN_FLAG_TOKEN: { status: 404, description: "No client token has this name." },
   BATON_UNKNOWN_SCHEDULED_CHANGE: { status: 404, description: "No scheduled flag change has this id." },

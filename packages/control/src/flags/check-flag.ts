@@ -8,7 +8,16 @@ export const FLAG_NAME_RULE = "must be 1-100 letters, digits, '-', '_', '.' or '
  * Paths under /v1/flags/ that are not flags; and `.` and `..`, which HTTP clients (fetch, browsers,
  * curl) resolve away before sending: such a flag could be made, never read, changed or deleted.
  */
-export const RESERVED_FLAG_NAMES = new Set(["tokens", "apply", "export", "schedule", "stale", ".", ".."]);
+export const RESERVED_FLAG_NAMES = new Set([
+  "tokens",
+  "apply",
+  "export",
+  "schedule",
+  "stale",
+  "segments",
+  ".",
+  "..",
+]);
 
 /** A flag name's problem, if it has one. */
 export function flagNameProblem(name: string): string | undefined {

@@ -129,13 +129,78 @@ export const flagApplyBody = z
       flags: z
         .array(z.unknown())
         .max(10_000, "at most 10000 flags")
-        .describe("flags in Unleash's client format"),
+        .optional()
+        .describe("flags in Unleash's client format (or `file`)"),
       segments: z.array(z.unknown()).max(10_000, "at most 10000 segments").optional(),
+      file: z
+        .string({ error: "must be a string: the text of a YAML or JSON flag file" })
+        .max(1024 * 1024, "must be at most 1 MiB")
+        .optional()
+        .describe(
+          "instead of flags and segments: a flag file's text, YAML or JSON, in any form `baton flags apply` reads (a list of flags, {features, segments} as `baton flags export` writes it, or Unleash's export)",
+        ),
       actor: actor.optional(),
     },
     { error: "the body must be a JSON object" },
   )
+  .superRefine((body, ctx) => {
+    if (body.file !== undefined && (body.flags !== undefined || body.segments !== undefined))
+      ctx.addIssue({
+        code: "custom",
+        path: ["file"],
+        message: "give either file or flags and segments, not both",
+      });
+    else if (body.file === undefined && body.flags === undefined)
+      ctx.addIssue({ code: "custom", path: ["flags"], message: "is required (or give file)" });
+  })
   .register(apiSchemas, { id: "FlagApplyRequest" });
+
+export const flagApplyQuery = z.strictObject({
+  dryRun: z
+    .enum(["0", "1"], { error: "must be 1 (only say what would change) or 0" })
+    .default("0")
+    .describe(
+      "1: check and compare only; nothing is written, and the answer lists each change with its before and after",
+    ),
+});
+
+const SEGMENT_ID = "must be a segment's id: a whole number from 0 to 2147483647";
+export const segmentPath = z.strictObject({
+  id: z
+    .string()
+    .regex(/^(0|[1-9]\d{0,9})$/, SEGMENT_ID)
+    .transform(Number)
+    .refine((n) => n <= 2_147_483_647, SEGMENT_ID)
+    .describe("the segment's id"),
+});
+
+export const segmentWriteBody = z
+  .looseObject({
+    id: z.number().optional().describe("the path's id (may be left out)"),
+    name: z.string().optional(),
+    constraints: z.array(loose).optional(),
+    actor: actor.optional(),
+  })
+  .describe("A segment in Unleash's client format: constraints (all must hold) and a name, plus `actor`")
+  .register(apiSchemas, { id: "SegmentWriteRequest" });
+
+export const segmentDeleteBody = z
+  .strictObject(
+    { actor: actor.optional(), reason: reason.optional() },
+    { error: "the body must be a JSON object" },
+  )
+  .register(apiSchemas, { id: "SegmentDeleteRequest" });
+
+const segmentDefinition = z.looseObject({
+  id: z.number().int(),
+  name: z.string().optional(),
+  constraints: z.array(loose),
+});
+export const segment = segmentDefinition.register(apiSchemas, { id: "Segment" });
+export const segmentList = z.array(segmentDefinition).register(apiSchemas, { id: "SegmentList" });
+export const segmentDeleted = z
+  .looseObject({ deleted: z.literal(true), id: z.number().int() })
+  .register(apiSchemas, { id: "SegmentDeleted" });
 
 export const clientTokenBody = z
   .strictObject(
@@ -277,6 +342,18 @@ export const flagApplyResult = z
     changed: z.array(z.string()),
     unchanged: z.array(z.string()),
     segments: z.array(z.number().int()).describe("the ids of the segments created or changed"),
+    dryRun: z.literal(true).optional().describe("present with ?dryRun=1: nothing was written"),
+    changes: z
+      .array(
+        z.looseObject({
+          kind: z.enum(["flag", "segment"]),
+          name: z.string().describe("the flag's name, or the segment's id"),
+          before: loose.nullable().describe("as stored (null: it would be created)"),
+          after: loose,
+        }),
+      )
+      .optional()
+      .describe("with ?dryRun=1: each flag and segment that would be created or changed"),
   })
   .register(apiSchemas, { id: "FlagApplyResult" });
 

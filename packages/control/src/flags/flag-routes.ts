@@ -1,3 +1,4 @@
+import { ConfigError } from "@baton/router";
 import type { FastifyReply } from "fastify";
 import { type ApiRoute, defineRoute } from "../api/api-route.js";
 import { badRequest } from "../api-input.js";
@@ -10,6 +11,7 @@ import {
   clientTokenRevoked,
   flagActionBody,
   flagApplyBody,
+  flagApplyQuery,
   flagApplyResult,
   flagDeleted,
   flagDetail,
@@ -26,9 +28,16 @@ import {
   scheduleCancelBody,
   scheduledChange,
   schedulePath,
+  segment,
+  segmentDeleteBody,
+  segmentDeleted,
+  segmentList,
+  segmentPath,
+  segmentWriteBody,
   staleFlagList,
   staleQuery,
 } from "./flag-api-schemas.js";
+import { parseFlagFile } from "./flag-file.js";
 import type { FlagService } from "./flag-service.js";
 
 const DB = "BATON_DATABASE_UNAVAILABLE" as const;
@@ -67,6 +76,25 @@ function refuseVersion(reply: FastifyReply, fromBody: number | undefined): void 
 
 const SCHEDULED =
   "With `at`, nothing changes now: the change is scheduled (audited as flag.scheduled) and the answer is the scheduled change, state pending; the control plane makes it at its time.";
+
+/** A flag file sent as text; what its YAML refuses is a 400 on `file` (not the CLI's config error). */
+function readFile(text: string) {
+  try {
+    return parseFlagFile(text, "file");
+  } catch (err) {
+    if (err instanceof ConfigError)
+      throw badRequest(
+        "file",
+        err.issues
+          .map(
+            (i) =>
+              `file${i.line !== undefined ? ` line ${i.line}` : ""}: ${i.path || "(root)"}: ${i.message}`,
+          )
+          .join("; "),
+      );
+    throw err;
+  }
+}
 
 /** The flag routes of the admin API (behind the admin token). */
 export function flagRoutes(flags: FlagService): ApiRoute[] {
@@ -144,8 +172,54 @@ export function flagRoutes(flags: FlagService): ApiRoute[] {
         description: "What was created, changed or left alone",
         schema: flagApplyResult,
       },
+      query: flagApplyQuery,
       errors: [DB],
-      handle: ({ body }) => flags.apply(body.flags, body.segments ?? [], body.actor ?? "api"),
+      handle: ({ body, query }) => {
+        // A file is read as `baton flags apply` reads it (YAML or JSON, any of its forms).
+        const input =
+          body.file !== undefined
+            ? readFile(body.file)
+            : { flags: body.flags ?? [], segments: body.segments ?? [] };
+        return query.dryRun === "1"
+          ? flags.planApply(input.flags, input.segments).then((plan) => ({ ...plan, dryRun: true as const }))
+          : flags.apply(input.flags, input.segments, body.actor ?? "api");
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/v1/flags/segments",
+      operationId: "listSegments",
+      summary: "Every segment (a named set of constraints strategies share), by id",
+      response: { status: 200, description: "The segments", schema: segmentList },
+      errors: [DB],
+      handle: () => flags.listSegments(),
+    }),
+    defineRoute({
+      method: "PUT",
+      path: "/v1/flags/segments/:id",
+      operationId: "putSegment",
+      summary: "Create or replace a segment",
+      description:
+        "Checked as `baton flags apply` checks segments; a bad constraint is a 400 naming its field. Flags using the segment see the change at once.",
+      params: segmentPath,
+      body: segmentWriteBody,
+      response: { status: 200, description: "The segment as stored", schema: segment },
+      errors: [DB],
+      handle: ({ params, body }) => {
+        const { actor, ...definition } = body;
+        return flags.putSegment(params.id, definition, actor ?? "api");
+      },
+    }),
+    defineRoute({
+      method: "DELETE",
+      path: "/v1/flags/segments/:id",
+      operationId: "deleteSegment",
+      summary: "Delete a segment no flag uses",
+      params: segmentPath,
+      body: segmentDeleteBody,
+      response: { status: 200, description: "Deleted", schema: segmentDeleted },
+      errors: ["BATON_UNKNOWN_SEGMENT", "BATON_SEGMENT_IN_USE", DB],
+      handle: ({ params, body }) => flags.removeSegment(params.id, body.actor ?? "api", body.reason),
     }),
     defineRoute({
       method: "GET",

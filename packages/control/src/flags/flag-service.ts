@@ -1,5 +1,5 @@
 import type { Flag, Segment } from "@baton/flags";
-import { badRequest } from "../api-input.js";
+import { BadRequestError, badRequest } from "../api-input.js";
 import { BatonControlError } from "../errors.js";
 import type { SqlClient } from "../state/sql-client.js";
 import { checkFlag, checkFlags } from "./check-flag.js";
@@ -10,7 +10,14 @@ import { FlagSchedule, type ScheduledAction, type ScheduledChange } from "./flag
 import { parseScheduleTime } from "./flag-schedule-time.js";
 import { FlagScheduler } from "./flag-scheduler.js";
 import { FlagSnapshot } from "./flag-snapshot.js";
-import { type FlagChange, type FlagEdit, type FlagRecord, FlagStore, unknownFlag } from "./flag-store.js";
+import {
+  type ApplyPlan,
+  type FlagChange,
+  type FlagEdit,
+  type FlagRecord,
+  FlagStore,
+  unknownFlag,
+} from "./flag-store.js";
 import { FlagStream, type FlagStreamOptions } from "./flag-stream.js";
 import { type StaleFlag, staleFlags } from "./stale-flags.js";
 
@@ -206,6 +213,49 @@ export class FlagService {
 
   /** Validates every flag and segment first, then writes them in one transaction: all or nothing. */
   async apply(flags: readonly unknown[], segments: readonly unknown[], actor: string) {
+    const checked = await this.checkApply(flags, segments);
+    const result = await this.store.apply(checked.flags, checked.segments, actor);
+    await this.sync();
+    return result;
+  }
+
+  /** What `apply` would do with the same input, checked the same way; nothing is written. */
+  async planApply(flags: readonly unknown[], segments: readonly unknown[]): Promise<ApplyPlan> {
+    const checked = await this.checkApply(flags, segments);
+    return this.store.plan(checked.flags, checked.segments);
+  }
+
+  /** The segments as stored, by id. */
+  listSegments(): Promise<Segment[]> {
+    return this.store.segments();
+  }
+
+  /** Creates or replaces one segment (checked as `apply` checks it); answers it as stored. */
+  async putSegment(id: number, input: Record<string, unknown>, actor: string): Promise<Segment> {
+    if (input.id !== undefined && input.id !== id)
+      throw badRequest("id", `id: the body names segment ${JSON.stringify(input.id)}, the path ${id}`);
+    let segment: Segment | undefined;
+    try {
+      [segment] = (await this.checkApply([], [{ ...input, id }])).segments;
+    } catch (err) {
+      // Checked as the first of a list: named as the body's own fields.
+      if (!(err instanceof BadRequestError)) throw err;
+      const strip = (text: string) => text.replaceAll(/segments\[0\]\.?/g, "");
+      throw badRequest(strip(err.field) || "body", strip(err.message));
+    }
+    await this.store.apply([], [segment!], actor);
+    await this.sync();
+    return segment!;
+  }
+
+  /** Deletes a segment that no flag uses. */
+  async removeSegment(id: number, actor: string, reason?: string): Promise<{ deleted: true; id: number }> {
+    await this.store.deleteSegment(id, actor, reason);
+    await this.sync();
+    return { deleted: true, id };
+  }
+
+  private async checkApply(flags: readonly unknown[], segments: readonly unknown[]) {
     const checked = checkFlags(flags, segments, await this.store.segments());
     const names = new Set<string>();
     checked.flags.forEach((f, i) => {
@@ -213,9 +263,7 @@ export class FlagService {
         throw badRequest(`flags[${i}].name`, `flags[${i}].name: ${f.name} is given twice`);
       names.add(f.name);
     });
-    const result = await this.store.apply(checked.flags, checked.segments, actor);
-    await this.sync();
-    return result;
+    return checked;
   }
 
   /** Ends the streams and the scheduler (the API is closing); a change being made commits first. */

@@ -63,6 +63,24 @@ export class FlagConflictError extends BatonControlError {
   }
 }
 
+export function unknownSegment(id: number): BatonControlError {
+  return new BatonControlError("BATON_UNKNOWN_SEGMENT", `no segment with id ${id}`);
+}
+
+/** What `apply` would do (a dry run): names per outcome, and each change's before and after. */
+export interface ApplyPlan {
+  created: string[];
+  changed: string[];
+  unchanged: string[];
+  segments: number[];
+  changes: {
+    kind: "flag" | "segment";
+    name: string;
+    before: Flag | Segment | null;
+    after: Flag | Segment;
+  }[];
+}
+
 export function unknownFlag(name: string): BatonControlError {
   return new BatonControlError("BATON_UNKNOWN_FLAG", `no flag ${name}`);
 }
@@ -251,6 +269,76 @@ export class FlagStore {
         (!change ? out.unchanged : current ? out.changed : out.created).push(flag.name);
       }
       return { ...out, segments: changedSegments };
+    });
+  }
+
+  /**
+   * What `apply` would do, without writing: each flag created, changed or left alone (with its
+   * definition before and after), and each segment created or changed. Read without the lock: a
+   * preview, which the apply itself redoes under it.
+   */
+  async plan(flags: readonly Flag[], segments: readonly Segment[]): Promise<ApplyPlan> {
+    const stored = new Map((await this.list()).map((r) => [r.name, r.flag]));
+    const storedSegments = new Map((await this.segments()).map((s) => [s.id, s]));
+    const plan: ApplyPlan = { created: [], changed: [], unchanged: [], segments: [], changes: [] };
+    for (const segment of segments) {
+      const before = storedSegments.get(segment.id) ?? null;
+      if (before && canonicalJson(before) === canonicalJson(segment)) continue;
+      plan.segments.push(segment.id);
+      plan.changes.push({ kind: "segment", name: String(segment.id), before, after: segment });
+    }
+    for (const flag of flags) {
+      const before = stored.get(flag.name) ?? null;
+      if (before && canonicalJson(before) === canonicalJson(flag)) {
+        plan.unchanged.push(flag.name);
+        continue;
+      }
+      (before ? plan.changed : plan.created).push(flag.name);
+      plan.changes.push({ kind: "flag", name: flag.name, before, after: flag });
+    }
+    return plan;
+  }
+
+  /**
+   * Deletes a segment no flag uses (a strategy naming a missing segment would be off for everyone,
+   * silently); the flags that use it are named in the refusal.
+   */
+  async deleteSegment(id: number, actor: string, reason?: string): Promise<Segment> {
+    return this.db.transaction(async (tx) => {
+      await lockHead(tx);
+      const [row] = (
+        await tx.query<{ definition: Segment }>(
+          "SELECT definition FROM baton_flag_segments WHERE id = $1 FOR UPDATE",
+          [id],
+        )
+      ).rows;
+      if (!row) throw unknownSegment(id);
+      const users = (
+        await tx.query<{ name: string }>(
+          `SELECT name FROM baton_flags f WHERE EXISTS (
+             SELECT 1 FROM jsonb_array_elements(f.definition->'strategies') s
+              WHERE jsonb_typeof(s->'segments') = 'array' AND s->'segments' @> to_jsonb($1::int))
+           ORDER BY name`,
+          [id],
+        )
+      ).rows.map((r) => r.name);
+      if (users.length > 0)
+        throw new BatonControlError(
+          "BATON_SEGMENT_IN_USE",
+          `segment ${id} is used by ${users.length === 1 ? "flag" : "flags"} ${users.join(", ")}; take it out of their strategies first`,
+        );
+      await tx.query("DELETE FROM baton_flag_segments WHERE id = $1", [id]);
+      await this.record(tx, {
+        actor,
+        action: "segment.deleted",
+        kind: "segment",
+        name: String(id),
+        version: 0,
+        before: row.definition,
+        after: null,
+        reason: reason ?? null,
+      });
+      return row.definition;
     });
   }
 
