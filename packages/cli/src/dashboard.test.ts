@@ -235,6 +235,11 @@ describe("the dashboard in a real browser", () => {
       );
       await page.locator("li.decision", { hasText: "fail" }).first().waitFor();
       await screenshot(page, "release");
+      // Why, drawn: the error rate's band ended above the tolerance line, and the chart says so in words.
+      await page.getByTestId("cmp-errors-now").filter({ hasText: "above the tolerance" }).waitFor();
+      expect(await page.getByTestId("analysis").locator(".chart canvas").count()).toBe(2);
+      await assertAccessible(page, "release analysis");
+      await page.getByTestId("analysis").screenshot({ path: join(SCREENSHOTS, "release-analysis.png") });
 
       // Toggle a flag; the API agrees.
       await page.getByRole("link", { name: "Flags" }).click();

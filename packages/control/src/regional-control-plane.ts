@@ -2,6 +2,7 @@ import { analyzeCanary } from "./analysis/canary-analysis.js";
 import { AuditLog } from "./audit/audit-log.js";
 import { ControlPlane, type DeployRequest, type RollbackRequest, type Status } from "./control-plane.js";
 import { BatonControlError, ReleaseInProgressError } from "./errors.js";
+import { LookRecorder } from "./release/look-recorder.js";
 import { ReleaseLifecycle } from "./release/release-lifecycle.js";
 import { sampleOf, sleep } from "./release/release-steps.js";
 import type { LogTail } from "./release-logs.js";
@@ -165,6 +166,7 @@ export class RegionalControlPlane {
     const next = this.planes[index + 1];
     const started = Date.now();
     let last = "";
+    const looks = new LookRecorder(this.store, wave.id, index, started, this.opts.log);
     while (Date.now() - started < target.bake) {
       await sleep(Math.min(1000, target.bake));
       const aborted = this.wave?.aborted;
@@ -194,7 +196,11 @@ export class RegionalControlPlane {
         });
         last = verdict.decision;
       }
-      if (verdict.decision === "fail") return verdict.reason;
+      looks.record(verdict, verdict.decision === "fail");
+      if (verdict.decision === "fail") {
+        await looks.flush();
+        return verdict.reason;
+      }
     }
     return undefined;
   }

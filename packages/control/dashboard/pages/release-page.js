@@ -4,7 +4,9 @@ import { api } from "../api.js";
 import { statusWords, when } from "../format.js";
 import { html } from "../html.js";
 import { DeployForm } from "./deploy-form.js";
+import { RegionTable } from "./region-table.js";
 import { ReleaseActions } from "./release-actions.js";
+import { ReleaseAnalysis } from "./release-analysis.js";
 import { ReleaseSummary } from "./release-summary.js";
 
 export function ReleasePage({ live }) {
@@ -35,9 +37,11 @@ export function ReleasePage({ live }) {
       ${
         detail &&
         html`<${ReleaseSummary} release=${detail.release} decisions=${detail.decisions} waiting=${detail.release.id === latest?.id ? status.waiting : null} full=${true} />
-        <p class="hint">Started ${when(detail.release.createdAt)}, last change ${when(detail.release.updatedAt)}.</p>`
+        <p class="hint">Started ${when(detail.release.createdAt)}, last change ${when(detail.release.updatedAt)}.</p>
+        <${ReleaseAnalysis} key=${detail.release.id} release=${detail.release} />`
       }
     </section>
+    <${RegionTable} status=${status} title="Waves per region" />
     <${DeployForm} onProblem=${setProblem} defaultDir=${latest?.dir ?? null} />
     <section class="card" aria-labelledby="history-title">
       <h2 id="history-title">Past releases</h2>

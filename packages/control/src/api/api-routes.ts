@@ -10,9 +10,11 @@ import {
   rollbackBody,
 } from "../api-input.js";
 import type { ApiOptions, ReleaseControl } from "../api-server.js";
+import { auditRoutes } from "../audit/audit-routes.js";
 import { BatonControlError } from "../errors.js";
 import { flagRoutes } from "../flags/flag-routes.js";
 import { guardedRolloutRoutes } from "../flags/guarded-rollout-routes.js";
+import { migrationRoutes } from "../migration/migration-routes.js";
 import { type ApiRoute, defineRoute } from "./api-route.js";
 import {
   aborting,
@@ -21,6 +23,7 @@ import {
   openApiObject,
   promoted,
   release,
+  releaseAnalysis,
   releaseDetail,
   releaseList,
   status,
@@ -36,7 +39,7 @@ const ROUTER = ["BATON_ROUTER_UNREACHABLE", "BATON_ROUTER_REFUSED"] as const;
  */
 export function apiRoutes(
   plane: ReleaseControl,
-  opts: Pick<ApiOptions, "onDown" | "extraStatus" | "flags" | "rollouts">,
+  opts: Pick<ApiOptions, "onDown" | "extraStatus" | "flags" | "rollouts" | "migration">,
 ): ApiRoute[] {
   let document: object | undefined;
   const routes: ApiRoute[] = [
@@ -103,6 +106,25 @@ export function apiRoutes(
         const found = query.wait === "1" ? await plane.wait(id) : await plane.store.get(id);
         if (!found) throw new BatonControlError("BATON_UNKNOWN_RELEASE", `no release ${id}`);
         return { release: found, decisions: await plane.store.decisions(id) };
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/v1/releases/:id/analysis",
+      operationId: "getReleaseAnalysis",
+      summary: "A release's analysis over time",
+      description:
+        "Its looks (one every 2 s at first, sparser as a step grows old, and each one whose " +
+        "decision changed): both sides' numbers and the bounds the sequential tests used, with the " +
+        "tolerances they were tested against, so the comparison can be drawn over time.",
+      params: releasePath,
+      response: { status: 200, description: "The looks, oldest first", schema: releaseAnalysis },
+      errors: ["BATON_UNKNOWN_RELEASE", "BATON_DATABASE_UNAVAILABLE"],
+      async handle({ params: { id } }) {
+        const found = await plane.store.get(id);
+        if (!found) throw new BatonControlError("BATON_UNKNOWN_RELEASE", `no release ${id}`);
+        const analysis = (found.settings.analysis ?? {}) as Record<string, unknown>;
+        return { releaseId: id, analysis, looks: await plane.store.looks(id) };
       },
     }),
     defineRoute({
@@ -187,8 +209,10 @@ export function apiRoutes(
       handle: () => (document ??= openApiDocument(routes)),
     }),
   ];
+  routes.push(...auditRoutes(plane.audit));
   if (opts.flags) routes.push(...flagRoutes(opts.flags));
   if (opts.rollouts) routes.push(...guardedRolloutRoutes(opts.rollouts));
+  if (opts.migration) routes.push(...migrationRoutes(opts.migration));
   const { onDown } = opts;
   if (onDown)
     routes.push(

@@ -108,6 +108,53 @@ export const releaseDetail = z
   .looseObject({ release, decisions: z.array(decision) })
   .register(apiSchemas, { id: "ReleaseDetail" });
 
+const bound = z.number().nullable();
+
+export const analysisLook = z
+  .looseObject({
+    at: z.string(),
+    step: z.number().int(),
+    decision: z.string().describe("pass, fail or inconclusive at this look"),
+    requests: z.looseObject({ treatment: z.number(), control: z.number() }),
+    errorRate: z
+      .looseObject({ treatment: bound, control: bound, increase: bound, lower: bound, upper: bound })
+      .describe(
+        "0..1; the step fails when `lower` > analysis.maxErrorRateIncrease, passes when `upper` < it",
+      ),
+    latency: z
+      .looseObject({
+        p95Treatment: bound,
+        p95Control: bound,
+        increaseMs: bound,
+        lowerMs: bound,
+        upperMs: bound,
+      })
+      .describe("ms; the step fails when `lowerMs` > analysis.maxP95IncreaseMs, passes when `upperMs` < it"),
+    metrics: z.array(
+      z
+        .looseObject({
+          name: z.string(),
+          decision: z.string(),
+          treatment: bound,
+          control: bound,
+          excess: bound,
+          excessLower: bound,
+          excessUpper: bound,
+        })
+        .describe("how far past its tolerance (> 0: worse than allowed); fails when excessLower > 0"),
+    ),
+  })
+  .describe("One look of the analysis, with the bounds its sequential tests used (null: not bounded yet).")
+  .register(apiSchemas, { id: "AnalysisLook" });
+
+export const releaseAnalysis = z
+  .looseObject({
+    releaseId: z.number().int(),
+    analysis: z.record(z.string(), z.unknown()).describe("the release's analysis settings (tolerances)"),
+    looks: z.array(analysisLook),
+  })
+  .register(apiSchemas, { id: "ReleaseAnalysis" });
+
 export const logTail = z
   .looseObject({
     version: z.string(),

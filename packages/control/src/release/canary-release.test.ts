@@ -63,6 +63,15 @@ describe("canary release", () => {
     expect(ctx.stable.instances.every((i) => i.state === "stopped")).toBe(true);
     const passes = await ctx.store.decisions(good.release.id);
     expect(passes.some((d) => d.decision === "pass")).toBe(true);
+    // The comparison over time: each judged step ends on a look whose band is below the tolerance.
+    const goodLooks = await ctx.store.looks(good.release.id);
+    for (const step of [0, 1]) {
+      const ofStep = goodLooks.filter((l) => l.step === step);
+      expect(ofStep.length).toBeGreaterThan(1);
+      expect(ofStep.at(-1)).toMatchObject({ decision: "pass" });
+      expect(ofStep.at(-1)!.errorRate.upper).toBeLessThan(0.02);
+      expect(ofStep.at(-1)!.requests.treatment).toBeGreaterThanOrEqual(100);
+    }
 
     // v3 fails 10% of its requests (+10 points over v2's 0%): the analysis stops it on its own.
     ctx = { ...ctx, stable: good.serving };
@@ -82,6 +91,14 @@ describe("canary release", () => {
     expect(r.failed / r.sent).toBeLessThan(0.01);
     const decisions = await ctx.store.decisions(bad.release.id);
     expect(decisions.at(-1)).toMatchObject({ decision: "fail" });
+    // The failing look is the last one kept, with the bound that crossed the tolerance.
+    const badLook = (await ctx.store.looks(bad.release.id)).at(-1)!;
+    expect(badLook.decision).toBe("fail");
+    expect(badLook.errorRate.lower).toBeGreaterThan(0.02);
+    expect(badLook.errorRate.increase).toBeCloseTo(
+      (decisions.at(-1)!.numbers.errorRate as { increase: number }).increase,
+      5,
+    );
     expect((await ctx.audit.verify()).problems).toEqual([]);
     const startEvent = (await ctx.audit.list()).find((e) => e.action === "release.started")!;
     expect(Object.keys(startEvent.details!.files as object).length).toBeGreaterThan(0);

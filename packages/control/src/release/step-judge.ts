@@ -2,6 +2,7 @@ import { analyzeRelease, type ReleaseVerdict } from "../analysis/analyze-release
 import { CANARY_SIDES, type Sample, type SideNames, type Verdict } from "../analysis/canary-analysis.js";
 import { formatDuration } from "../format-duration.js";
 import type { Release } from "../state/release-store.js";
+import { LookRecorder } from "./look-recorder.js";
 import { MetricEvidenceCollector } from "./metric-evidence.js";
 import type { Waiting } from "./release-runner.js";
 import { type ReleaseContext, sampleOf, sleep } from "./release-steps.js";
@@ -68,6 +69,13 @@ export async function judgeStep(ctx: ReleaseContext, release: Release, s: StepTo
         : {},
     });
   };
+  const looks = new LookRecorder(store, release.id, s.step, s.startedAt, say);
+  // Every way out of the step keeps its last look: the chart ends where the decision was made.
+  const end = async (outcome: StepOutcome): Promise<StepOutcome> => {
+    if (last) looks.record(last, true);
+    await looks.flush();
+    return outcome;
+  };
   const checks = file.analysis.metrics ?? [];
   const evidence =
     checks.length > 0
@@ -123,9 +131,10 @@ export async function judgeStep(ctx: ReleaseContext, release: Release, s: StepTo
         say(`  analysis: ${verdict.decision}: ${verdict.reason}`);
       }
       last = verdict;
-      if (verdict.decision === "fail") return { kind: "fail", reason: verdict.reason, verdict };
+      looks.record(verdict);
+      if (verdict.decision === "fail") return end({ kind: "fail", reason: verdict.reason, verdict });
       const abort = ctx.aborted?.();
-      if (abort) return { kind: "aborted", reason: abort };
+      if (abort) return end({ kind: "aborted", reason: abort });
       // `baton promote` ends the step at once, whatever the pause or a verdict still
       // inconclusive: the operator's call, recorded as such. Never past a fail.
       if (ctx.promoted?.()) {
@@ -135,10 +144,10 @@ export async function judgeStep(ctx: ReleaseContext, release: Release, s: StepTo
           verdict,
         );
         say(`  promoted by the operator (analysis: ${verdict.decision})`);
-        return { kind: "promoted", verdict };
+        return end({ kind: "promoted", verdict });
       }
       const pauseOver = s.pauseMs !== undefined && elapsed >= s.pauseMs;
-      if (pauseOver && verdict.decision === "pass" && !paused) return { kind: "pass", verdict };
+      if (pauseOver && verdict.decision === "pass" && !paused) return end({ kind: "pass", verdict });
       if (s.deadlineMs !== undefined && elapsed >= s.deadlineMs) {
         if (verdict.decision !== "pass")
           await decide(
@@ -146,7 +155,7 @@ export async function judgeStep(ctx: ReleaseContext, release: Release, s: StepTo
             `${s.label}: ${formatDuration(s.deadlineMs)} of analysis found nothing wrong (${verdict.reason}); carried on`,
             verdict,
           );
-        return { kind: "pass", verdict };
+        return end({ kind: "pass", verdict });
       }
 
       if (
@@ -156,11 +165,11 @@ export async function judgeStep(ctx: ReleaseContext, release: Release, s: StepTo
         !paused
       ) {
         const why = `${s.label} inconclusive for ${formatDuration(elapsed)} (analysis.maxInconclusive ${formatDuration(maxInconclusive)}): ${verdict.reason}`;
-        if (onInconclusive === "rollback") return { kind: "fail", reason: why, verdict };
+        if (onInconclusive === "rollback") return end({ kind: "fail", reason: why, verdict });
         if (onInconclusive === "promote") {
           await decide("promoted", `${why}; analysis.onInconclusive: promote`, verdict);
           say(`  ${why}; promoting (analysis.onInconclusive: promote)`);
-          return { kind: "promoted", verdict };
+          return end({ kind: "promoted", verdict });
         }
         paused = true;
         await decide("paused", `${why}; waiting for baton promote or baton abort`, verdict);

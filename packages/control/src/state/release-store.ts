@@ -1,3 +1,4 @@
+import type { AnalysisLook } from "../analysis/analysis-look.js";
 import { ReleaseInProgressError } from "../errors.js";
 import type { InstanceRecord } from "../providers/provider.js";
 import type { ReleaseStatus } from "../release/release-lifecycle.js";
@@ -95,6 +96,15 @@ export class ReleaseStore {
         reason text NOT NULL,
         numbers jsonb NOT NULL
       )`);
+    await this.db.query(`
+      CREATE TABLE IF NOT EXISTS baton_analysis_looks (
+        id bigserial PRIMARY KEY,
+        release_id bigint NOT NULL REFERENCES baton_releases (id),
+        look jsonb NOT NULL
+      )`);
+    await this.db.query(
+      "CREATE INDEX IF NOT EXISTS baton_analysis_looks_release ON baton_analysis_looks (release_id, id)",
+    );
   }
 
   /** Records a new release; refuses (ReleaseInProgressError) while another of the service is in flight. */
@@ -204,6 +214,23 @@ export class ReleaseStore {
       "INSERT INTO baton_decisions (release_id, step, decision, reason, numbers) VALUES ($1, $2, $3, $4, $5)",
       [d.releaseId, d.step, d.decision, d.reason, JSON.stringify(d.numbers)],
     );
+  }
+
+  /** One look of a step's analysis (kept for the comparison over time; see AnalysisLook). */
+  async addLook(releaseId: number, look: AnalysisLook): Promise<void> {
+    await this.db.query("INSERT INTO baton_analysis_looks (release_id, look) VALUES ($1, $2)", [
+      releaseId,
+      JSON.stringify(look),
+    ]);
+  }
+
+  /** A release's looks in order, at most `limit` (the first ones of a very long release). */
+  async looks(releaseId: number, limit = 5000): Promise<AnalysisLook[]> {
+    const { rows } = await this.db.query<{ look: AnalysisLook }>(
+      "SELECT look FROM baton_analysis_looks WHERE release_id = $1 ORDER BY id LIMIT $2",
+      [releaseId, limit],
+    );
+    return rows.map((r) => r.look);
   }
 
   async decisions(releaseId: number): Promise<DecisionRecord[]> {
