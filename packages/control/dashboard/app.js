@@ -5,6 +5,7 @@ import { api, onUnauthorized, setCsrfToken } from "./api.js";
 import { html } from "./html.js";
 import { LiveFeed } from "./live-feed.js";
 import { AuditPage } from "./pages/audit-page.js";
+import { ControlPlaneStopped, onDown } from "./pages/down-button.js";
 import { FlagsPage } from "./pages/flags-page.js";
 import { InstancesPage } from "./pages/instances-page.js";
 import { LoginPage } from "./pages/login-page.js";
@@ -82,6 +83,10 @@ function App() {
 function Shell({ page, onSignOut }) {
   const [live, setLive] = useState({ connection: "connecting", tick: null });
   const [feed, setFeed] = useState(null);
+  // After `baton down` from this page: the feed stops, the page says so (never "reconnecting…").
+  const [stopped, setStopped] = useState(false);
+  useEffect(() => onDown(() => setStopped(true)), []);
+  useEffect(() => void (stopped && feed?.close()), [stopped, feed]);
   useEffect(() => {
     const f = new LiveFeed({
       onUnauthorized: () =>
@@ -113,12 +118,12 @@ function Shell({ page, onSignOut }) {
           )}
         </ul>
       </nav>
-      <${Connection} live=${live} />
+      <${Connection} live=${stopped ? { connection: "stopped" } : live} />
       <button class="logout" onClick=${logout}>Sign out</button>
     </header>
     <main id="main" tabindex="-1">
       ${live.problem && html`<p class="problem" role="alert">The control plane could not read its status: ${live.problem}</p>`}
-      ${feed && html`<${Page} live=${live} history=${feed.history} />`}
+      ${stopped ? html`<${ControlPlaneStopped} />` : feed && html`<${Page} live=${live} history=${feed.history} />`}
     </main>`;
 }
 
@@ -127,6 +132,7 @@ function Connection({ live }) {
     connecting: "connecting…",
     live: "live",
     reconnecting: "reconnecting… (the control plane does not answer; this page keeps trying)",
+    stopped: "stopped (baton down)",
   };
   return html`<p class=${`connection ${live.connection}`} role="status" data-testid="connection">
     ${words[live.connection] ?? live.connection}

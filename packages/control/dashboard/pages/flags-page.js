@@ -1,4 +1,5 @@
-// Feature flags: state and rollout, toggle on/off, and a flag's history (Unleash's list, simplified).
+// Feature flags: state and rollout, toggle on/off, a flag's history, its strategies and variants
+// (editor), segments, and applying a flag file (Unleash's list, simplified).
 import { useEffect, useState } from "preact/hooks";
 import { ACTOR, api } from "../api.js";
 import { when } from "../format.js";
@@ -6,7 +7,10 @@ import { html } from "../html.js";
 import { ClientTokensPanel } from "./client-tokens-panel.js";
 import { FlagCreateForm } from "./flag-create-form.js";
 import { FlagSchedulePanel } from "./flag-schedule-panel.js";
+import { FlagsApplyPanel } from "./flags-apply-panel.js";
 import { GuardedRolloutPanel } from "./guarded-rollout-panel.js";
+import { SegmentList } from "./segment-list.js";
+import { StrategyEditor } from "./strategy-editor.js";
 
 /** The percentage of the first flexibleRollout strategy, or null when the flag has none. */
 function rolloutOf(flag) {
@@ -21,6 +25,11 @@ export function FlagsPage({ live }) {
   const [history, setHistory] = useState(null);
   const [busy, setBusy] = useState(null);
   const [guarded, setGuarded] = useState(null);
+  const [editing, setEditing] = useState(null);
+  const [segments, setSegments] = useState([]);
+  const [reason, setReason] = useState("");
+  // `--reason` of the CLI: sent with every change made from the table, kept in the flag's history.
+  const why = () => (reason.trim() ? { reason: reason.trim() } : {});
 
   const load = () =>
     api("GET", "/v1/flags").then(
@@ -28,7 +37,11 @@ export function FlagsPage({ live }) {
       (e) =>
         setProblem(e.code === "BATON_NOT_FOUND" ? "This control plane serves no feature flags." : e.message),
     );
-  useEffect(() => void load(), [changeId]);
+  const loadSegments = () => api("GET", "/v1/flags/segments").then(setSegments, () => setSegments([]));
+  useEffect(() => {
+    void load();
+    void loadSegments();
+  }, [changeId]);
 
   const toggle = async (record) => {
     const on = !record.flag.enabled;
@@ -36,6 +49,7 @@ export function FlagsPage({ live }) {
     try {
       await api("POST", `/v1/flags/${encodeURIComponent(record.name)}/${on ? "enable" : "disable"}`, {
         actor: ACTOR,
+        ...why(),
       });
       setProblem(null);
       await load();
@@ -48,7 +62,7 @@ export function FlagsPage({ live }) {
   const setRollout = async (name, percent) => {
     setBusy(name);
     try {
-      await api("POST", `/v1/flags/${encodeURIComponent(name)}/rollout`, { percent, actor: ACTOR });
+      await api("POST", `/v1/flags/${encodeURIComponent(name)}/rollout`, { percent, actor: ACTOR, ...why() });
       setProblem(null);
       await load();
     } catch (e) {
@@ -60,7 +74,7 @@ export function FlagsPage({ live }) {
   const remove = async (name) => {
     if (!window.confirm(`Delete the flag ${name}? SDKs then see it as unknown (off).`)) return;
     try {
-      await api("DELETE", `/v1/flags/${encodeURIComponent(name)}`, { actor: ACTOR });
+      await api("DELETE", `/v1/flags/${encodeURIComponent(name)}`, { actor: ACTOR, ...why() });
       setProblem(null);
       await load();
     } catch (e) {
@@ -103,6 +117,7 @@ export function FlagsPage({ live }) {
                       <button onClick=${() => toggle(r)} disabled=${busy === r.name}>
                         Turn ${r.flag.enabled ? "off" : "on"}<span class="visually-hidden"> ${r.name}</span>
                       </button>
+                      <button onClick=${() => setEditing(r.name)} aria-label=${`Edit strategies of ${r.name}`}>Edit strategies</button>
                       <button onClick=${() => showHistory(r.name)} aria-label=${`History of ${r.name}`}>History</button>
                       ${rollout !== null && html`<button onClick=${() => setGuarded(r.name)} aria-label=${`Guarded rollout of ${r.name}`}>Guarded rollout</button>`}
                       <button onClick=${() => remove(r.name)} aria-label=${`Delete ${r.name}`}>Delete</button>
@@ -112,11 +127,21 @@ export function FlagsPage({ live }) {
               </tbody>
             </table>`
       }
+      <p class="reason-field">
+        <label for="flags-reason">Why, for the changes made in this table (optional; kept in the flag's history)</label>
+        <input id="flags-reason" value=${reason} onInput=${(e) => setReason(e.currentTarget.value)} autocomplete="off" />
+      </p>
     </section>
+    ${editing && html`<${StrategyEditor} name=${editing} segments=${segments} onSaved=${load} onClose=${() => setEditing(null)} />`}
     <${FlagCreateForm} onCreated=${load} onProblem=${setProblem} />
     ${guarded && html`<${GuardedRolloutPanel} name=${guarded} tick=${live.tick?.at} onChanged=${load} />`}
     ${history && html`<${FlagHistory} ...${history} />`}
     ${flags && html`<${FlagSchedulePanel} flags=${flags.map((r) => r.name)} changeId=${changeId} />`}
+    <${SegmentList} segments=${segments} onChanged=${loadSegments} />
+    <${FlagsApplyPanel} onApplied=${() => {
+      void load();
+      void loadSegments();
+    }} />
     <${ClientTokensPanel} />`;
 }
 

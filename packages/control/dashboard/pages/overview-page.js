@@ -3,6 +3,8 @@
 import { ms, percent, statusWords } from "../format.js";
 import { html } from "../html.js";
 import { TimeChart, versionStyle } from "../time-chart.js";
+import { DownButton } from "./down-button.js";
+import { RegionTable } from "./region-table.js";
 import { ReleaseSummary } from "./release-summary.js";
 
 export function OverviewPage({ live, history }) {
@@ -14,6 +16,7 @@ export function OverviewPage({ live, history }) {
   const versions = [...history.versions.keys()];
   return html`
     <h1>Overview</h1>
+    <${RegionTable} status=${status} title="Regions (release waves)" />
     ${services.map(
       (s) => html`<section class="card" aria-labelledby=${`svc-${s.service}`}>
         <h2 id=${`svc-${s.service}`}>${s.region ? `${s.service} in ${s.region}` : s.service}</h2>
@@ -30,7 +33,7 @@ export function OverviewPage({ live, history }) {
     <section class="card" aria-labelledby="split-title">
       <h2 id="split-title">Traffic split</h2>
       ${stats?.error && html`<p class="problem" role="status">Router stats unavailable: ${stats.error}</p>`}
-      ${stats ? html`<${Split} tracks=${tracks} versions=${versions} />` : html`<p>No router stats for this control plane (release waves: see each region's router).</p>`}
+      ${stats ? html`<${Split} tracks=${tracks} versions=${versions} />` : html`<p>No router stats for this control plane${status.regions ? ": each region has its own router; the Regions table above shows each region's planned split" : ""}.</p>`}
     </section>
     <section class="card" aria-labelledby="charts-title">
       <h2 id="charts-title">Live, per version <span class="hint">(last ${stats?.windowSeconds ?? "?"} s, every second)</span></h2>
@@ -42,6 +45,7 @@ export function OverviewPage({ live, history }) {
       </div>
     </section>
     <p class="hint">Latest release: ${statusWords(services[0]?.release)}.</p>
+    <${DownButton} status=${status} />
   `;
 }
 

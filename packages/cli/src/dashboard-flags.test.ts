@@ -1,0 +1,241 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../control/src/providers/free-port.js";
+import { TEST_DATABASE_URL, testSchema } from "../../control/src/test-support/test-database.js";
+import { apiGet, apiPost, BIN, exitOf, until } from "./test-support/baton-cli.js";
+
+/**
+ * The dashboard's flag editor, segments, `flags apply` and `baton down`, in a real browser against
+ * a real `baton up` (the set-up of dashboard.test.ts, without load: nothing here needs traffic).
+ */
+const CHROMIUM = process.env.BATON_CHROMIUM ?? "/usr/bin/chromium-headless-shell";
+const ECHO_DIR = fileURLToPath(new URL("../../../examples/echo-service/", import.meta.url));
+const AXE = fileURLToPath(new URL("../../../node_modules/axe-core/axe.min.js", import.meta.url));
+/** docs/screenshots/flag-editor.png is rewritten only with BATON_UPDATE_SCREENSHOTS=1 (as dashboard.test.ts). */
+const SCREENSHOTS = process.env.BATON_UPDATE_SCREENSHOTS
+  ? fileURLToPath(new URL("../../../docs/screenshots/", import.meta.url))
+  : join(tmpdir(), "baton-dashboard-screenshots");
+/** Every wait in the browser is bounded: a slow machine fails with what it waited for. */
+const WAIT = 10_000;
+
+let dir: string;
+let schema: Awaited<ReturnType<typeof testSchema>>;
+let up: ChildProcess | undefined;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `no Chromium at ${CHROMIUM}: install it (apt-get install chromium-headless-shell; .ci/run does) or set BATON_CHROMIUM`,
+    );
+  dir = await mkdtemp(join(tmpdir(), "baton-dashboard-flags-"));
+  await chmod(dir, 0o755);
+  schema = await testSchema("dashboard_flags_e2e");
+  await writeFile(
+    join(dir, "baton.yaml"),
+    `service: shop
+listen: ${await freePort()}
+instances: 1
+run: ${process.execPath} dist/server.js
+health: { startTimeout: 10s }
+drain: { timeout: 1s, preStop: 0s }
+`,
+  );
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (up && up.exitCode === null) {
+    await apiPost(dir, "/v1/down", {}).catch(() => {});
+    await Promise.race([exitOf(up), new Promise((r) => setTimeout(r, 10_000))]);
+    up.kill("SIGKILL");
+  }
+  await schema?.drop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** `baton up`; resolves with the one-time login link it printed. */
+function startUp(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, "up", "--listen-host", "127.0.0.1"], {
+      cwd: dir,
+      env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, BATON_DB_SCHEMA: schema.schema },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    up = child;
+    let said = "";
+    const onData = (d: Buffer) => {
+      said += d.toString();
+      if (process.env.BATON_TEST_VERBOSE) process.stdout.write(d);
+      const link = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/#login=[\w-]+)/.exec(said)?.[1];
+      if (link && said.includes('"event":"baton-up"')) resolve(link);
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.once("exit", (code, signal) => reject(new Error(`baton up exited (${code ?? signal}):\n${said}`)));
+  });
+}
+
+/** axe-core in the page: no serious or critical violation (each named with where it is). */
+async function assertAccessible(page: Page, name: string) {
+  await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () => {
+    const result = await (globalThis as unknown as { axe: { run(): Promise<any> } }).axe.run();
+    return result.violations
+      .filter((v: any) => v.impact === "serious" || v.impact === "critical")
+      .map(
+        (v: any) =>
+          `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n: any) => n.target.join(" ")).join(", ")}`,
+      );
+  });
+  expect(violations, `axe on the ${name}`).toEqual([]);
+}
+
+describe("the dashboard's flag editor in a real browser", () => {
+  it("edits strategies, makes and uses a segment, applies a file after its diff, and stops baton up", async () => {
+    const started = Date.now();
+    const link = await startUp();
+    expect(await apiPost(dir, "/v1/deploy", { version: "v1", dir: ECHO_DIR })).toMatchObject({ status: 202 });
+    const { url } = JSON.parse(await readFile(join(dir, ".baton", "api.json"), "utf8"));
+    const token = (await readFile(join(dir, ".baton", "api.token"), "utf8")).trim();
+    const admin = (method: string, path: string, body?: unknown) =>
+      fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+    const made = await admin("PUT", "/v1/flags/checkout", {
+      enabled: true,
+      strategies: [{ name: "flexibleRollout", parameters: { rollout: "25", stickiness: "default" } }],
+    });
+    expect(made.status, JSON.stringify(made.body)).toBe(200);
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+    });
+    // bypassCSP only so that axe-core can be injected; the page itself runs under its CSP.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, bypassCSP: true });
+    const page = await context.newPage();
+    page.setDefaultTimeout(WAIT);
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+
+    await page.goto(link);
+    await page.getByTestId("connection").filter({ hasText: "live" }).waitFor();
+    await page.goto(`${new URL(link).origin}/#/flags`);
+    await page.locator('tr[data-flag="checkout"]').waitFor();
+
+    // A segment, made in the browser.
+    await page.getByRole("button", { name: "New segment" }).click();
+    await page.getByLabel("Segment name").fill("beta-testers");
+    await page.getByTestId("segments").getByRole("button", { name: "Add constraint" }).click();
+    await page.locator("#seg-c0-ctx").fill("userId");
+    await page.locator("#seg-c0-val").fill("ann, bob");
+    await page.getByRole("button", { name: "Save segment" }).click();
+    await page.locator('tr[data-segment="1"]').filter({ hasText: "userId IN ann, bob" }).waitFor();
+
+    // The editor: an invalid percentage is refused with the server's message beside the field.
+    await page.getByRole("button", { name: "Edit strategies of checkout" }).click();
+    const editor = page.getByTestId("strategy-editor");
+    await editor.getByLabel("Percentage (0-100) of strategy 1").fill("150");
+    await editor.getByRole("button", { name: "Save strategies of checkout" }).click();
+    await page.locator("#s0-rollout-problem").filter({ hasText: "needs rollout from 0 to 100" }).waitFor();
+    await expect(page.locator("#s0-rollout").getAttribute("aria-invalid")).resolves.toBe("true");
+    await assertAccessible(page, "flags page with a refused edit");
+
+    // Fixed; a second strategy (listed users, in the segment) added and moved first; saved.
+    await editor.getByLabel("Percentage (0-100) of strategy 1").fill("40");
+    await editor.getByLabel("New strategy's type").selectOption("userWithId");
+    await editor.getByLabel("User ids (comma-separated) of strategy 2").fill("carol");
+    await editor.locator('fieldset[data-strategy="1"]').getByLabel("beta-testers (#1)").check();
+    await editor.getByRole("button", { name: "Add constraint" }).first().click();
+    await editor.getByLabel("Context field of constraint 1 of strategy 1").fill("appVersion");
+    await editor.getByLabel("Operator of constraint 1 of strategy 1").selectOption("SEMVER_GTE");
+    await editor.getByLabel("Value of constraint 1 of strategy 1").fill("2.0.0");
+    await editor.getByRole("button", { name: "Move up strategy 2" }).click();
+    await editor.getByLabel("Why (kept in the flag's history; optional)").fill("beta first");
+    await editor.getByRole("button", { name: "Save strategies of checkout" }).click();
+    await page.getByTestId("editor-saved").filter({ hasText: "version 2" }).waitFor();
+    const saved = await admin("GET", "/v1/flags/checkout");
+    expect(saved.body.flag.strategies).toEqual([
+      { name: "userWithId", parameters: { userIds: "carol" }, constraints: [], segments: [1] },
+      {
+        name: "flexibleRollout",
+        parameters: { rollout: "40", stickiness: "default" },
+        constraints: [{ contextName: "appVersion", operator: "SEMVER_GTE", value: "2.0.0" }],
+      },
+    ]);
+    expect((await admin("GET", "/v1/flags/checkout/history?limit=1")).body[0].reason).toBe("beta first");
+    await mkdir(SCREENSHOTS, { recursive: true });
+    await editor.screenshot({ path: join(SCREENSHOTS, "flag-editor.png") });
+
+    // Someone else changes the flag: the editor's save is refused, in words, and reloads.
+    expect((await admin("POST", "/v1/flags/checkout/disable", {})).status).toBe(200);
+    await editor.getByLabel("Percentage (0-100) of strategy 2").fill("60");
+    await editor.getByRole("button", { name: "Save strategies of checkout" }).click();
+    await editor.getByText("Changed by someone else:").waitFor();
+    await editor.getByRole("button", { name: "Reload checkout" }).click();
+    await editor.getByText("(version 3;").waitFor();
+    expect((await admin("GET", "/v1/flags/checkout")).body.flag.strategies[1].parameters.rollout).toBe("40");
+
+    // A pasted file: its diff first, then applied as shown.
+    const file = [
+      "- name: search-v2",
+      "  enabled: true",
+      "  strategies:",
+      "    - { name: default, segments: [1] }",
+      "- name: checkout",
+      "  enabled: true",
+      `  strategies: ${JSON.stringify(saved.body.flag.strategies)}`,
+    ].join("\n");
+    const apply = page.getByTestId("flags-apply");
+    await apply.getByLabel(/^Flag file/).fill(file);
+    await apply.getByRole("button", { name: "Preview changes" }).click();
+    const plan = page.getByTestId("apply-plan");
+    await plan.getByText("Flags created: search-v2").waitFor();
+    await plan.getByText("Flags changed: checkout").waitFor();
+    await expect(
+      plan.locator(".diff-added").filter({ hasText: '+   "enabled": true' }).count(),
+    ).resolves.toBe(2);
+    await expect(
+      plan.locator(".diff-removed").filter({ hasText: '-   "enabled": false' }).count(),
+    ).resolves.toBe(1);
+    expect((await admin("GET", "/v1/flags/search-v2")).status).toBe(404); // a preview writes nothing
+    await assertAccessible(page, "flags page with an apply preview");
+    await plan.getByRole("button", { name: "Apply these changes" }).click();
+    await page.getByTestId("apply-done").filter({ hasText: "created search-v2; changed checkout" }).waitFor();
+    const search = await admin("GET", "/v1/flags/search-v2");
+    expect(search.body.flag).toMatchObject({
+      enabled: true,
+      strategies: [{ name: "default", segments: [1] }],
+    });
+
+    // Down: asked first, naming what stops; then the page says it stopped, and baton up exits 0.
+    await until("v1 to serve", async () => (await apiGet<any>(dir, "/v1/status")).serving?.version === "v1");
+    await page.getByRole("link", { name: "Overview" }).click();
+    await assertAccessible(page, "overview page");
+    let asked = "";
+    page.once("dialog", (d) => {
+      asked = d.message();
+      void d.accept();
+    });
+    await page.getByRole("button", { name: /Stop the service, router and control plane/ }).click();
+    await page.getByTestId("stopped").filter({ hasText: "The control plane has stopped" }).waitFor();
+    expect(asked).toMatch(/Stop shop: its 1 instance drain and stop, then the router and the control plane/);
+    await page.getByTestId("connection").filter({ hasText: "stopped (baton down)" }).waitFor();
+    const exit = await Promise.race([
+      exitOf(up!),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("baton up still runs")), WAIT)),
+    ]);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(errors).toEqual([]);
+    console.log(`dashboard flags e2e: ${Date.now() - started} ms`);
+  }, 60_000);
+});
