@@ -217,6 +217,26 @@ describe("the dashboard's flag editor in a real browser", () => {
       strategies: [{ name: "default", segments: [1] }],
     });
 
+    // Release waves: this `baton up` has one router, so a second tab gets a wave's status (as a
+    // RegionalControlPlane sends it) in its live events; each region's version and split show.
+    const waves = await context.newPage();
+    await waves.route("**/v1/events", (route) =>
+      route.fulfill({
+        status: 200,
+        headers: { "content-type": "text/event-stream" },
+        body: `event: tick\ndata: ${JSON.stringify(waveTick())}\n\n`,
+      }),
+    );
+    await waves.goto(`${new URL(link).origin}/#/overview`);
+    const regions = waves.getByTestId("regions");
+    await regions.locator('tr[data-region="eu"]').filter({ hasText: "v2 100%" }).waitFor();
+    await regions.locator('tr[data-region="us"]').filter({ hasText: "v2 30%, v1 70%" }).waitFor();
+    await expect(regions.locator('tr[data-region="us"]').textContent()).resolves.toContain("step 1");
+    await waves.getByRole("link", { name: "Releases" }).click();
+    await waves.getByRole("heading", { name: "Waves per region" }).waitFor();
+    await assertAccessible(waves, "releases page with waves");
+    await waves.close();
+
     // Down: asked first, naming what stops; then the page says it stopped, and baton up exits 0.
     await until("v1 to serve", async () => (await apiGet<any>(dir, "/v1/status")).serving?.version === "v1");
     await page.getByRole("link", { name: "Overview" }).click();
@@ -239,3 +259,51 @@ describe("the dashboard's flag editor in a real browser", () => {
     console.log(`dashboard flags e2e: ${Date.now() - started} ms`);
   }, 60_000);
 });
+
+/** A tick of a control plane with release waves: v2 done in eu, at its first canary step in us. */
+function waveTick() {
+  const at = new Date().toISOString();
+  const release = (id: number, service: string, status: string, strategy = "canary") => ({
+    id,
+    service,
+    version: "v2",
+    previousVersion: "v1",
+    strategy,
+    status,
+    step: 0,
+    stepStartedAt: at,
+    reason: null,
+    instances: [],
+    previousInstances: [],
+    dir: null,
+    env: {},
+    rollbackOf: null,
+    settings: { canary: { steps: [{ weight: 30, pause: 60_000 }, { weight: 100 }] } },
+    createdAt: at,
+    updatedAt: at,
+  });
+  const region = (name: string, version: string, r: ReturnType<typeof release>) => ({
+    region: name,
+    service: `shop.${name}`,
+    serving: { version, instances: [{ address: "127.0.0.1:9", state: "ready", pid: 1 }] },
+    warm: null,
+    release: r,
+    decisions: [],
+    waiting: null,
+    auditChain: { ok: true, checkedAt: at },
+  });
+  return {
+    at,
+    status: {
+      service: "shop",
+      release: release(5, "shop", "progressing", "waves"),
+      decisions: [],
+      regions: [
+        region("eu", "v2", release(6, "shop.eu", "succeeded")),
+        region("us", "v1", release(7, "shop.us", "progressing")),
+      ],
+    },
+    stats: null,
+    flags: null,
+  };
+}
