@@ -687,6 +687,8 @@ describe("the OpenAPI document", () => {
     await conforms("GET", "/v1/releases/abc", "/v1/releases/{id}");
     await conforms("GET", `/v1/releases/${latest.id}/analysis`, "/v1/releases/{id}/analysis");
     await conforms("GET", "/v1/releases/9007199254740991/analysis", "/v1/releases/{id}/analysis");
+    const timeline = await conforms("GET", `/v1/releases/${latest.id}/events`, "/v1/releases/{id}/events");
+    expect(timeline.body.events.length).toBeGreaterThan(0); // what the deploy test's release said
     await conforms("GET", "/v1/logs?lines=5", "/v1/logs");
     await conforms("GET", "/v1/audit/verify", "/v1/audit/verify");
     await conforms("POST", "/v1/promote", "/v1/promote", {});

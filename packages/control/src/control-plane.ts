@@ -8,6 +8,7 @@ import { runCanaryRelease } from "./release/canary-release.js";
 import { runImmediateRelease } from "./release/immediate-release.js";
 import { runInitialRelease } from "./release/initial-release.js";
 import { runInstantRollback } from "./release/instant-rollback.js";
+import { releaseJournal } from "./release/release-journal.js";
 import { inFlight, ReleaseLifecycle } from "./release/release-lifecycle.js";
 import { releaseMigration } from "./release/release-migration.js";
 import { type RunState, runUntilSettled, settleAfterError, type Waiting } from "./release/release-runner.js";
@@ -481,15 +482,19 @@ export class ControlPlane {
     return (await this.store.latestOf(this.service, version).catch(() => undefined))?.env ?? {};
   }
 
+  /** `releaseId`: the release whose timeline keeps what this context says (see releaseJournal). */
   private context(
     actor: string,
     state: RunState,
     stable: VersionSet,
     env: Record<string, string> = {},
+    releaseId?: number,
   ): ReleaseContext {
     const { migration } = this.file;
+    const log =
+      releaseId === undefined ? this.opts.log : releaseJournal(this.store, releaseId, this.opts.log);
     return {
-      ...(migration ? { migration: releaseMigration(migration, env, this.opts.log) } : {}),
+      ...(migration ? { migration: releaseMigration(migration, env, log) } : {}),
       file: this.file,
       router: this.opts.router,
       routerUrl: this.opts.routerUrl,
@@ -509,7 +514,7 @@ export class ControlPlane {
       report: (waiting) => {
         state.waiting = waiting;
       },
-      log: this.opts.log,
+      log,
       ...(this.opts.appMetrics ? { appMetrics: this.opts.appMetrics } : {}),
     };
   }
@@ -532,7 +537,7 @@ export class ControlPlane {
         "BATON_UNKNOWN_STRATEGY",
         `release ${release.id}: no runner for ${release.strategy}`,
       );
-    const ctx = this.context(actor, state, stable, next.env ?? release.env);
+    const ctx = this.context(actor, state, stable, next.env ?? release.env, release.id);
     this.releasing = release.version;
     const attempt = async (r: Release): Promise<ReleaseOutcome> =>
       inFlight(r.status) ? run(ctx, r, next) : { release: r, serving: this.serving ?? stable };
@@ -544,7 +549,7 @@ export class ControlPlane {
       retreat: async () => {
         await this.opts.router.putService(servingTable(this.file, stable));
       },
-      log: (line) => this.log(line),
+      log: (line) => (ctx.log ?? this.log.bind(this))(line),
     })
       .catch((err: unknown) => settleAfterError(ctx, release, next, run, err as Error))
       .then(async (out) => {

@@ -83,17 +83,26 @@ function whereNow(p, tol, scale, unit, digits) {
   return `Now ${range}: the band still crosses the tolerance (${limit}), not yet certain either way.`;
 }
 
-/** Shows the tolerance, zero and the estimate; bounds only as far as they stay readable. */
+/**
+ * Always shows the tolerance, zero and the whole estimate; the bounds only as far as they stay
+ * readable (an early bound can be 50 times the tolerance, which would flatten everything else).
+ */
 function rangeOf(data, tol) {
   const span = Math.max(Math.abs(tol), 1e-9);
   let lo = Math.min(0, tol);
   let hi = Math.max(0, tol);
-  for (const s of [1, 2, 3])
+  for (const x of data[1] ?? [])
+    if (x !== null && x !== undefined) {
+      lo = Math.min(lo, x);
+      hi = Math.max(hi, x);
+    }
+  const [floor, ceiling] = [lo - 2 * span, hi + 2 * span];
+  for (const s of [2, 3])
     for (const x of data[s] ?? []) {
       if (x === null || x === undefined) continue;
-      lo = Math.min(lo, Math.max(x, -3 * span));
-      hi = Math.max(hi, Math.min(x, 4 * span));
+      lo = Math.min(lo, Math.max(x, floor));
+      hi = Math.max(hi, Math.min(x, ceiling));
     }
-  const pad = (hi - lo) * 0.1 || span * 0.1;
+  const pad = (hi - lo) * 0.08 || span * 0.1;
   return [lo - pad, hi + pad];
 }

@@ -8,6 +8,7 @@ import { RegionTable } from "./region-table.js";
 import { ReleaseActions } from "./release-actions.js";
 import { ReleaseAnalysis } from "./release-analysis.js";
 import { ReleaseSummary } from "./release-summary.js";
+import { ReleaseTimeline } from "./release-timeline.js";
 
 export function ReleasePage({ live }) {
   const status = live.tick?.status;
@@ -38,6 +39,7 @@ export function ReleasePage({ live }) {
         detail &&
         html`<${ReleaseSummary} release=${detail.release} decisions=${detail.decisions} waiting=${detail.release.id === latest?.id ? status.waiting : null} full=${true} />
         <p class="hint">Started ${when(detail.release.createdAt)}, last change ${when(detail.release.updatedAt)}.</p>
+        <${ReleaseTimeline} key=${`t${detail.release.id}`} release=${detail.release} />
         <${ReleaseAnalysis} key=${detail.release.id} release=${detail.release} />`
       }
     </section>

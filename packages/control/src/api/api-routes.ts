@@ -26,6 +26,7 @@ import {
   releaseAnalysis,
   releaseDetail,
   releaseList,
+  releaseTimeline,
   status,
   stopping,
 } from "./api-schemas.js";
@@ -125,6 +126,23 @@ export function apiRoutes(
         if (!found) throw new BatonControlError("BATON_UNKNOWN_RELEASE", `no release ${id}`);
         const analysis = (found.settings.analysis ?? {}) as Record<string, unknown>;
         return { releaseId: id, analysis, looks: await plane.store.looks(id) };
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/v1/releases/:id/events",
+      operationId: "getReleaseTimeline",
+      summary: "A release's timeline",
+      description:
+        "What the release said as it ran, with times: instances started and ready, weights set, " +
+        "analysis verdicts, drains, the migration's progress (at most 2,000 lines a release).",
+      params: releasePath,
+      response: { status: 200, description: "The lines, oldest first", schema: releaseTimeline },
+      errors: ["BATON_UNKNOWN_RELEASE", "BATON_DATABASE_UNAVAILABLE"],
+      async handle({ params: { id } }) {
+        if (!(await plane.store.get(id)))
+          throw new BatonControlError("BATON_UNKNOWN_RELEASE", `no release ${id}`);
+        return { releaseId: id, events: await plane.store.events(id) };
       },
     }),
     defineRoute({

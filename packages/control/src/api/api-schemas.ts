@@ -155,6 +155,13 @@ export const releaseAnalysis = z
   })
   .register(apiSchemas, { id: "ReleaseAnalysis" });
 
+export const releaseTimeline = z
+  .looseObject({
+    releaseId: z.number().int(),
+    events: z.array(z.looseObject({ at: z.string(), line: z.string() })),
+  })
+  .register(apiSchemas, { id: "ReleaseTimeline" });
+
 export const logTail = z
   .looseObject({
     version: z.string(),

@@ -105,6 +105,16 @@ export class ReleaseStore {
     await this.db.query(
       "CREATE INDEX IF NOT EXISTS baton_analysis_looks_release ON baton_analysis_looks (release_id, id)",
     );
+    await this.db.query(`
+      CREATE TABLE IF NOT EXISTS baton_release_events (
+        id bigserial PRIMARY KEY,
+        release_id bigint NOT NULL REFERENCES baton_releases (id),
+        at timestamptz NOT NULL,
+        line text NOT NULL
+      )`);
+    await this.db.query(
+      "CREATE INDEX IF NOT EXISTS baton_release_events_release ON baton_release_events (release_id, id)",
+    );
   }
 
   /** Records a new release; refuses (ReleaseInProgressError) while another of the service is in flight. */
@@ -231,6 +241,24 @@ export class ReleaseStore {
       [releaseId, limit],
     );
     return rows.map((r) => r.look);
+  }
+
+  /** One line of a release's timeline (see releaseJournal). */
+  async addEvent(releaseId: number, line: string, at: Date): Promise<void> {
+    await this.db.query("INSERT INTO baton_release_events (release_id, at, line) VALUES ($1, $2, $3)", [
+      releaseId,
+      at,
+      line,
+    ]);
+  }
+
+  /** A release's timeline, oldest first. */
+  async events(releaseId: number, limit = 5000): Promise<{ at: string; line: string }[]> {
+    const { rows } = await this.db.query<{ at: Date; line: string }>(
+      "SELECT at, line FROM baton_release_events WHERE release_id = $1 ORDER BY id LIMIT $2",
+      [releaseId, limit],
+    );
+    return rows.map((r) => ({ at: r.at.toISOString(), line: r.line }));
   }
 
   async decisions(releaseId: number): Promise<DecisionRecord[]> {
