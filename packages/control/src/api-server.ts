@@ -11,6 +11,7 @@ import { BatonControlError } from "./errors.js";
 import { CLIENT_ROUTES, checkClientToken, registerClientApi } from "./flags/client-api.js";
 import type { FlagService } from "./flags/flag-service.js";
 import type { GuardedRollouts } from "./flags/guarded-rollouts.js";
+import type { MigrationMonitor } from "./migration/migration-monitor.js";
 import type { AppMetrics } from "./release-metrics/app-metrics.js";
 import { RELEASE_METRICS_ROUTE, registerReleaseMetricsApi } from "./release-metrics/release-metrics-api.js";
 
@@ -41,6 +42,8 @@ export interface ApiOptions {
   releaseMetrics?: AppMetrics;
   /** Where internal errors are reported (default: stderr). */
   log?: (line: string) => void;
+  /** The service's database migration: `GET /v1/migration` and its complete and rollback. */
+  migration?: MigrationMonitor;
   /** The web dashboard under `/`, its sessions and live events (needs `tokenSha256`). */
   dashboard?: Dashboard;
 }

@@ -71,6 +71,43 @@ export const ERRORS = {
     status: 422,
     description: "baton.yaml names a migration but its database URL is set nowhere.",
   },
+  BATON_MIGRATION_NOT_CONFIGURED: {
+    status: 409,
+    description: "baton.yaml has no `migration` section: the control plane knows of no migration to act on.",
+  },
+  BATON_NO_ACTIVE_MIGRATION: {
+    status: 409,
+    description: "No migration is in progress on the schema: there is nothing to complete or roll back.",
+  },
+  BATON_MIGRATION_RELEASE_IN_FLIGHT: {
+    status: 409,
+    description:
+      "A release is in flight: the migration completes or rolls back with it (promote or abort the release instead); nothing was changed.",
+  },
+  BATON_MIGRATION_STARTING: {
+    status: 409,
+    description:
+      "The migration has not finished starting (its backfill runs, or its process stopped part-way); nothing was changed.",
+  },
+  BATON_MIGRATION_STILL_NEEDED: {
+    status: 409,
+    description:
+      "The previous version, kept warm for a one-switch rollback, still reads the old version schema; the migration completes when it retires. Nothing was changed.",
+  },
+  BATON_MIGRATION_SERVES: {
+    status: 409,
+    description:
+      "The version serving traffic was released with this migration: rolling it back would break that version; roll back the release instead. Nothing was changed.",
+  },
+  BATON_MIGRATION_FAILED: {
+    status: 500,
+    description:
+      "The migration engine failed part-way (the message names the operation); the migration stays in progress: run the same action again once the cause is fixed.",
+  },
+  BATON_MIGRATION_DATABASE_UNAVAILABLE: {
+    status: 503,
+    description: "The application's database, where the migration runs, cannot be reached; nothing was changed.",
+  },
   BATON_INSTANCES_NOT_READY: {
     status: 422,
     description: "The version's instances did not become ready; they got no traffic.",

@@ -289,6 +289,21 @@ export const serviceFileSchema = z
           .min(1)
           .default("DATABASE_URL")
           .describe("The environment variable holding the application's database URL."),
+        backfill: z
+          .strictObject({
+            batchSize: z
+              .number()
+              .int()
+              .min(1)
+              .max(1_000_000)
+              .optional()
+              .describe("Rows per batch, each its own short transaction (default 5000)."),
+            delay: optionalDurationSchema().describe("A pause between batches (default none)."),
+          })
+          .optional()
+          .describe(
+            "How backfills touch existing rows: smaller batches with a pause between them go easier on a busy database.",
+          ),
       })
       .optional()
       .describe(

@@ -8,7 +8,39 @@ export interface BackfillOptions {
   delayMs: number;
   /** Replication lag above which batches wait for the replicas, ms. */
   maxReplicaLagMs: number;
+  /** Told after every batch (and once before the first) how far the backfill has got. */
+  onProgress?: (progress: BackfillProgress) => void;
 }
+
+/** How far one backfill has got: what `onProgress` is told, and what is saved with the migration. */
+export interface BackfillProgress {
+  migration: string;
+  /** The table's physical name. */
+  table: string;
+  /** The backfill's cursor name: the column it fills. */
+  column: string;
+  /** Rows touched so far (counted across a resume). */
+  done: number;
+  /**
+   * The table's rows as PostgreSQL estimates them (pg_class.reltuples, raised to `done` when the
+   * estimate was low; `done` once finished); null when the table was never analysed.
+   */
+  total: number | null;
+  /** Rows per second since this run of the backfill began. */
+  rowsPerSecond: number;
+  finished: boolean;
+  startedAt: string;
+  at: string;
+}
+
+/** The progress key under which a backfill saves its `BackfillProgress` (beside its cursor). */
+export const progressKey = (cursorName: string) => `backfill:${cursorName}:rows`;
+
+/**
+ * Saved progress at most this often (plus at the start and the end): readers in other processes
+ * (a dashboard) see it live without a second write after every short batch.
+ */
+const SAVE_PROGRESS_MS = 500;
 
 export const DEFAULT_BACKFILL: BackfillOptions = { batchSize: 5000, delayMs: 0, maxReplicaLagMs: 1000 };
 
@@ -35,9 +67,33 @@ export async function backfill(
   const params = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${i + from}`).join(", ");
   const total = await estimateRows(ctx.session, ctx.schema, table);
   let cursor = ctx.progress.load<unknown[]>(`backfill:${cursorName}`);
+  // Resumed: the rows counted before the kill still count for the progress shown.
+  const before = cursor ? (ctx.progress.load<BackfillProgress>(progressKey(cursorName))?.done ?? 0) : 0;
   let done = 0;
   let lastReport = Date.now();
+  let lastSave = 0;
   const started = Date.now();
+  const report = async (finished: boolean) => {
+    const seconds = (Date.now() - started) / 1000;
+    const all = before + done;
+    const progress: BackfillProgress = {
+      migration: ctx.migration,
+      table,
+      column: cursorName,
+      done: all,
+      total: finished ? all : total ? Math.max(total, all) : null,
+      rowsPerSecond: seconds > 0 ? Math.round(done / seconds) : 0,
+      finished,
+      startedAt: new Date(started).toISOString(),
+      at: new Date().toISOString(),
+    };
+    opts.onProgress?.(progress);
+    if (finished || Date.now() - lastSave >= SAVE_PROGRESS_MS) {
+      lastSave = Date.now();
+      await ctx.progress.save(progressKey(cursorName), progress);
+    }
+  };
+  await report(false);
   for (;;) {
     const after = cursor ? `(${key}) > (${params(pk.length)})` : "true";
     const touched = await ctx.pool.withSession(async (s) => {
@@ -71,6 +127,7 @@ export async function backfill(
     done += touched.count;
     cursor = touched.last!;
     await ctx.progress.save(`backfill:${cursorName}`, cursor);
+    if (!touched.final) await report(false);
     if (Date.now() - lastReport > 1000) {
       lastReport = Date.now();
       const rate = Math.round(done / ((Date.now() - started) / 1000));
@@ -82,6 +139,7 @@ export async function backfill(
     await waitForReplicas(ctx.session, opts.maxReplicaLagMs);
     if (opts.delayMs > 0) await new Promise((r) => setTimeout(r, opts.delayMs));
   }
+  await report(true);
   return done;
 }
 

@@ -1,4 +1,4 @@
-export { type BackfillOptions, DEFAULT_BACKFILL } from "./backfill.js";
+export { type BackfillOptions, type BackfillProgress, DEFAULT_BACKFILL, progressKey } from "./backfill.js";
 export { type DdlOptions, DEFAULT_DDL, runDdl } from "./ddl.js";
 export { EngineError } from "./engine-error.js";
 export { MigrationError } from "./errors.js";

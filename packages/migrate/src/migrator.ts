@@ -1,4 +1,4 @@
-import { type BackfillOptions, DEFAULT_BACKFILL } from "./backfill.js";
+import { type BackfillOptions, type BackfillProgress, DEFAULT_BACKFILL } from "./backfill.js";
 import { type DdlOptions, DEFAULT_DDL, runDdl } from "./ddl.js";
 import { EngineError } from "./engine-error.js";
 import {
@@ -22,6 +22,12 @@ export interface MigratorOptions {
   /** Backfill batch size, pause between batches and the replica lag it waits for. */
   backfill?: Partial<BackfillOptions>;
   log?: (line: string) => void;
+  /**
+   * Told after every batch of a backfill how far it has got (rows done, the table's estimated
+   * rows, rows/s). The same progress is saved with the migration about twice a second, so
+   * `status()` shows it to other processes too.
+   */
+  onProgress?: (progress: BackfillProgress) => void;
 }
 
 export interface MigrationStatusReport {
@@ -246,7 +252,11 @@ export class Migrator {
       model,
       ddl: (sql) => runDdl(session, sql, this.ddlOptions),
       ddlOptions: this.ddlOptions,
-      backfillOptions: { ...DEFAULT_BACKFILL, ...this.opts.backfill },
+      backfillOptions: {
+        ...DEFAULT_BACKFILL,
+        ...this.opts.backfill,
+        ...(this.opts.onProgress ? { onProgress: this.opts.onProgress } : {}),
+      },
       progress: {
         load: <T>(sub: string) =>
           (record.progress[key] as Record<string, unknown> | undefined)?.[sub] as T | undefined,

@@ -9,6 +9,7 @@ import {
   FlagService,
   GuardedRollouts,
   hashToken,
+  MigrationMonitor,
   parseServiceFile,
   pgClient,
   processAlive,
@@ -83,6 +84,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
   let api: Awaited<ReturnType<typeof startApi>> | undefined;
   let dashboard: Dashboard | undefined;
   let rollouts: GuardedRollouts | undefined;
+  let migration: MigrationMonitor | undefined;
   // The dashboard's live charts read the router's stats (one router: release waves have none yet).
   let routerStats: DashboardOptions["stats"];
   // What the service's instances report with @baton/runtime, for analysis.metrics: only the
@@ -96,6 +98,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
     try {
       api?.server.close();
       await rollouts?.stop();
+      await migration?.close();
       // First: a router stopped on purpose must not be restarted.
       await supervisor?.stop();
       const current = supervisor?.router ?? router;
@@ -164,6 +167,17 @@ export async function runUp(opts: UpOptions): Promise<void> {
         appMetrics,
       });
       plane = local;
+      // The Migrations page: baton.yaml's migration as it is now (a file that no longer parses
+      // shows the one `baton up` started with; the next release says what is wrong with it).
+      migration = new MigrationMonitor({
+        plane: local,
+        settings: () =>
+          readServiceFile(filePath).then(
+            (f) => f.migration,
+            () => file.migration,
+          ),
+        log: (line) => say(line),
+      });
       supervisor = new RouterSupervisor(router, {
         dataDir,
         listenHost: opts.listenHost,
@@ -194,6 +208,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
       extraStatus: () => (supervisor ? { router: supervisor.status() } : {}),
       flags,
       rollouts,
+      ...(migration ? { migration } : {}),
       releaseMetrics: appMetrics,
       dashboard,
     }).catch(async (err: NodeJS.ErrnoException) => {

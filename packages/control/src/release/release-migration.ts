@@ -1,15 +1,14 @@
 import { existsSync } from "node:fs";
 import { basename, resolve } from "node:path";
-import { loadMigrationFile, Migrator, pgPool, searchPathFor } from "@baton/migrate";
-import { BatonControlError } from "../errors.js";
-import type { ServiceFile } from "../service-file.js";
+import { type BackfillProgress, loadMigrationFile, Migrator, pgPool, searchPathFor } from "@baton/migrate";
+import { type MigrationSettings, migrationDatabase } from "../migration/migration-database.js";
 
 /** Set in a release's environment when the release started a migration: its name. */
 export const MIGRATION_ENV = "BATON_MIGRATION";
 
 const nameOf = (path: string) => basename(path).replace(/\.(ya?ml|json)$/i, "");
 
-export type MigrationSettings = NonNullable<ServiceFile["migration"]>;
+export type { MigrationSettings } from "../migration/migration-database.js";
 
 /** What a release does with the migration its baton.yaml names. */
 export interface ReleaseMigrationHooks {
@@ -32,23 +31,18 @@ export function releaseMigration(
   settings: MigrationSettings,
   env: Record<string, string>,
   log?: (line: string) => void,
+  /** Told after every batch of a backfill how far it has got (the dashboard's progress bar). */
+  onProgress?: (progress: BackfillProgress) => void,
 ): ReleaseMigrationHooks {
-  const url = () => {
-    const u = env[settings.databaseEnv] ?? process.env[settings.databaseEnv];
-    if (!u)
-      throw new BatonControlError(
-        "BATON_MIGRATION_NO_DATABASE",
-        `baton.yaml names a migration but ${settings.databaseEnv} is set neither in the release's environment (--env) nor in the control plane's`,
-      );
-    return u;
-  };
   const withMigrator = async <T>(fn: (m: Migrator) => Promise<T>): Promise<T> => {
-    const pool = pgPool(url(), 3);
+    const pool = pgPool(migrationDatabase(settings, env).url, 3);
     try {
       return await fn(
         new Migrator(pool, {
           schema: settings.schema,
+          ...(settings.backfill ? { backfill: backfillOptionsOf(settings.backfill) } : {}),
           ...(log ? { log: (l) => log(`migration: ${l}`) } : {}),
+          ...(onProgress ? { onProgress } : {}),
         }),
       );
     } finally {
@@ -87,5 +81,16 @@ export function releaseMigration(
         if ((await m.status()).active?.name === env[MIGRATION_ENV]) await m.rollback();
       });
     },
+  };
+}
+
+/** baton.yaml's `migration.backfill` as the engine takes it. */
+export function backfillOptionsOf(backfill: NonNullable<MigrationSettings["backfill"]>): {
+  batchSize?: number;
+  delayMs?: number;
+} {
+  return {
+    ...(backfill.batchSize !== undefined ? { batchSize: backfill.batchSize } : {}),
+    ...(backfill.delay !== undefined ? { delayMs: backfill.delay } : {}),
   };
 }
