@@ -153,6 +153,7 @@ describe("the dashboard's flag editor in a real browser", () => {
     // Fixed; a second strategy (listed users, in the segment) added and moved first; saved.
     await editor.getByLabel("Percentage (0-100) of strategy 1").fill("40");
     await editor.getByLabel("New strategy's type").selectOption("userWithId");
+    await editor.getByRole("button", { name: "Add strategy" }).click();
     await editor.getByLabel("User ids (comma-separated) of strategy 2").fill("carol");
     await editor.locator('fieldset[data-strategy="1"]').getByLabel("beta-testers (#1)").check();
     await editor.getByRole("button", { name: "Add constraint" }).first().click();
@@ -184,6 +185,24 @@ describe("the dashboard's flag editor in a real browser", () => {
     await editor.getByRole("button", { name: "Reload checkout" }).click();
     await editor.getByText("(version 3;").waitFor();
     expect((await admin("GET", "/v1/flags/checkout")).body.flag.strategies[1].parameters.rollout).toBe("40");
+
+    // A variant with a payload.
+    await editor.getByRole("button", { name: "Add variant" }).click();
+    await editor.getByLabel("Name of variant 1").fill("blue");
+    await editor.getByLabel("Weight of variant 1").fill("1000");
+    await editor.getByLabel("Payload type of variant 1").selectOption("string");
+    await editor.getByLabel("Payload of variant 1").fill("b");
+    await editor.getByRole("button", { name: "Save strategies of checkout" }).click();
+    await page.getByTestId("editor-saved").filter({ hasText: "version 4" }).waitFor();
+    expect((await admin("GET", "/v1/flags/checkout")).body.flag.variants).toEqual([
+      {
+        name: "blue",
+        weight: 1000,
+        weightType: "variable",
+        stickiness: "default",
+        payload: { type: "string", value: "b" },
+      },
+    ]);
 
     // A pasted file: its diff first, then applied as shown.
     const file = [

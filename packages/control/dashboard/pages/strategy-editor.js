@@ -72,6 +72,8 @@ export function StrategyEditor({ name, segments, onSaved, onClose }) {
   const [conflict, setConflict] = useState(null);
   const [saved, setSaved] = useState(null);
   const [busy, setBusy] = useState(false);
+  // Chosen, then added with a button: a select that acted on change would add one per arrow key.
+  const [newType, setNewType] = useState("flexibleRollout");
 
   const load = async () => {
     try {
@@ -158,14 +160,10 @@ export function StrategyEditor({ name, segments, onSaved, onClose }) {
       </ol>
       <div class="actions">
         <label for="add-strategy">New strategy's type</label>
-        <select id="add-strategy" onChange=${(e) => {
-          if (!e.currentTarget.value) return;
-          setStrategies([...strategies, retype({ constraints: [] }, e.currentTarget.value, name)]);
-          e.currentTarget.value = "";
-        }}>
-          <option value="">choose to add…</option>
+        <select id="add-strategy" value=${newType} onChange=${(e) => setNewType(e.currentTarget.value)}>
           ${Object.entries(STRATEGY_TYPES).map(([k, t]) => html`<option value=${k}>${t.title} (${k})</option>`)}
         </select>
+        <button type="button" onClick=${() => setStrategies([...strategies, retype({ constraints: [] }, newType, name)])}>Add strategy</button>
       </div>
       <${VariantEditor} variants=${draft.variants} onChange=${(v) => setDraft({ ...draft, variants: v })} problem=${problem} />
       <label for="editor-reason">Why (kept in the flag's history; optional)</label>
