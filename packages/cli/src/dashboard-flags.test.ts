@@ -204,6 +204,19 @@ describe("the dashboard's flag editor in a real browser", () => {
       },
     ]);
 
+    // A scheduled change with its reason (`baton flags disable --at ... --reason ...`).
+    const tomorrow = new Date(Date.now() + 86_400_000);
+    const local = new Date(tomorrow.getTime() - tomorrow.getTimezoneOffset() * 60_000);
+    await page.getByLabel("Change", { exact: true }).selectOption("disable");
+    await page.getByLabel("At (your time zone)").fill(local.toISOString().slice(0, 16));
+    await page.getByLabel("Why (optional; kept in the flag's history)").fill("end of beta");
+    await page.getByRole("button", { name: "Schedule", exact: true }).click();
+    await page.getByTestId("schedule").getByText("turn off").waitFor();
+    const pending = (await admin("GET", "/v1/flags/schedule")).body.pending;
+    expect(pending).toMatchObject([{ flag: "checkout", action: "disable", reason: "end of beta" }]);
+    await page.getByRole("button", { name: /^Cancel change \d+: checkout turn off$/ }).click();
+    await page.getByText("No change is scheduled.").waitFor();
+
     // A pasted file: its diff first, then applied as shown.
     const file = [
       "- name: search-v2",

@@ -1,4 +1,5 @@
-// A new flag, as `baton flags create` makes it: off, with a gradual rollout to a percentage.
+// A new flag (PUT /v1/flags/<name> with version 0: never replaces one): off, with a gradual rollout
+// to a percentage.
 import { useState } from "preact/hooks";
 import { ACTOR, api } from "../api.js";
 import { html } from "../html.js";

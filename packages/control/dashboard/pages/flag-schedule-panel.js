@@ -23,12 +23,14 @@ export function FlagSchedulePanel({ flags, changeId }) {
       setProblem(`Cancelling change #${c.id} was refused: ${e.message}`);
     }
   };
-  const add = async ({ flag, action, percent, at }) => {
+  const add = async ({ flag, action, percent, at, reason }) => {
     try {
       const body = {
         at: new Date(at).toISOString(),
         actor: ACTOR,
         ...(action === "rollout" ? { percent: Number(percent) } : {}),
+        // `--reason` of `baton flags ... --at`: kept with the change when it is made.
+        ...(reason.trim() ? { reason: reason.trim() } : {}),
       };
       await api("POST", `/v1/flags/${encodeURIComponent(flag)}/${action}`, body);
       setProblem(null);
@@ -65,9 +67,10 @@ function ScheduleForm({ flags, onAdd }) {
   const [action, setAction] = useState("enable");
   const [percent, setPercent] = useState("50");
   const [at, setAt] = useState("");
+  const [reason, setReason] = useState("");
   const submit = (e) => {
     e.preventDefault();
-    onAdd({ flag: flags.includes(flag) ? flag : flags[0], action, percent, at });
+    onAdd({ flag: flags.includes(flag) ? flag : flags[0], action, percent, at, reason });
   };
   return html`<form class="deploy" onSubmit=${submit}>
     <label for="sched-flag">Flag</label>
@@ -87,6 +90,8 @@ function ScheduleForm({ flags, onAdd }) {
     }
     <label for="sched-at">At (your time zone)</label>
     <input id="sched-at" type="datetime-local" required value=${at} onInput=${(e) => setAt(e.currentTarget.value)} />
+    <label for="sched-reason">Why (optional; kept in the flag's history)</label>
+    <input id="sched-reason" value=${reason} onInput=${(e) => setReason(e.currentTarget.value)} autocomplete="off" />
     <button type="submit">Schedule</button>
   </form>`;
 }

@@ -101,7 +101,7 @@ export function FlagsPage({ live }) {
         flags === null
           ? html`<p>Loading…</p>`
           : flags.length === 0
-            ? html`<p>No flags yet (<code>baton flags create NAME</code>).</p>`
+            ? html`<p>No flags yet: create one under New flag, or apply a file below (<code>baton flags apply</code>).</p>`
             : html`<table class="numbers" data-testid="flags">
               <thead><tr><th scope="col">Flag</th><th scope="col">State</th><th scope="col">Rollout</th><th scope="col">Strategies</th><th scope="col">Changed</th><th scope="col">Actions</th></tr></thead>
               <tbody>
