@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DASHBOARD_TOKEN, startDashboardApi } from "../test-support/dashboard-fixture.js";
+import { openApiConformance } from "../test-support/openapi-conformance.js";
 
 /**
  * The routes the dashboard's flag editor added: segments (list, put, delete) and `?dryRun=1` and
@@ -163,11 +164,23 @@ describe("apply with ?dryRun=1 and a file", () => {
     expect(noCsrf.status).toBe(403);
   });
 
-  it("is in the OpenAPI document", async () => {
+  it("is in the OpenAPI document, which describes the answers really given", async () => {
     const doc = (await fx.send("GET", "/v1/openapi.json")).body;
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining(["/v1/flags/segments", "/v1/flags/segments/{id}", "/v1/flags/apply"]),
     );
     expect(JSON.stringify(doc.paths["/v1/flags/apply"].post.parameters)).toContain("dryRun");
+    const conforms = openApiConformance(doc, (method, path, body) =>
+      fx.send(method, path, { ...bearer, ...(body === undefined ? {} : { body }) }),
+    );
+    const seg = { constraints: [{ contextName: "country", operator: "IN", values: ["SE"] }] };
+    await conforms("PUT", "/v1/flags/segments/21", "/v1/flags/segments/{id}", seg);
+    await conforms("PUT", "/v1/flags/segments/21", "/v1/flags/segments/{id}", { constraints: 1 });
+    await conforms("GET", "/v1/flags/segments", "/v1/flags/segments");
+    const flags = [{ name: "oa", enabled: true, strategies: [{ name: "default", segments: [21] }] }];
+    await conforms("POST", "/v1/flags/apply?dryRun=1", "/v1/flags/apply", { flags });
+    await conforms("POST", "/v1/flags/apply", "/v1/flags/apply", { flags });
+    await conforms("DELETE", "/v1/flags/segments/21", "/v1/flags/segments/{id}", {});
+    await conforms("DELETE", "/v1/flags/segments/22", "/v1/flags/segments/{id}", {});
   });
 });
