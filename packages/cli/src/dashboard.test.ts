@@ -304,6 +304,10 @@ describe("the dashboard in a real browser", () => {
       await page.getByTestId("instances").locator("tr", { hasText: "serving" }).first().waitFor();
       const versions = await page.getByTestId("instances").locator("tbody th").allTextContents();
       expect(versions.filter((v) => v === "v2")).toHaveLength(2); // serving, and maybe v1 kept warm
+      // The router's live view: both v2 instances healthy, with their last check in words.
+      const routerRows = page.getByTestId("router-instances").locator("tbody tr", { hasText: "v2" });
+      await routerRows.filter({ hasText: "healthy: takes traffic" }).nth(1).waitFor();
+      expect(await routerRows.first().textContent()).toMatch(/passing at /);
       await page.locator("details.log summary").first().click();
       await assertAccessible(page, "instances");
       await screenshot(page, "instances");
@@ -311,21 +315,51 @@ describe("the dashboard in a real browser", () => {
       await page.getByRole("link", { name: "Audit" }).click();
       await page
         .getByTestId("audit-verdict")
-        .getByText(/Chain intact: \d+ events verified/)
+        .getByText(/Chain verified: [\d,]+ events, last hash [0-9a-f]{16}…/)
         .waitFor();
+      // Filtered by an action's prefix: the events narrow to the flags' ones, and the URL says so.
+      const auditRows = page.getByTestId("audit-events").locator("tbody tr");
+      await auditRows.first().waitFor();
+      const everyAction = () =>
+        auditRows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-action")!));
+      const unfiltered = await everyAction();
+      expect(unfiltered.some((a) => a.startsWith("release."))).toBe(true);
+      await page.getByLabel("Action", { exact: true }).fill("flag.");
+      await page.getByRole("button", { name: "Show matching events" }).click();
+      await page.getByTestId("audit-shown").filter({ hasText: "where action flag." }).waitFor();
+      const narrowed = await everyAction();
+      expect(narrowed.length).toBeGreaterThan(0);
+      expect(narrowed.length).toBeLessThan(unfiltered.length);
+      expect(narrowed.filter((a) => !a.startsWith("flag."))).toEqual([]);
+      expect(new URL(page.url()).hash).toBe("#/audit?action=flag.");
+      await page.reload(); // a shared link shows the same events
+      await page.getByTestId("audit-shown").filter({ hasText: "where action flag." }).waitFor();
+      await expect(page.getByLabel("Action", { exact: true }).inputValue()).resolves.toBe("flag.");
+      await auditRows.first().locator("summary").click(); // an event's details, as JSON
+      await auditRows.first().locator("pre").filter({ hasText: '"hash"' }).waitFor();
       await assertAccessible(page, "audit");
       await screenshot(page, "audit");
 
-      // The control plane restarts: the page says so in words, then asks for a new login (its
-      // sessions lived in the old process) and is live again with the new link.
+      // The control plane restarts: the page says so in words, then is live again by itself, still
+      // signed in (sessions are kept in the state database), and a change works with the same cookie.
+      const cookieOf = async () => (await context.cookies()).find((c) => c.name === "baton_session")?.value;
+      const cookie = await cookieOf();
       up!.kill("SIGTERM");
       await page.getByTestId("connection").filter({ hasText: "reconnecting…" }).waitFor();
       await exitOf(up!);
-      const again = await startUp();
-      await page.getByText(/The control plane restarted/).waitFor();
-      await page.goto(again);
+      await startUp();
       await page.getByTestId("connection").filter({ hasText: "live" }).waitFor();
+      await page.getByRole("link", { name: "Overview" }).click();
       await page.getByTestId("serving").filter({ hasText: "Serving v2" }).waitFor();
+      expect(await page.getByLabel("API token").count()).toBe(0); // never asked to sign in
+      await page.getByRole("link", { name: "Flags" }).click();
+      await page.getByRole("button", { name: "Turn off new-checkout" }).click();
+      await page
+        .locator("tr[data-flag=new-checkout]")
+        .getByRole("cell", { name: "off", exact: true })
+        .waitFor();
+      expect((await apiGet<any>(dir, "/v1/flags/new-checkout")).flag.enabled).toBe(false);
+      expect(await cookieOf()).toBe(cookie);
 
       // Signing out ends the session for the API too.
       await page.getByRole("button", { name: "Sign out" }).click();

@@ -1,7 +1,9 @@
-// Instances: each version's instances with their state, and the tail of each one's log.
+// Instances: each version's instances with their state, the router's live view of them, and the
+// tail of each one's log.
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../api.js";
 import { html } from "../html.js";
+import { RouterInstances } from "./router-instances.js";
 
 const LINES = 20;
 
@@ -49,6 +51,7 @@ export function InstancesPage({ live }) {
         </table>
       </section>`,
     )}
+    <${RouterInstances} router=${live.tick?.router} />
     <section class="card" aria-labelledby="logs-title">
       <h2 id="logs-title">Log tails <span class="hint">(last ${LINES} lines of each instance)</span></h2>
       <button onClick=${load}>Refresh logs</button>

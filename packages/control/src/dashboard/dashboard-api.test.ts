@@ -302,6 +302,17 @@ describe("live events", () => {
       expect(data.stats.tracks).toEqual([
         expect.objectContaining({ version: "v1", current: true, requestsPerSecond: 0, errorRate: 0, p95: 0 }),
       ]);
+      // Each instance as the router sees it, with its state and what it has in flight.
+      expect(data.router.instances).toEqual([
+        expect.objectContaining({
+          address: "127.0.0.1:9",
+          version: "v1",
+          track: "stable",
+          state: expect.any(String),
+          inflight: 0,
+          websockets: 0,
+        }),
+      ]);
       const before = data.flags.changeId;
       await fx.flags.setEnabled("checkout", true, { actor: "test" });
       await until("the flag change", () => stream.events.at(-1)!.data.flags.changeId > before);
