@@ -5,10 +5,18 @@ import { useState } from "preact/hooks";
 import { ACTOR, api } from "../api.js";
 import { html } from "../html.js";
 
+/** Keys in order (the name first), so that the order a file or the store wrote them in is no change. */
+function sorted(value) {
+  if (Array.isArray(value)) return value.map(sorted);
+  if (value === null || typeof value !== "object") return value;
+  const keys = Object.keys(value).sort((p, q) => (p === "name" ? -1 : q === "name" ? 1 : p.localeCompare(q)));
+  return Object.fromEntries(keys.map((k) => [k, sorted(value[k])]));
+}
+
 /** Lines of `a` and `b` as `  `, `- ` (only before) and `+ ` (only after): a longest-common-subsequence diff. */
 export function lineDiff(a, b) {
-  const x = a ? JSON.stringify(a, null, 2).split("\n") : [];
-  const y = JSON.stringify(b, null, 2).split("\n");
+  const x = a ? JSON.stringify(sorted(a), null, 2).split("\n") : [];
+  const y = JSON.stringify(sorted(b), null, 2).split("\n");
   const n = x.length;
   const m = y.length;
   const lcs = Array.from({ length: n + 1 }, () => new Array(m + 1).fill(0));
@@ -22,9 +30,9 @@ export function lineDiff(a, b) {
     if (i < n && j < m && x[i] === y[j]) {
       out.push({ kind: "same", text: `  ${x[i++]}` });
       j++;
-    } else if (j < m && (i === n || lcs[i][j + 1] >= lcs[i + 1][j]))
-      out.push({ kind: "added", text: `+ ${y[j++]}` });
-    else out.push({ kind: "removed", text: `- ${x[i++]}` });
+    } else if (i < n && (j === m || lcs[i + 1][j] >= lcs[i][j + 1]))
+      out.push({ kind: "removed", text: `- ${x[i++]}` });
+    else out.push({ kind: "added", text: `+ ${y[j++]}` });
   }
   return out;
 }
@@ -107,7 +115,7 @@ export function FlagsApplyPanel({ onApplied }) {
             <pre class="diff" role="region" tabindex="0" aria-label=${`Changes to ${c.kind} ${c.name}: lines starting with minus are removed, with plus added`}>${lineDiff(
               c.before,
               c.after,
-            ).map((l) => html`<span class=${`diff-${l.kind}`}>${l.text}\n</span>`)}</pre>
+            ).map((l) => html`<span class=${`diff-${l.kind}`}>${`${l.text}\n`}</span>`)}</pre>
           </details>`,
         )}
         <div class="actions">
