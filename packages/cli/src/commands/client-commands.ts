@@ -1,6 +1,7 @@
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import { formatDuration, type LogTail, type RegionalStatus, type Status } from "@baton/control";
+import type { LogTail, RegionalStatus, Status } from "@baton/control";
+import { formatDuration } from "@baton/control/client";
 import { type Command, Option } from "commander";
 import { type ApiTarget, callApi, findApi } from "../up/api-client.js";
 import type { RouterStatus } from "../up/router-supervisor.js";

@@ -7,7 +7,7 @@ import type {
   ScheduledChange,
   StaleFlag,
 } from "@baton/control";
-import { describeScheduled, parseFlagFile } from "@baton/control";
+import { describeScheduled } from "@baton/control/client";
 import type { Command } from "commander";
 import { ApiError, callApi, findApi } from "../up/api-client.js";
 import {
@@ -52,6 +52,8 @@ export function registerFlagsCommands(program: Command): void {
         "create or replace the flags of a YAML or JSON file (a list of flags, {features, segments}, or Unleash's export): all or nothing",
       ),
   ).action(async (file: string, o: Common) => {
+    // The flag file's parser loads the flags engine and its schemas: only for `apply`.
+    const { parseFlagFile } = await import("@baton/control");
     const parsed = parseFlagFile(await readFlagFile(file), file);
     const api = await findApi(o);
     const result = await callApi<{

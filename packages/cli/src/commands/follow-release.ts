@@ -1,4 +1,5 @@
-import { type DecisionRecord, formatDuration } from "@baton/control";
+import type { DecisionRecord } from "@baton/control";
+import { formatDuration } from "@baton/control/client";
 import { type ApiTarget, callApi } from "../up/api-client.js";
 import { decision, describe, type ReleaseView, type Waiting, waitingLine } from "./release-lines.js";
 

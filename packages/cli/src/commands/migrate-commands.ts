@@ -1,16 +1,4 @@
-import {
-  checkSqlExpressions,
-  formatFindings,
-  lintExitCode,
-  lintFiles,
-  loadMigrationFile,
-  type MigrationResult,
-  Migrator,
-  parseMigrationFile,
-  pgPool,
-  type SqlPool,
-  type SqlSnippet,
-} from "@baton/migrate";
+import type { MigrationResult, Migrator as MigratorType, SqlSnippet } from "@baton/migrate";
 import type { Command } from "commander";
 
 interface Common {
@@ -24,6 +12,9 @@ const out = (line = ""): void => {
   process.stdout.write(`${line}\n`);
 };
 const clock = () => new Date().toISOString().slice(11, 19);
+
+// The migration engine (its SQL parser, the PostgreSQL driver) loads when a migrate command runs.
+const engine = () => import("@baton/migrate");
 
 /** `baton migrate start|complete|rollback|status`: online PostgreSQL migrations. */
 export function registerMigrateCommands(program: Command): void {
@@ -44,6 +35,7 @@ export function registerMigrateCommands(program: Command): void {
       .argument("<file>", "migration file (pgroll format, YAML or JSON)"),
   ).action((file: string, o: Common) =>
     withMigrator(o, async (m) => {
+      const { loadMigrationFile, checkSqlExpressions } = await engine();
       const migration = await loadMigrationFile(file);
       await checkSqlExpressions(migration);
       print(o, await m.start(migration), "started");
@@ -62,10 +54,11 @@ export function registerMigrateCommands(program: Command): void {
     .option("--squawk", "also run squawk's rules")
     .option("--pg-version <n>", "the PostgreSQL major version the migrations run on", "15")
     .action(async (paths: string[], o: { squawk?: boolean; pgVersion: string }) => {
+      const { lintFiles, formatFindings, lintExitCode, parseMigrationFile } = await engine();
       const report = await lintFiles(paths, {
         squawk: o.squawk === true,
         pgVersion: Number(o.pgVersion) || 15,
-        extractSql: sqlOperations,
+        extractSql: (file, text) => sqlOperations(parseMigrationFile, file, text),
       });
       out(formatFindings(report.findings, report.notes));
       process.exitCode = lintExitCode(report.findings);
@@ -87,7 +80,11 @@ export function registerMigrateCommands(program: Command): void {
 }
 
 /** The raw SQL of a migration file's sql operations, for the lint. */
-function sqlOperations(file: string, text: string): SqlSnippet[] {
+function sqlOperations(
+  parseMigrationFile: Awaited<ReturnType<typeof engine>>["parseMigrationFile"],
+  file: string,
+  text: string,
+): SqlSnippet[] {
   const migration = parseMigrationFile(text, file);
   return migration.operations.flatMap((op, i) =>
     op.op === "sql"
@@ -96,10 +93,11 @@ function sqlOperations(file: string, text: string): SqlSnippet[] {
   );
 }
 
-async function withMigrator(o: Common, fn: (m: Migrator) => Promise<void>): Promise<void> {
+async function withMigrator(o: Common, fn: (m: MigratorType) => Promise<void>): Promise<void> {
   const url = o.databaseUrl ?? process.env.DATABASE_URL;
   if (!url) throw new Error("no database: give --database-url or set DATABASE_URL");
-  const pool: SqlPool = pgPool(url);
+  const { Migrator, pgPool } = await engine();
+  const pool = pgPool(url);
   try {
     await fn(
       new Migrator(pool, {

@@ -1,4 +1,5 @@
-import { type DecisionRecord, formatDuration, type Release } from "@baton/control";
+import type { DecisionRecord, Release } from "@baton/control";
+import { formatDuration } from "@baton/control/client";
 import type { RouterStatus } from "../up/router-supervisor.js";
 
 /*

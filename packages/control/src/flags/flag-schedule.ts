@@ -1,6 +1,7 @@
 import { AuditLog } from "../audit/audit-log.js";
 import { BatonControlError } from "../errors.js";
 import type { SqlClient } from "../state/sql-client.js";
+import { describeScheduled } from "./describe-scheduled.js";
 import { type FlagRecord, FlagStore } from "./flag-store.js";
 
 export type ScheduledAction = "enable" | "disable" | "rollout";
@@ -38,10 +39,7 @@ export interface NewScheduledChange {
 /** How many finished (done, failed, cancelled) changes the list shows. */
 const RECENT = 50;
 
-/** "new-checkout rollout 25%", "new-checkout enable": what a scheduled change does, in a few words. */
-export function describeScheduled(c: Pick<ScheduledChange, "flag" | "action" | "percent">): string {
-  return `${c.flag} ${c.action}${c.action === "rollout" ? ` ${c.percent}%` : ""}`;
-}
+export { describeScheduled };
 
 /**
  * The schedule of flag changes in PostgreSQL: adding, listing and cancelling them, each audited.
