@@ -9,6 +9,7 @@ import { ControlPlaneStopped, onDown } from "./pages/down-button.js";
 import { FlagsPage } from "./pages/flags-page.js";
 import { InstancesPage } from "./pages/instances-page.js";
 import { LoginPage } from "./pages/login-page.js";
+import { MigrationsPage } from "./pages/migrations-page.js";
 import { OverviewPage } from "./pages/overview-page.js";
 import { ReleasePage } from "./pages/release-page.js";
 
@@ -17,6 +18,7 @@ const PAGES = [
   { path: "release", title: "Releases", Page: ReleasePage },
   { path: "instances", title: "Instances", Page: InstancesPage },
   { path: "flags", title: "Flags", Page: FlagsPage },
+  { path: "migrations", title: "Migrations", Page: MigrationsPage },
   { path: "audit", title: "Audit", Page: AuditPage },
 ];
 

@@ -11,7 +11,7 @@ import {
 import type { AuditLog } from "../audit/audit-log.js";
 import type { Status } from "../control-plane.js";
 import { BatonControlError } from "../errors.js";
-import { backfillOptionsOf, MIGRATION_ENV } from "../release/release-migration.js";
+import { backfillOptionsOf } from "../release/release-migration.js";
 import type { ReleaseStore } from "../state/release-store.js";
 import { type BackfillView, backfillsOf } from "./backfill-view.js";
 import {
@@ -21,7 +21,7 @@ import {
   migrationPool,
   redactUrl,
 } from "./migration-database.js";
-import { type MigrationSituation, type Refusal, refusalOf } from "./migration-refusal.js";
+import { type MigrationSituation, type Refusal, refusalOf, startedBy } from "./migration-refusal.js";
 import { operationSummary } from "./operation-summary.js";
 
 /** What the monitor needs of the control plane. */
@@ -301,17 +301,10 @@ function activeView(record: MigrationRecord, s: Omit<MigrationSituation, "active
       started: Boolean((record.progress[String(i)] as { started?: boolean } | undefined)?.started),
     }),
   );
-  // The release that started it: its environment names it (the latest release, or what serves).
-  const release =
-    s.release?.env[MIGRATION_ENV] === record.name
-      ? { id: s.release.id, version: s.release.version }
-      : s.serving?.releaseId && s.serving.env[MIGRATION_ENV] === record.name
-        ? { id: s.serving.releaseId, version: s.serving.version }
-        : null;
   return {
     ...summary(record),
     phase: operations.every((o) => o.started) ? "started" : "starting",
-    release,
+    release: startedBy(record, s),
     operations,
     backfills: backfillsOf(record),
   };

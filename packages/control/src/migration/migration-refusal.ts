@@ -24,6 +24,28 @@ export interface MigrationSituation {
   now?: number;
 }
 
+/**
+ * The release that started `record`: its environment names it, or it is in flight and the
+ * migration started after it (its environment says so only once the start has finished).
+ */
+export function startedBy(
+  record: MigrationRecord,
+  s: Omit<MigrationSituation, "active">,
+): { id: number; version: string } | null {
+  const r = s.release;
+  if (
+    r &&
+    (r.env[MIGRATION_ENV] === record.name ||
+      (inFlight(r.status) &&
+        !r.env[MIGRATION_ENV] &&
+        Date.parse(record.startedAt) >= Date.parse(r.createdAt)))
+  )
+    return { id: r.id, version: r.version };
+  if (s.serving?.releaseId && s.serving.env[MIGRATION_ENV] === record.name)
+    return { id: s.serving.releaseId, version: s.serving.version };
+  return null;
+}
+
 /** Whether `complete` or `rollback` of the active migration would be refused now, and why. */
 export function refusalOf(action: "complete" | "rollback", s: MigrationSituation): Refusal | null {
   const { active, release, serving, warm } = s;
@@ -34,7 +56,7 @@ export function refusalOf(action: "complete" | "rollback", s: MigrationSituation
     };
   const name = active.name;
   if (release && inFlight(release.status)) {
-    const its = release.env[MIGRATION_ENV] === name;
+    const its = startedBy(active, s)?.id === release.id;
     const how =
       action === "complete"
         ? its
