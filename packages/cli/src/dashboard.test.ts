@@ -326,14 +326,14 @@ describe("the dashboard in a real browser", () => {
       expect(unfiltered.some((a) => a.startsWith("release."))).toBe(true);
       await page.getByLabel("Action", { exact: true }).fill("flag.");
       await page.getByRole("button", { name: "Show matching events" }).click();
-      await page.getByTestId("audit-shown").filter({ hasText: "where action flag." }).waitFor();
+      await page.getByTestId("audit-shown").filter({ hasText: 'where action "flag."' }).waitFor();
       const narrowed = await everyAction();
       expect(narrowed.length).toBeGreaterThan(0);
       expect(narrowed.length).toBeLessThan(unfiltered.length);
       expect(narrowed.filter((a) => !a.startsWith("flag."))).toEqual([]);
       expect(new URL(page.url()).hash).toBe("#/audit?action=flag.");
       await page.reload(); // a shared link shows the same events
-      await page.getByTestId("audit-shown").filter({ hasText: "where action flag." }).waitFor();
+      await page.getByTestId("audit-shown").filter({ hasText: 'where action "flag."' }).waitFor();
       await expect(page.getByLabel("Action", { exact: true }).inputValue()).resolves.toBe("flag.");
       await auditRows.first().locator("summary").click(); // an event's details, as JSON
       await auditRows.first().locator("pre").filter({ hasText: '"hash"' }).waitFor();

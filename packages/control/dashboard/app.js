@@ -22,7 +22,8 @@ const PAGES = [
   { path: "audit", title: "Audit", Page: AuditPage },
 ];
 
-const pageOf = () => PAGES.find((p) => location.hash === `#/${p.path}`) ?? PAGES[0];
+// A page's own state may follow its path in the hash (#/audit?action=release.).
+const pageOf = () => PAGES.find((p) => location.hash.split("?")[0] === `#/${p.path}`) ?? PAGES[0];
 
 /** A one-time code in the URL (`#login=CODE`, printed by `baton up`), taken out of it at once. */
 function takeLoginCode() {
@@ -57,7 +58,7 @@ function App() {
     else api("GET", "/v1/session").then(signedIn, (e) => signedOut(e.status === 401 ? null : e.message));
     const off = onUnauthorized(() =>
       signedOut(
-        "Your session ended (the control plane restarted, or you logged out elsewhere). Sign in again.",
+        "Your session ended (it expired after 12 hours, or you signed out elsewhere). Sign in again.",
       ),
     );
     // A new login link opened in this tab changes only the hash: no page load.
@@ -93,8 +94,10 @@ function Shell({ page, onSignOut }) {
     const f = new LiveFeed({
       onUnauthorized: () =>
         onSignOut(
-          "The control plane restarted (or your session expired): sign in again; `baton up` prints a new login link when it starts.",
+          "Your session ended (it expired, or you signed out elsewhere): sign in again; `baton up` prints a new login link when it starts.",
         ),
+      // Sessions outlive a restart of the control plane: the page goes on with the same one.
+      onSession: (s) => setCsrfToken(s.csrfToken ?? null),
     });
     setFeed(f);
     const off = f.subscribe(setLive);
@@ -133,7 +136,8 @@ function Connection({ live }) {
   const words = {
     connecting: "connecting…",
     live: "live",
-    reconnecting: "reconnecting… (the control plane does not answer; this page keeps trying)",
+    reconnecting:
+      "reconnecting… (the control plane does not answer; this page keeps trying, and stays signed in)",
     stopped: "stopped (baton down)",
   };
   return html`<p class=${`connection ${live.connection}`} role="status" data-testid="connection">

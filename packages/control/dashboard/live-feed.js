@@ -1,12 +1,14 @@
-// Live updates: one EventSource on /v1/events, reconnected while the control plane restarts, and
-// the last two minutes of the router's per-version numbers for the charts.
+// Live updates: one EventSource on /v1/events, reconnected while the control plane restarts (the
+// session is kept in its database, so the page goes on where it was), and the last two minutes of
+// the router's per-version numbers for the charts.
 
 const POINTS = 120;
 const STALE_MS = 5000;
 
 export class LiveFeed {
-  constructor({ onUnauthorized }) {
+  constructor({ onUnauthorized, onSession }) {
     this.onUnauthorized = onUnauthorized;
+    this.onSession = onSession;
     this.listeners = new Set();
     this.state = { connection: "connecting", tick: null, problem: null };
     this.history = { times: [], versions: new Map() };
@@ -52,8 +54,9 @@ export class LiveFeed {
     source.onerror = () => {
       if (source !== this.source) return;
       this.set({ connection: "reconnecting" });
-      // CONNECTING: the browser retries by itself. CLOSED: the server refused (a 401 after a
-      // restart ended the session, or a 429): ask why, then try again or log in.
+      // CONNECTING: the browser retries by itself (the control plane is down or restarting).
+      // CLOSED: the server refused (401: the session ended; 503: its database is down; 429): ask
+      // why, then try again or log in.
       if (source.readyState === EventSource.CLOSED) {
         clearTimeout(this.retry);
         this.retry = setTimeout(() => this.reopen(), 2000);
@@ -63,8 +66,22 @@ export class LiveFeed {
 
   async reopen() {
     try {
-      const res = await fetch("/v1/session", { credentials: "same-origin" });
+      const res = await fetch("/v1/session", {
+        credentials: "same-origin",
+        headers: { accept: "application/json" },
+      });
       if (res.status === 401) return this.onUnauthorized();
+      const body = await res.json().catch(() => null);
+      if (res.ok) {
+        // The session survived (a restart keeps it): its CSRF token, fresh, for the next change.
+        if (body?.csrfToken) this.onSession?.(body);
+      } else {
+        // 503: the control plane answers, its database (where sessions are) does not. Said, retried.
+        this.set({ problem: body?.error?.message ?? `the control plane answered HTTP ${res.status}` });
+        clearTimeout(this.retry);
+        this.retry = setTimeout(() => this.reopen(), 2000);
+        return;
+      }
     } catch {
       // Still down: try again below.
     }

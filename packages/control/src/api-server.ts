@@ -147,7 +147,7 @@ export function buildApi(plane: ReleaseControl, opts: ApiOptions): FastifyInstan
     // nothing else, and the admin token is not handed to SDKs.
     if (config.auth === "client") checkClientToken(opts.flags, request.headers.authorization);
     // The dashboard's session cookie, when no bearer token is sent (its check refuses cross-site changes).
-    else if (!authorized(request.headers.authorization) && !opts.dashboard?.admits(request))
+    else if (!authorized(request.headers.authorization) && !(await opts.dashboard?.admits(request)))
       throw new BatonControlError("BATON_UNAUTHORIZED", "missing or wrong bearer token");
     // A web page can send a "simple" cross-origin POST (text/plain, no preflight); JSON only,
     // checked before the body is read.

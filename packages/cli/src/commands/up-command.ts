@@ -22,6 +22,7 @@ import {
   startEmbeddedDatabase,
 } from "@baton/control";
 import { API_FILE, TOKEN_FILE } from "../up/api-client.js";
+import { browserUrl } from "../up/browser-url.js";
 import { provideInstanceFlagEnv } from "../up/instance-flag-env.js";
 import { MovableRouterAdmin } from "../up/movable-router-admin.js";
 import { assertPortFree } from "../up/port-check.js";
@@ -199,7 +200,8 @@ export async function runUp(opts: UpOptions): Promise<void> {
     // known only once the API listens, and is given then.
     if (opts.apiPort !== 0) await provideInstanceFlagEnv(flags, dataDir, apiBase(opts.apiHost, opts.apiPort));
     await plane.recover("baton up");
-    dashboard = new Dashboard(routerStats ? { stats: routerStats } : {});
+    // Sessions in the state database: a browser stays signed in across a restart of `baton up`.
+    dashboard = new Dashboard({ db, ...(routerStats ? { stats: routerStats } : {}) });
     api = await startApi(plane, {
       host: opts.apiHost,
       port: opts.apiPort,
@@ -243,7 +245,10 @@ export async function runUp(opts: UpOptions): Promise<void> {
       `${s.service}: ${s.serving ? `serving ${s.serving.version} on ${s.serving.instances.length} instances` : "nothing deployed yet (baton deploy --dir PATH)"}`,
     );
   // A one-time link (10 minutes, once): the token never appears in a URL or a browser's history.
-  say(`dashboard: ${dashboard.loginLink(api.url)}`);
+  // On 0.0.0.0 or ::, a host a browser can open instead (which the note says).
+  const link = browserUrl(api.url);
+  say(`dashboard: ${dashboard.loginLink(link.url)}`);
+  if (link.note) say(`  ${link.note}`);
   process.stdout.write(
     `${JSON.stringify({ event: "baton-up", service: file.service, api: api.url, router: router?.url ?? null })}\n`,
   );

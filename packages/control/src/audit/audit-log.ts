@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { SqlClient } from "../state/sql-client.js";
+import { type AuditPage, type AuditSearch, searchAudit } from "./audit-search.js";
 import { canonicalJson } from "./canonical-json.js";
 
 /** One thing that happened, as the audit log keeps it. */
@@ -116,8 +117,15 @@ export class AuditLog {
   }
 
   async list(limit = 100): Promise<AuditRecord[]> {
-    const rows = await this.db.query<Row>("SELECT * FROM baton_audit ORDER BY seq DESC LIMIT $1", [limit]);
+    const rows = await this.db.query<AuditRow>("SELECT * FROM baton_audit ORDER BY seq DESC LIMIT $1", [
+      limit,
+    ]);
     return rows.rows.map(toRecord).reverse();
+  }
+
+  /** Events matching `search`, newest first, a page at a time (`GET /v1/audit`). */
+  search(search: AuditSearch): Promise<AuditPage> {
+    return searchAudit(this.db, search);
   }
 
   /**
@@ -125,7 +133,7 @@ export class AuditLog {
    * inserted out of order, and newest rows that were cut off. An empty list means intact.
    */
   async verify(): Promise<{ rows: number; problems: AuditProblem[] }> {
-    const { rows } = await this.db.query<Row>("SELECT * FROM baton_audit ORDER BY seq");
+    const { rows } = await this.db.query<AuditRow>("SELECT * FROM baton_audit ORDER BY seq");
     const [head] = (
       await this.db.query<{ seq: string; hash: string }>("SELECT seq, hash FROM baton_audit_head")
     ).rows;
@@ -163,7 +171,7 @@ export class AuditLog {
   }
 }
 
-interface Row {
+export interface AuditRow {
   seq: string;
   at: string;
   actor: string;
@@ -176,7 +184,7 @@ interface Row {
   hash: string;
 }
 
-function toRecord(r: Row): AuditRecord {
+export function toRecord(r: AuditRow): AuditRecord {
   return {
     seq: Number(r.seq),
     at: r.at,

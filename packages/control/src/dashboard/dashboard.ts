@@ -4,6 +4,7 @@ import { bearerCheck } from "../api/bearer-token.js";
 import { badRequest } from "../api-input.js";
 import type { ApiOptions, ReleaseControl } from "../api-server.js";
 import { BatonControlError } from "../errors.js";
+import type { SqlClient } from "../state/sql-client.js";
 import { type Asset, DashboardAssets } from "./dashboard-assets.js";
 import { DashboardEvents } from "./dashboard-events.js";
 import { type DashboardSessionOptions, DashboardSessions } from "./dashboard-sessions.js";
@@ -14,6 +15,11 @@ export interface DashboardOptions {
   stats?: (windowSeconds: number) => Promise<StatsView>;
   /** The window of the stats in each event, in seconds (default 5). */
   statsWindowSeconds?: number;
+  /**
+   * The control plane's database: sessions are kept there and outlive a restart of the control
+   * plane. Without it, in memory (a restart then asks every browser to sign in again).
+   */
+  db?: SqlClient;
   sessions?: DashboardSessionOptions;
   /** Live event streams at once at most (default 8). */
   maxStreams?: number;
@@ -47,7 +53,10 @@ export class Dashboard {
   private events: DashboardEvents | undefined;
 
   constructor(private readonly opts: DashboardOptions = {}) {
-    this.sessions = new DashboardSessions(opts.sessions);
+    this.sessions = new DashboardSessions({
+      ...opts.sessions,
+      ...(opts.db && !opts.sessions?.db ? { db: opts.db } : {}),
+    });
   }
 
   /** A one-time link that signs a browser in (printed by `baton up` and the demo). */
@@ -55,8 +64,11 @@ export class Dashboard {
     return `${apiUrl}/#login=${this.sessions.issueCode()}`;
   }
 
-  /** For the API's auth hook: whether the request's session cookie admits it (CSRF checked). */
-  admits(request: FastifyRequest): boolean {
+  /**
+   * For the API's auth hook: whether the request's session cookie admits it (CSRF checked); 503
+   * when the session cannot be looked up.
+   */
+  admits(request: FastifyRequest): Promise<boolean> {
     return admitBySession(request, this.sessions);
   }
 
@@ -133,7 +145,7 @@ export class Dashboard {
             ? "wrong API token (it is in .baton/api.token next to baton.yaml)"
             : "this login code is unknown, expired or already used; `baton up` prints a new link when it starts",
         );
-      const { id, session } = this.sessions.create();
+      const { id, session } = await this.sessions.create();
       const maxAge = Math.max(1, Math.floor((session.expiresAt - Date.now()) / 1000));
       reply.header(
         "set-cookie",
@@ -142,14 +154,14 @@ export class Dashboard {
       reply.header("cache-control", "no-store");
       return reply.code(201).send(sessionAnswer(session));
     });
-    app.get("/v1/session", (request, reply) => {
+    app.get("/v1/session", async (request, reply) => {
       reply.header("cache-control", "no-store");
-      const found = sessionOf(request, this.sessions);
+      const found = await sessionOf(request, this.sessions);
       return found ? sessionAnswer(found.session) : { auth: "bearer" };
     });
-    app.delete("/v1/session", (request, reply) => {
-      const found = sessionOf(request, this.sessions);
-      if (found) this.sessions.delete(found.id);
+    app.delete("/v1/session", async (request, reply) => {
+      const found = await sessionOf(request, this.sessions);
+      if (found) await this.sessions.delete(found.id);
       reply.header("set-cookie", `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
       return { loggedOut: found !== undefined };
     });

@@ -15,14 +15,18 @@ export function cookieValue(request: FastifyRequest, name: string): string | und
   return undefined;
 }
 
-/** The session of the request's cookie, if it is a live one. */
-export function sessionOf(
+/**
+ * The session of the request's cookie, if it is a live one. A request without the cookie costs no
+ * lookup; one whose session cannot be looked up is refused (503), never let in.
+ */
+export async function sessionOf(
   request: FastifyRequest,
   sessions: DashboardSessions,
-): { id: string; session: DashboardSession } | undefined {
+): Promise<{ id: string; session: DashboardSession } | undefined> {
   const id = cookieValue(request, SESSION_COOKIE);
-  const session = sessions.get(id);
-  return id && session ? { id, session } : undefined;
+  if (!id) return undefined;
+  const session = await sessions.get(id);
+  return session ? { id, session } : undefined;
 }
 
 /**
@@ -59,9 +63,9 @@ export function assertSameOrigin(request: FastifyRequest, requireOrigin: boolean
  * sent). One that changes state also needs the same-origin check and the session's CSRF token in
  * `x-baton-csrf`: a cookie is sent by the browser whoever made the page, the header is not.
  */
-export function admitBySession(request: FastifyRequest, sessions: DashboardSessions): boolean {
+export async function admitBySession(request: FastifyRequest, sessions: DashboardSessions): Promise<boolean> {
   if (request.headers.authorization !== undefined) return false;
-  const found = sessionOf(request, sessions);
+  const found = await sessionOf(request, sessions);
   if (!found) return false;
   if (SAFE_METHODS.has(request.method)) return true;
   assertSameOrigin(request, true);

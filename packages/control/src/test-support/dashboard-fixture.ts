@@ -7,6 +7,8 @@ import { hashToken, startApi } from "../api-server.js";
 import { ControlPlane } from "../control-plane.js";
 import { Dashboard, type DashboardOptions } from "../dashboard/dashboard.js";
 import { FlagService } from "../flags/flag-service.js";
+import { GuardedRollouts } from "../flags/guarded-rollouts.js";
+import { AppMetrics } from "../release-metrics/app-metrics.js";
 import { RouterAdmin } from "../router-admin.js";
 import { parseServiceFile } from "../service-file.js";
 import { testSchema } from "./test-database.js";
@@ -33,7 +35,12 @@ export interface Send {
  * The control plane's API with the dashboard, as `baton up` serves it: a real router (one service,
  * `shop`, whose stats the events carry), flags, a fresh schema of the test database.
  */
-export async function startDashboardApi(prefix: string, opts: DashboardOptions = {}) {
+export async function startDashboardApi(
+  prefix: string,
+  opts: DashboardOptions = {},
+  /** Every route `baton up` serves: also guarded rollouts, release metrics and `POST /v1/down`. */
+  more: { everything?: boolean } = {},
+) {
   const env = await testSchema(prefix);
   const dir = await mkdtemp(join(tmpdir(), "baton-dashboard-"));
   const router = await createRouter(
@@ -57,13 +64,18 @@ export async function startDashboardApi(prefix: string, opts: DashboardOptions =
   await plane.init();
   const flags = new FlagService({ db: env.db, service: "shop" });
   await flags.init();
-  const dashboard = new Dashboard({ stats: (w) => admin.stats("shop", w), ...opts });
+  const dashboard = new Dashboard({ db: env.db, stats: (w) => admin.stats("shop", w), ...opts });
+  /** How often `POST /v1/down` was obeyed (with `everything`; it stops nothing here). */
+  const downs = { count: 0 };
+  const rollouts = more.everything ? new GuardedRollouts({ db: env.db, flags, service: "shop" }) : undefined;
+  await rollouts?.init();
   const api = await startApi(plane, {
     host: "127.0.0.1",
     port: 0,
     tokenSha256: hashToken(DASHBOARD_TOKEN),
     flags,
     dashboard,
+    ...(rollouts ? { rollouts, releaseMetrics: new AppMetrics(), onDown: () => void downs.count++ } : {}),
   });
 
   /** One request as a browser or a script would send it; nothing is added unasked. */
@@ -107,6 +119,8 @@ export async function startDashboardApi(prefix: string, opts: DashboardOptions =
     dashboard,
     flags,
     plane,
+    rollouts,
+    downs,
     send,
     login,
     async close() {
