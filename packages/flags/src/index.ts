@@ -5,7 +5,12 @@ export {
   type FlagClientEvents,
   type FlagClientOptions,
 } from "./client/create-flag-client.js";
-export { latencyBucket, type OutcomePayload, type OutcomeSide } from "./client/outcome-bucket.js";
+export {
+  latencyBucket,
+  type OutcomePayload,
+  type OutcomeSide,
+  twoDigitBucket,
+} from "./client/outcome-bucket.js";
 export { fastifyFlagOutcomes, flagOutcomes, withFlagOutcomes } from "./client/outcome-middleware.js";
 export type { ReconnectDelayOptions } from "./client/reconnect-delay.js";
 export { type Evaluation, evaluate, getVariant, isEnabled, type Variant } from "./evaluate.js";

@@ -2,7 +2,8 @@ import { z } from "zod";
 import type { MetricCheck } from "./metric-analysis.js";
 
 /** Metric names as Prometheus spells them (and the runtime SDK accepts). */
-const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]{0,199}$/;
+/** A metric's name, as Prometheus spells them (the SDK checks the same rule before it sends). */
+export const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]{0,199}$/;
 
 /**
  * One entry of `analysis.metrics`, e.g. `{ name: checkout_completed, per: request, maxDecrease:

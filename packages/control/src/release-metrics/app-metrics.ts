@@ -1,8 +1,9 @@
+import { twoDigitBucket } from "@baton/flags";
 import { z } from "zod";
 import type { Buckets } from "../analysis/histogram.js";
+import { METRIC_NAME } from "../analysis/metric-check-schema.js";
 import { BatonControlError } from "../errors.js";
 
-const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]{0,199}$/;
 const name = z.string().regex(METRIC_NAME, "a metric name: letters, digits, _ and :, at most 200 characters");
 const count = z.number().finite().min(0).max(1e12);
 
@@ -159,9 +160,6 @@ const key = (service: string, version: string, metric: string) => `${service}\u0
 
 /** The SDK's grid (two significant digits), so that whatever a client sends, a series holds ~90 buckets a decade. */
 function gridOf(value: number): number {
-  if (!(value > 0)) return 0;
   // 1e-6 to 1e12: eighteen decades, at most ~1,600 buckets a series whatever values arrive.
-  value = Math.min(Math.max(value, 1e-6), 1e12);
-  const scale = 10 ** (Math.floor(Math.log10(value)) - 1);
-  return Number((Math.ceil(value / scale - 1e-9) * scale).toPrecision(2));
+  return value > 0 ? twoDigitBucket(value, 1e-6, 1e12) : 0;
 }

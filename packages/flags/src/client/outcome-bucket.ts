@@ -17,16 +17,21 @@ interface Side {
 }
 
 /**
- * The bucket a latency falls in: its upper bound, to two significant digits (100, 110, ... 990,
- * 1000, 1100 ms; 0.1 ms at the least), as precise as the router's histograms, so that the
- * analysis reads flag outcomes and release traffic alike. Bounded: at most ~180 buckets a side
- * between 0.1 ms and 60 s.
+ * The upper bound of the bucket `x` falls in on a grid of two significant digits (1.0, 1.1, ...
+ * 9.9, 10, 11, ... 990, 1000, 1100), clamped to [min, max]: about 90 buckets a decade, so a
+ * histogram resolves about 1% at any scale, as the router's latency histograms do. One grid for
+ * flag outcomes and for the applications' release metrics, so the analysis reads them alike.
  */
-export function latencyBucket(ms: number): number {
-  const x = ms > 0.1 ? (ms < 600_000 ? ms : 600_000) : 0.1;
-  const scale = 10 ** (Math.floor(Math.log10(x)) - 1);
+export function twoDigitBucket(x: number, min: number, max: number): number {
+  const v = x > min ? (x < max ? x : max) : min;
+  const scale = 10 ** (Math.floor(Math.log10(v)) - 1);
   // Rounded again: 0.1 * 13 is 1.3000000000000003.
-  return Number((Math.ceil(x / scale - 1e-9) * scale).toPrecision(2));
+  return Number((Math.ceil(v / scale - 1e-9) * scale).toPrecision(2));
+}
+
+/** The bucket a latency falls in (0.1 ms to 600 s): at most ~180 buckets a side between 0.1 ms and 60 s. */
+export function latencyBucket(ms: number): number {
+  return twoDigitBucket(ms, 0.1, 600_000);
 }
 
 /**
