@@ -195,7 +195,9 @@ describe("the Migrations page in a real browser", () => {
     const view = await apiGet<any>(dir, "/v1/migration");
     expect(view.history[0]).toMatchObject({ name: "02_euros", status: "completed" });
     const [wrong] = (
-      await admin.query(`SELECT count(*)::int AS n FROM ${app}.orders WHERE euros IS DISTINCT FROM cents / 100.0`)
+      await admin.query(
+        `SELECT count(*)::int AS n FROM ${app}.orders WHERE euros IS DISTINCT FROM cents / 100.0`,
+      )
     ).rows;
     expect(wrong).toEqual({ n: 0 });
     expect(errors).toEqual([]);
