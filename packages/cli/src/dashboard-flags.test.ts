@@ -264,6 +264,12 @@ describe("the dashboard's flag editor in a real browser", () => {
     await regions.locator('tr[data-region="eu"]').filter({ hasText: "v2 100%" }).waitFor();
     await regions.locator('tr[data-region="us"]').filter({ hasText: "v2 30%, v1 70%" }).waitFor();
     await expect(regions.locator('tr[data-region="us"]').textContent()).resolves.toContain("step 1");
+    await expect(
+      regions.locator('tr[data-region="eu"]').getByTestId("region-measured").textContent(),
+    ).resolves.toBe("v2: 12.0 req/s, 0.0% errors, p95 9.0 ms");
+    await expect(
+      regions.locator('tr[data-region="us"]').getByTestId("region-measured").textContent(),
+    ).resolves.toMatch(/^its router did not answer: router unreachable/);
     await waves.getByRole("link", { name: "Releases" }).click();
     await waves.getByRole("heading", { name: "Waves per region" }).waitFor();
     await assertAccessible(waves, "releases page with waves");
@@ -336,6 +342,27 @@ function waveTick() {
       ],
     },
     stats: null,
+    // What each region's router measured (Dashboard's `regionStats`); us's router is away.
+    regions: [
+      {
+        region: "eu",
+        windowSeconds: 5,
+        tracks: [
+          {
+            version: "v2",
+            track: "stable",
+            current: true,
+            weight: 10_000,
+            requestsPerSecond: 12,
+            errorRate: 0,
+            p50: 3,
+            p95: 9,
+            p99: 12,
+          },
+        ],
+      },
+      { region: "us", windowSeconds: 5, tracks: [], error: "router unreachable: connect ECONNREFUSED" },
+    ],
     flags: null,
   };
 }

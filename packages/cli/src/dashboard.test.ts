@@ -226,7 +226,15 @@ describe("the dashboard in a real browser", () => {
       await page.getByRole("link", { name: "Releases" }).click();
       await page.getByLabel("Version", { exact: true }).fill("v3");
       await page.getByLabel(/Environment/).fill("FAIL_RATE=0.3");
+      await page.getByLabel("Strategy", { exact: true }).selectOption("canary"); // `baton deploy --strategy`
+      const deployed = page.waitForRequest((r) => r.url().endsWith("/v1/deploy"));
       await page.getByRole("button", { name: "Deploy" }).click();
+      expect(JSON.parse((await deployed).postData()!)).toMatchObject({
+        version: "v3",
+        strategy: "canary",
+        env: { FAIL_RATE: "0.3" },
+        actor: "dashboard",
+      });
       await page.getByText(/Release #3 of v3 started/).waitFor();
       const summary = page.locator("#detail-title ~ [data-testid=release-summary]");
       await summary.filter({ hasText: "rolled back" }).waitFor();

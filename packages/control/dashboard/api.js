@@ -14,10 +14,12 @@ export function onUnauthorized(listener) {
 }
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  /** `field`: the request's field the server named as wrong (a 400), for a form to show beside it. */
+  constructor(status, code, message, field) {
     super(message);
     this.status = status;
     this.code = code;
+    this.field = field ?? null;
   }
 }
 
@@ -53,7 +55,12 @@ export async function api(method, path, body) {
   }
   if (!res.ok) {
     if (res.status === 401 && path !== "/v1/session") for (const l of unauthorizedListeners) l();
-    throw new ApiError(res.status, data?.error?.code, data?.error?.message ?? `HTTP ${res.status}`);
+    throw new ApiError(
+      res.status,
+      data?.error?.code,
+      data?.error?.message ?? `HTTP ${res.status}`,
+      data?.error?.field,
+    );
   }
   return data;
 }

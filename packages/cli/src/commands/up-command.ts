@@ -88,6 +88,8 @@ export async function runUp(opts: UpOptions): Promise<void> {
   let migration: MigrationMonitor | undefined;
   // The dashboard's live charts read the router's stats (one router: release waves have none yet).
   let routerStats: DashboardOptions["stats"];
+  let routerView: DashboardOptions["routerView"];
+  let regionStats: DashboardOptions["regionStats"];
   // What the service's instances report with @baton/runtime, for analysis.metrics: only the
   // metrics the analysis reads, of the versions the control plane runs (regions: none yet).
   const appMetrics = new AppMetrics((service, version, metric) =>
@@ -129,18 +131,17 @@ export async function runUp(opts: UpOptions): Promise<void> {
       await db.query(`CREATE SCHEMA IF NOT EXISTS "${process.env.BATON_DB_SCHEMA.replaceAll('"', '""')}"`);
     if (file.regions.length > 0) {
       // Release waves: each region has its own router, run where that region is.
-      plane = new RegionalControlPlane({
-        file,
-        db,
-        dataDir,
-        regions: file.regions.map((r) => ({
-          name: r.name,
-          router: new RouterAdmin(r.router, process.env.BATON_ROUTER_TOKEN || undefined),
-          ...(r.url ? { routerUrl: r.url } : {}),
-          bake: r.bake,
-        })),
-        log: (line) => say(line),
-      });
+      const regions = file.regions.map((r) => ({
+        name: r.name,
+        router: new RouterAdmin(r.router, process.env.BATON_ROUTER_TOKEN || undefined),
+        ...(r.url ? { routerUrl: r.url } : {}),
+        bake: r.bake,
+      }));
+      plane = new RegionalControlPlane({ file, db, dataDir, regions, log: (line) => say(line) });
+      regionStats = regions.map((r) => ({
+        region: r.name,
+        stats: (windowSeconds) => r.router.stats(`${file.service}.${r.name}`, windowSeconds),
+      }));
       say(`release waves over ${file.regions.map((r) => `${r.name} (${r.router})`).join(", ")}`);
     } else {
       router = await ensureRouter({
@@ -154,6 +155,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
       );
       const admin = new MovableRouterAdmin(router.adminUrl, router.adminToken);
       routerStats = (windowSeconds) => admin.stats(file.service, windowSeconds);
+      routerView = () => admin.service(file.service);
       const local = new ControlPlane({
         file,
         // Read again at every deploy and rollback: an edit of baton.yaml applies to the next
@@ -201,7 +203,12 @@ export async function runUp(opts: UpOptions): Promise<void> {
     if (opts.apiPort !== 0) await provideInstanceFlagEnv(flags, dataDir, apiBase(opts.apiHost, opts.apiPort));
     await plane.recover("baton up");
     // Sessions in the state database: a browser stays signed in across a restart of `baton up`.
-    dashboard = new Dashboard({ db, ...(routerStats ? { stats: routerStats } : {}) });
+    dashboard = new Dashboard({
+      db,
+      ...(routerStats ? { stats: routerStats } : {}),
+      ...(routerView ? { routerView } : {}),
+      ...(regionStats ? { regionStats } : {}),
+    });
     api = await startApi(plane, {
       host: opts.apiHost,
       port: opts.apiPort,

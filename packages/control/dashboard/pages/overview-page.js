@@ -16,7 +16,7 @@ export function OverviewPage({ live, history }) {
   const versions = [...history.versions.keys()];
   return html`
     <h1>Overview</h1>
-    <${RegionTable} status=${status} title="Regions (release waves)" />
+    <${RegionTable} status=${status} title="Regions (release waves)" measuredStats=${live.tick?.regions ?? null} />
     ${services.map(
       (s) => html`<section class="card" aria-labelledby=${`svc-${s.service}`}>
         <h2 id=${`svc-${s.service}`}>${s.region ? `${s.service} in ${s.region}` : s.service}</h2>
@@ -33,7 +33,7 @@ export function OverviewPage({ live, history }) {
     <section class="card" aria-labelledby="split-title">
       <h2 id="split-title">Traffic split</h2>
       ${stats?.error && html`<p class="problem" role="status">Router stats unavailable: ${stats.error}</p>`}
-      ${stats ? html`<${Split} tracks=${tracks} versions=${versions} />` : html`<p>No router stats for this control plane${status.regions ? ": each region has its own router; the Regions table above shows each region's planned split" : ""}.</p>`}
+      ${stats ? html`<${Split} tracks=${tracks} versions=${versions} />` : html`<p>No router stats for this control plane${status.regions ? ": each region has its own router; the Regions table above shows each region's split and what its router measured" : ""}.</p>`}
     </section>
     <section class="card" aria-labelledby="charts-title">
       <h2 id="charts-title">Live, per version <span class="hint">(last ${stats?.windowSeconds ?? "?"} s, every second)</span></h2>

@@ -1,7 +1,7 @@
-// Release waves (`regions:` in baton.yaml): each region's serving version, its release in the wave
-// and the traffic split that release's step sets. The split is the planned one: this control plane
-// reads no per-region router stats (each region has its own router), so no measured numbers here.
-import { statusWords } from "../format.js";
+// Release waves (`regions:` in baton.yaml): each region's serving version, its release in the wave,
+// the traffic split that release's step sets, and what each region's router measured in the live
+// events' window (requests/s, error rate and p95 per version).
+import { ms, percent, statusWords } from "../format.js";
 import { html } from "../html.js";
 
 const IN_FLIGHT = new Set(["starting", "progressing", "rolling-back"]);
@@ -19,8 +19,25 @@ export function plannedSplit(region) {
   return serving ? `${serving} 100%` : "nothing served";
 }
 
-/** One row per region, in wave order; `title` names the table (Overview and Releases use it). */
-export function RegionTable({ status, title = "Regions" }) {
+/** What a region's router measured, per version, in words; or why there is nothing. */
+function measured(stats) {
+  if (!stats) return "not read";
+  if (stats.error) return `its router did not answer: ${stats.error}`;
+  const live = stats.tracks.filter((t) => t.requestsPerSecond > 0 || t.current);
+  if (live.length === 0) return "no traffic";
+  return live
+    .map(
+      (t) =>
+        `${t.version}: ${t.requestsPerSecond.toFixed(1)} req/s, ${percent(t.errorRate)} errors, p95 ${ms(t.p95)}`,
+    )
+    .join("; ");
+}
+
+/**
+ * One row per region, in wave order; `title` names the table (Overview and Releases use it);
+ * `measuredStats`: the live events' `regions` (each region's router stats), when there are any.
+ */
+export function RegionTable({ status, title = "Regions", measuredStats = null }) {
   const regions = status?.regions;
   if (!Array.isArray(regions) || regions.length === 0) return null;
   const wave = status.release;
@@ -31,7 +48,7 @@ export function RegionTable({ status, title = "Regions" }) {
       html`<p>Wave #${wave.id}: <strong>${wave.version}</strong>, <span class="badge" data-status=${wave.status}>${statusWords(wave)}</span>, region by region in this order.</p>`
     }
     <table class="numbers">
-      <thead><tr><th scope="col">Region</th><th scope="col">Serving</th><th scope="col">Instances</th><th scope="col">Region's latest release</th><th scope="col">Split (planned)</th></tr></thead>
+      <thead><tr><th scope="col">Region</th><th scope="col">Serving</th><th scope="col">Instances</th><th scope="col">Region's latest release</th><th scope="col">Split (planned)</th><th scope="col">Measured by its router</th></tr></thead>
       <tbody>
         ${regions.map(
           (r) => html`<tr data-region=${r.region}>
@@ -40,10 +57,11 @@ export function RegionTable({ status, title = "Regions" }) {
             <td>${r.serving?.instances.length ?? 0}</td>
             <td>${r.release ? html`#${r.release.id} ${r.release.version}: <span class="badge" data-status=${r.release.status}>${statusWords(r.release)}</span>${IN_FLIGHT.has(r.release.status) ? `, step ${r.release.step + 1}` : ""}` : "none yet"}</td>
             <td>${plannedSplit(r)}</td>
+            <td data-testid="region-measured">${measured(measuredStats?.find((m) => m.region === r.region))}</td>
           </tr>`,
         )}
       </tbody>
     </table>
-    <p class="hint">Measured per-region traffic (requests, errors, latency) is on each region's router; this control plane does not read it.</p>
+    ${measuredStats && html`<p class="hint">Measured over the last ${measuredStats[0]?.windowSeconds ?? 5} s by each region's router.</p>`}
   </section>`;
 }

@@ -9,13 +9,14 @@ const IN_FLIGHT = new Set(["starting", "progressing", "rolling-back"]);
 export function ReleaseActions({ status, onProblem }) {
   const [busy, setBusy] = useState(null);
   const [done, setDone] = useState(null);
+  const [rollbackStrategy, setRollbackStrategy] = useState("");
   const inFlight = IN_FLIGHT.has(status?.release?.status);
-  const act = async (what, path, confirmText) => {
+  const act = async (what, path, confirmText, extra = {}) => {
     if (confirmText && !window.confirm(confirmText)) return;
     setBusy(what);
     setDone(null);
     try {
-      await api("POST", path, { actor: ACTOR });
+      await api("POST", path, { actor: ACTOR, ...extra });
       setDone(`${what}: asked; the release moves at its next look.`);
       onProblem(null);
     } catch (e) {
@@ -29,8 +30,16 @@ export function ReleaseActions({ status, onProblem }) {
     <div class="actions">
       <button onClick=${() => act("Promote", "/v1/promote")} disabled=${!inFlight || busy}>Promote</button>
       <button onClick=${() => act("Abort", "/v1/abort", "Abort the release in flight and send all traffic back?")} disabled=${!inFlight || busy}>Abort</button>
-      <button onClick=${() => act("Rollback", "/v1/rollback", "Roll back to the previous release?")} disabled=${inFlight || busy}>Roll back</button>
+      <button onClick=${() => act("Rollback", "/v1/rollback", "Roll back to the previous release?", rollbackStrategy ? { strategy: rollbackStrategy } : {})} disabled=${inFlight || busy}>Roll back</button>
+      <label for="rollback-strategy">Roll back by</label>
+      <select id="rollback-strategy" value=${rollbackStrategy} onChange=${(e) => setRollbackStrategy(e.currentTarget.value)} aria-describedby="rollback-strategy-hint">
+        <option value="">an instant switch (all at once)</option>
+        <option value="canary">canary</option>
+        <option value="rolling">rolling</option>
+        <option value="blue-green">blue-green</option>
+      </select>
     </div>
+    <p class="hint" id="rollback-strategy-hint">The strategy is used only when the previous version is no longer kept warm; a warm one comes back in one switch.</p>
     <p class="hint">${inFlight ? "A release is in flight: promote lets it past a pause, abort rolls it back." : "No release in flight: roll back returns to the previous version."}</p>
     ${done && html`<p role="status">${done}</p>`}
   </section>`;

@@ -43,7 +43,7 @@ export function ReleasePage({ live }) {
         <${ReleaseAnalysis} key=${detail.release.id} release=${detail.release} />`
       }
     </section>
-    <${RegionTable} status=${status} title="Waves per region" />
+    <${RegionTable} status=${status} title="Waves per region" measuredStats=${live.tick?.regions ?? null} />
     <${DeployForm} onProblem=${setProblem} defaultDir=${latest?.dir ?? null} />
     <section class="card" aria-labelledby="history-title">
       <h2 id="history-title">Past releases</h2>

@@ -1,14 +1,45 @@
+import { createRouter, type Router, silentLogger } from "@baton/router";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../providers/free-port.js";
+import { RouterAdmin } from "../router-admin.js";
 import { DASHBOARD_TOKEN, startDashboardApi } from "../test-support/dashboard-fixture.js";
 
 let fx: Awaited<ReturnType<typeof startDashboardApi>>;
+/** Release waves' live numbers: eu's router, and us's, which nothing answers for. */
+let euRouter: Router;
 
 beforeAll(async () => {
-  fx = await startDashboardApi("dashboard", { maxStreams: 2, intervalMs: 200, heartbeatMs: 150 });
+  euRouter = await createRouter(
+    {
+      listen: "127.0.0.1:0",
+      admin: { listen: "127.0.0.1:0" },
+      services: [
+        {
+          name: "shop.eu",
+          tracks: { stable: { version: "v2", weight: 10_000, instances: ["127.0.0.1:9"] } },
+        },
+      ],
+    } as never,
+    { logger: silentLogger },
+  );
+  const eu = new RouterAdmin(`http://127.0.0.1:${euRouter.adminAddress!.port}`);
+  const us = new RouterAdmin(`http://127.0.0.1:${await freePort()}`);
+  fx = await startDashboardApi("dashboard", {
+    maxStreams: 2,
+    intervalMs: 200,
+    heartbeatMs: 150,
+    regionStats: [
+      { region: "eu", stats: (w) => eu.stats("shop.eu", w) },
+      { region: "us", stats: (w) => us.stats("shop.us", w) },
+    ],
+  });
   await fx.flags.put("checkout", { enabled: false, strategies: [{ name: "default" }] }, { actor: "test" });
 });
-afterAll(async () => fx?.close());
+afterAll(async () => {
+  await fx?.close();
+  await euRouter?.close();
+});
 
 /** What a same-origin page's fetch sends with a change. */
 const fromPage = (csrf: string) => ({
@@ -312,6 +343,15 @@ describe("live events", () => {
           inflight: 0,
           websockets: 0,
         }),
+      ]);
+      // Release waves: each region's router read side by side; one that does not answer says so.
+      expect(data.regions).toEqual([
+        {
+          region: "eu",
+          windowSeconds: 5,
+          tracks: [expect.objectContaining({ version: "v2", current: true, requestsPerSecond: 0 })],
+        },
+        { region: "us", windowSeconds: 5, tracks: [], error: expect.stringMatching(/router/) },
       ]);
       const before = data.flags.changeId;
       await fx.flags.setEnabled("checkout", true, { actor: "test" });

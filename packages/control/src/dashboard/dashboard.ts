@@ -1,4 +1,4 @@
-import type { StatsView } from "@baton/router";
+import type { ServiceView, StatsView } from "@baton/router";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { bearerCheck } from "../api/bearer-token.js";
 import { badRequest } from "../api-input.js";
@@ -13,6 +13,13 @@ import { admitBySession, assertSameOrigin, SESSION_COOKIE, sessionOf } from "./s
 export interface DashboardOptions {
   /** The router's stats of the service (`RouterAdmin.stats`); without it, events carry no stats. */
   stats?: (windowSeconds: number) => Promise<StatsView>;
+  /**
+   * Release waves: each region's router stats of the service (`<service>.<region>`), so that the
+   * live events carry measured numbers per region; a region whose router does not answer says so.
+   */
+  regionStats?: { region: string; stats: (windowSeconds: number) => Promise<StatsView> }[];
+  /** The router's view of the service's instances (`RouterAdmin.service`): state, health, in flight. */
+  routerView?: () => Promise<ServiceView>;
   /** The window of the stats in each event, in seconds (default 5). */
   statsWindowSeconds?: number;
   /**
@@ -177,20 +184,58 @@ export class Dashboard {
   }
 
   private async snapshot(plane: ReleaseControl, api: ApiOptions, windowSeconds: number) {
-    const [status, stats] = await Promise.all([plane.status(), this.readStats(windowSeconds)]);
+    const [status, stats, router, regions] = await Promise.all([
+      plane.status(),
+      this.readStats(windowSeconds),
+      this.readRouterView(),
+      this.readRegionStats(windowSeconds),
+    ]);
     return {
       at: new Date().toISOString(),
       status,
       stats,
+      router,
+      ...(regions ? { regions } : {}),
       flags: api.flags ? { changeId: api.flags.snapshot.changeId } : null,
     };
   }
 
-  /** The router's per-version numbers, small enough to send every second (no histograms). */
-  private async readStats(windowSeconds: number) {
-    if (!this.opts.stats) return null;
+  /** Each instance as the router sees it (no config: the table's settings are not news every second). */
+  private async readRouterView() {
+    if (!this.opts.routerView) return null;
     try {
-      const view = await this.opts.stats(windowSeconds);
+      const view = await this.opts.routerView();
+      return {
+        instances: [
+          ...view.tracks.flatMap((t) => t.instances.map((i) => ({ ...i, weight: t.weight }))),
+          ...view.draining.map((i) => ({ ...i, weight: 0 })),
+        ],
+        pausedRequests: view.pausedRequests,
+      };
+    } catch (err) {
+      return { instances: [], error: (err as Error).message };
+    }
+  }
+
+  /** Each region's per-version numbers, read from the regions' routers side by side. */
+  private async readRegionStats(windowSeconds: number) {
+    if (!this.opts.regionStats) return null;
+    return Promise.all(
+      this.opts.regionStats.map(async (r) => ({
+        region: r.region,
+        ...(await this.readStats(windowSeconds, () => r.stats(windowSeconds))),
+      })),
+    );
+  }
+
+  /** The router's per-version numbers, small enough to send every second (no histograms). */
+  private async readStats(
+    windowSeconds: number,
+    read = this.opts.stats && (() => this.opts.stats!(windowSeconds)),
+  ) {
+    if (!read) return null;
+    try {
+      const view = await read();
       // The router's window ends with the second under way: its full seconds and that part of it.
       const elapsed = windowSeconds - 1 + Math.max(0.1, (Date.parse(view.at) % 1000) / 1000);
       return {

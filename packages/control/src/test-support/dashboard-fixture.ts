@@ -64,7 +64,12 @@ export async function startDashboardApi(
   await plane.init();
   const flags = new FlagService({ db: env.db, service: "shop" });
   await flags.init();
-  const dashboard = new Dashboard({ db: env.db, stats: (w) => admin.stats("shop", w), ...opts });
+  const dashboard = new Dashboard({
+    db: env.db,
+    stats: (w) => admin.stats("shop", w),
+    routerView: () => admin.service("shop"),
+    ...opts,
+  });
   /** How often `POST /v1/down` was obeyed (with `everything`; it stops nothing here). */
   const downs = { count: 0 };
   const rollouts = more.everything ? new GuardedRollouts({ db: env.db, flags, service: "shop" }) : undefined;
