@@ -1,10 +1,22 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BackfillProgress, progressKey } from "./backfill.js";
 import { parseMigrationFile } from "./migration-file.js";
 import { Migrator } from "./migrator.js";
-import { migrateSchema } from "./test-support/migrate-db.js";
+import { migrateSchema, TEST_DATABASE_URL } from "./test-support/migrate-db.js";
 
 const ROWS = 20_000;
+const DIST = fileURLToPath(new URL("../dist/index.js", import.meta.url));
+const EUROS =
+  "operations:\n  - add_column: { table: orders, column: { name: euros, type: numeric, nullable: true }, up: cents / 100.0 }\n";
+
+/** A migrator in its own process, backfilling slowly, so that it can be killed mid-backfill. */
+const SLOW = `
+const m = await import(process.env.DIST);
+const migrator = new m.Migrator(m.pgPool(process.env.DB), { schema: process.env.SCHEMA, backfill: { batchSize: 500, delayMs: 30 } });
+await migrator.start(m.parseMigrationFile(process.env.FILE, "09_euros.yaml"));
+`;
 
 let db: Awaited<ReturnType<typeof migrateSchema>>;
 beforeAll(async () => {
@@ -39,12 +51,7 @@ describe("a backfill's progress", () => {
       }
     })();
     try {
-      await migrator.start(
-        parseMigrationFile(
-          "operations:\n  - add_column: { table: orders, column: { name: euros, type: numeric, nullable: true }, up: cents / 100.0 }\n",
-          "08_euros.yaml",
-        ),
-      );
+      await migrator.start(parseMigrationFile(EUROS, "08_euros.yaml"));
     } finally {
       watching = false;
       await watch;
@@ -64,7 +71,7 @@ describe("a backfill's progress", () => {
     expect(middle.done).toBeLessThan(ROWS);
     expect(Date.parse(middle.at)).toBeGreaterThanOrEqual(Date.parse(middle.startedAt));
 
-    // Another process saw it move (saved about twice a second), and it is kept once done.
+    // Another process saw it move (saved after every batch), and it is kept once done.
     const partial = (saved as BackfillProgress[]).filter((p) => p.done > 0 && p.done < ROWS);
     expect(new Set(partial.map((p) => p.done)).size).toBeGreaterThanOrEqual(2);
     const [row] = await db.query<{ p: BackfillProgress }>(
@@ -74,6 +81,37 @@ describe("a backfill's progress", () => {
     expect(row!.p).toMatchObject({ done: ROWS, finished: true, table: "orders" });
     // The operator's log line is unchanged.
     expect(lines.some((l) => /^backfill orders: \d+\/\d+ \(~\d+%\) rows, \d+ rows\/s$/.test(l))).toBe(true);
+    await migrator.rollback();
+  }, 60_000);
+
+  it("counts on from where a killed backfill stopped", async () => {
+    const child = spawn(process.execPath, ["--input-type=module", "-e", SLOW], {
+      env: { ...process.env, DIST, DB: TEST_DATABASE_URL, SCHEMA: db.schema, FILE: EUROS },
+      stdio: "ignore",
+    });
+    const saved = async () => {
+      const [row] = await db.query<{ p: BackfillProgress | null }>(
+        `SELECT progress->'0'->'${progressKey("euros")}' AS p FROM baton_migrate.migrations WHERE schema = $1 AND status = 'active'`,
+        [db.schema],
+      );
+      return row?.p ?? null;
+    };
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && ((await saved())?.done ?? 0) < 3000)
+      await new Promise((r) => setTimeout(r, 50));
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    const atKill = (await saved())!;
+    expect(atKill.done).toBeGreaterThanOrEqual(3000);
+    expect(atKill.done).toBeLessThan(ROWS);
+
+    const seen: BackfillProgress[] = [];
+    const migrator = new Migrator(db.pool, { schema: db.schema, onProgress: (p) => seen.push(p) });
+    await migrator.start(parseMigrationFile(EUROS, "09_euros.yaml"));
+    expect(seen[0]!.done).toBe(atKill.done); // the bar does not go back to 0
+    // Every row counted once, give or take the one batch a kill can cut between cursor and count.
+    expect(Math.abs(seen.at(-1)!.done - ROWS)).toBeLessThanOrEqual(500);
+    expect(seen.at(-1)).toMatchObject({ finished: true });
     await migrator.rollback();
   }, 60_000);
 });

@@ -36,12 +36,6 @@ export interface BackfillProgress {
 /** The progress key under which a backfill saves its `BackfillProgress` (beside its cursor). */
 export const progressKey = (cursorName: string) => `backfill:${cursorName}:rows`;
 
-/**
- * Saved progress at most this often (plus at the start and the end): readers in other processes
- * (a dashboard) see it live without a second write after every short batch.
- */
-const SAVE_PROGRESS_MS = 500;
-
 export const DEFAULT_BACKFILL: BackfillOptions = { batchSize: 5000, delayMs: 0, maxReplicaLagMs: 1000 };
 
 /**
@@ -71,7 +65,6 @@ export async function backfill(
   const before = cursor ? (ctx.progress.load<BackfillProgress>(progressKey(cursorName))?.done ?? 0) : 0;
   let done = 0;
   let lastReport = Date.now();
-  let lastSave = 0;
   const started = Date.now();
   const report = async (finished: boolean) => {
     const seconds = (Date.now() - started) / 1000;
@@ -88,10 +81,9 @@ export async function backfill(
       at: new Date().toISOString(),
     };
     opts.onProgress?.(progress);
-    if (finished || Date.now() - lastSave >= SAVE_PROGRESS_MS) {
-      lastSave = Date.now();
-      await ctx.progress.save(progressKey(cursorName), progress);
-    }
+    // Beside the cursor, after every batch: other processes (a dashboard) see it live, and a
+    // resumed backfill counts on from it (off by at most the batch a kill cut between the two).
+    await ctx.progress.save(progressKey(cursorName), progress);
   };
   await report(false);
   for (;;) {

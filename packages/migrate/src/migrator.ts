@@ -24,7 +24,7 @@ export interface MigratorOptions {
   log?: (line: string) => void;
   /**
    * Told after every batch of a backfill how far it has got (rows done, the table's estimated
-   * rows, rows/s). The same progress is saved with the migration about twice a second, so
+   * rows, rows/s). The same progress is saved with the migration after every batch, so
    * `status()` shows it to other processes too.
    */
   onProgress?: (progress: BackfillProgress) => void;

@@ -34,7 +34,12 @@ export function MigrationsPage({ live }) {
         setView(v);
         setProblem(null);
       },
-      (e) => setProblem(e.message),
+      (e) =>
+        setProblem(
+          e.code === "BATON_NOT_FOUND"
+            ? "This control plane shows no migrations: release waves over regions (baton.yaml's regions) do not have them yet; run baton migrate status against the database instead."
+            : e.message,
+        ),
     );
   // Again whenever the latest release moves (a release starts, completes or rolls back its migration).
   useEffect(() => void load(), [release?.id, release?.status, release?.step]);

@@ -13,8 +13,9 @@ export interface BackfillView extends BackfillProgress {
 }
 
 /**
- * A backfill saves its progress about twice a second while it runs; older than this and not
- * finished, its process has stopped (killed, or the migration waits to be started again).
+ * A backfill saves its progress after every batch; older than this and not finished, its process
+ * has stopped (killed, or the migration waits to be started again). A pause between batches
+ * (`migration.backfill.delay`) longer than this shows a running backfill as stopped.
  */
 export const RUNNING_WITHIN_MS = 10_000;
 

@@ -34,7 +34,7 @@ export const backfillProgress = z
     startedAt: z.string(),
     at: z.string().describe("when this progress was saved"),
   })
-  .describe("One backfill's progress, as its migrator saved it (about twice a second).")
+  .describe("One backfill's progress, as its migrator saved it (after every batch).")
   .register(apiSchemas, { id: "BackfillProgress" });
 
 const action = z.looseObject({

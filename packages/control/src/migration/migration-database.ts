@@ -38,6 +38,8 @@ export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = "***";
+    // libpq also takes the password as a parameter (?password=...).
+    for (const key of [...u.searchParams.keys()]) if (/pass/i.test(key)) u.searchParams.set(key, "***");
     return u.toString();
   } catch {
     return "(a database URL that does not parse)";
