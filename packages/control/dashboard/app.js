@@ -107,8 +107,17 @@ function Shell({ page, onSignOut }) {
     };
   }, []);
   const logout = async () => {
-    await api("DELETE", "/v1/session").catch(() => {});
-    onSignOut("Signed out.");
+    // A 401: the session had ended already. Anything else (the control plane or its database down)
+    // left the session valid: said, rather than "Signed out".
+    const failed = await api("DELETE", "/v1/session").then(
+      () => null,
+      (e) => (e.status === 401 ? null : e),
+    );
+    onSignOut(
+      failed
+        ? `Sign-out did not reach the control plane (${failed.message}); the session may still be valid: reload the page and sign out again once it answers.`
+        : "Signed out.",
+    );
   };
   const { Page } = page;
   return html`
