@@ -5,6 +5,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Migrator, parseMigrationFile, pgPool } from "@baton/migrate";
 import pg from "pg";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -200,6 +201,36 @@ describe("the Migrations page in a real browser", () => {
       )
     ).rows;
     expect(wrong).toEqual({ n: 0 });
+
+    // One started by hand (baton migrate start) is the operator's to finish: Complete, asked first.
+    const pool = pgPool(TEST_DATABASE_URL, 2);
+    try {
+      await new Migrator(pool, { schema: app }).start(
+        parseMigrationFile(
+          "operations:\n  - add_column: { table: orders, column: { name: note, type: text, nullable: true } }\n",
+          "03_note.yaml",
+        ),
+      );
+    } finally {
+      await pool.close();
+    }
+    await page.reload(); // the page looks every 10 s when nothing runs; the session stays
+    await page.getByRole("heading", { name: "In progress: 03_note" }).waitFor();
+    await page.getByText(/by hand \(baton migrate start\)\.$/).waitFor();
+    let asked = "";
+    page.once("dialog", (d) => {
+      asked = d.message();
+      void d.accept();
+    });
+    await page.getByRole("button", { name: "Complete" }).click();
+    await page
+      .getByTestId("migration-done")
+      .filter({ hasText: "Complete: migration 03_note completed." })
+      .waitFor();
+    expect(asked).toMatch(/^Complete migration 03_note\?/);
+    await page.getByRole("heading", { name: "No migration in progress" }).waitFor();
+    const audit = await apiGet<any>(dir, "/v1/audit?action=migration.completed");
+    expect(audit.events[0]).toMatchObject({ actor: "dashboard", action: "migration.completed" });
     expect(errors).toEqual([]);
   }, 60_000);
 });
