@@ -248,7 +248,10 @@ describe("the dashboard in a real browser", () => {
       expect(await page.getByTestId("analysis").locator(".chart canvas").count()).toBe(2);
       // The timeline: what the release did, kept with it (closed once the release has ended).
       await page.getByTestId("timeline").locator("summary").click();
-      await page.getByTestId("timeline").getByText(/rolling back v3: error rate/).waitFor();
+      await page
+        .getByTestId("timeline")
+        .getByText(/rolling back v3: error rate/)
+        .waitFor();
       await assertAccessible(page, "release analysis");
       await page.getByTestId("analysis").screenshot({ path: join(SCREENSHOTS, "release-analysis.png") });
 

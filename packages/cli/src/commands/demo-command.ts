@@ -86,7 +86,9 @@ export async function runDemo(): Promise<void> {
     const adminToken = randomBytes(24).toString("hex");
     const routerAdmin = new RouterAdmin(`http://127.0.0.1:${router.adminAddress!.port}`);
     const dashboard = new Dashboard({
+      db: sql,
       stats: (windowSeconds) => routerAdmin.stats(file.service, windowSeconds),
+      routerView: () => routerAdmin.service(file.service),
     });
     api = await startApi(cp, {
       host: "127.0.0.1",

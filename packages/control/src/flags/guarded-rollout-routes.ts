@@ -70,6 +70,12 @@ const rollout = z
   })
   .register(apiSchemas, { id: "GuardedRollout" });
 
+// Every body and answer is named: the OpenAPI document refers to its components by name.
+const rolloutList = z.array(rollout).register(apiSchemas, { id: "GuardedRolloutList" });
+const rolloutActionBody = z
+  .strictObject({ actor: actor.optional() }, { error: "the body must be a JSON object" })
+  .register(apiSchemas, { id: "GuardedRolloutActionRequest" });
+
 function ms(field: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const value = parseDuration(text);
@@ -87,7 +93,7 @@ export function guardedRolloutRoutes(rollouts: GuardedRollouts): ApiRoute[] {
       operationId: `${path}GuardedRollout`,
       summary,
       params: flagPath,
-      body: z.strictObject({ actor: actor.optional() }, { error: "the body must be a JSON object" }),
+      body: rolloutActionBody,
       response: { status: 200, description: "The rollout", schema: rollout },
       errors: ["BATON_UNKNOWN_FLAG", "BATON_NO_FLAG_ROLLOUT", DB],
       handle: ({ params, body }) =>
@@ -133,7 +139,7 @@ export function guardedRolloutRoutes(rollouts: GuardedRollouts): ApiRoute[] {
       operationId: "listGuardedRollouts",
       summary: "A flag's guarded rollouts, newest first; a running one with its current look",
       params: flagPath,
-      response: { status: 200, description: "The rollouts", schema: z.array(rollout) },
+      response: { status: 200, description: "The rollouts", schema: rolloutList },
       errors: [DB],
       handle: ({ params }) => rollouts.list(params.name),
     }),

@@ -8,6 +8,7 @@ import { ControlPlane } from "../control-plane.js";
 import { Dashboard, type DashboardOptions } from "../dashboard/dashboard.js";
 import { FlagService } from "../flags/flag-service.js";
 import { GuardedRollouts } from "../flags/guarded-rollouts.js";
+import { MigrationMonitor } from "../migration/migration-monitor.js";
 import { AppMetrics } from "../release-metrics/app-metrics.js";
 import { RouterAdmin } from "../router-admin.js";
 import { parseServiceFile } from "../service-file.js";
@@ -80,7 +81,15 @@ export async function startDashboardApi(
     tokenSha256: hashToken(DASHBOARD_TOKEN),
     flags,
     dashboard,
-    ...(rollouts ? { rollouts, releaseMetrics: new AppMetrics(), onDown: () => void downs.count++ } : {}),
+    ...(rollouts
+      ? {
+          rollouts,
+          releaseMetrics: new AppMetrics(),
+          onDown: () => void downs.count++,
+          // No migration configured: its routes answer, and refuse every action, as in `baton up`.
+          migration: new MigrationMonitor({ plane, settings: () => undefined }),
+        }
+      : {}),
   });
 
   /** One request as a browser or a script would send it; nothing is added unasked. */
