@@ -285,7 +285,11 @@ async function openEvents(headers: Record<string, string>) {
   const events: { event: string; data: any }[] = [];
   let comments = 0;
   let buffer = "";
+  let ended = false;
   if (res.statusCode === 200) {
+    res.body.on("end", () => {
+      ended = true;
+    });
     res.body.setEncoding("utf8");
     res.body.on("data", (chunk: string) => {
       buffer += chunk;
@@ -307,6 +311,8 @@ async function openEvents(headers: Record<string, string>) {
     body: (res.statusCode === 200 ? undefined : await res.body.json()) as any,
     events,
     comments: () => comments,
+    /** Whether the server ended the stream. */
+    ended: () => ended,
     close: () => controller.abort(),
   };
 }
@@ -358,6 +364,26 @@ describe("live events", () => {
       await until("the flag change", () => stream.events.at(-1)!.data.flags.changeId > before);
     } finally {
       stream.close();
+    }
+  });
+
+  it("ends a cookie's streams when its session ends (logout in another tab), and keeps a bearer's", async () => {
+    await until("earlier streams to close", () => fx.dashboard.openStreams === 0);
+    const { cookie, csrf } = await fx.login();
+    const tab = await openEvents({ cookie });
+    const script = await openEvents({ authorization: `Bearer ${DASHBOARD_TOKEN}` });
+    try {
+      await until("a tick on both", () => tab.events.length > 0 && script.events.length > 0);
+      const out = await fx.send("DELETE", "/v1/session", { cookie, headers: fromPage(csrf) });
+      expect(out.body).toEqual({ loggedOut: true });
+      await until("the tab's stream to end", () => tab.ended());
+      const ticks = script.events.length;
+      await until("the script's stream to go on", () => script.events.length > ticks + 1);
+      expect(script.ended()).toBe(false);
+      expect((await openEvents({ cookie })).status).toBe(401); // the browser's reconnect
+    } finally {
+      tab.close();
+      script.close();
     }
   });
 

@@ -20,6 +20,8 @@ export interface DashboardEventsOptions {
  */
 export class DashboardEvents {
   private readonly streams = new Set<ServerResponse>();
+  /** How a cookie-authenticated stream's session is asked again (a bearer's stream has none). */
+  private readonly admitted = new Map<ServerResponse, () => Promise<boolean>>();
   private readonly maxStreams: number;
   private readonly intervalMs: number;
   private readonly heartbeatMs: number;
@@ -38,8 +40,12 @@ export class DashboardEvents {
     return this.streams.size;
   }
 
-  /** Takes over the reply and keeps it as a stream until the client goes or `close()`. */
-  attach(reply: FastifyReply): void {
+  /**
+   * Takes over the reply and keeps it as a stream until the client goes or `close()`.
+   * `stillAdmitted`: asked again at each heartbeat and by `revalidate()`; a stream whose session
+   * has ended (logout, eviction, expiry) is ended, and the browser's reconnect then gets its 401.
+   */
+  attach(reply: FastifyReply, stillAdmitted?: () => Promise<boolean>): void {
     if (this.streams.size >= this.maxStreams)
       throw new BatonControlError(
         "BATON_TOO_MANY_STREAMS",
@@ -57,6 +63,7 @@ export class DashboardEvents {
     res.write("retry: 2000\n\n");
     res.socket?.setNoDelay(true);
     this.streams.add(res);
+    if (stillAdmitted) this.admitted.set(res, stillAdmitted);
     const leave = () => this.leave(res);
     res.once("close", leave);
     res.once("error", leave);
@@ -68,17 +75,38 @@ export class DashboardEvents {
   close(): void {
     for (const res of this.streams) res.end();
     this.streams.clear();
+    this.admitted.clear();
     this.stop();
+  }
+
+  /**
+   * Asks each cookie-authenticated stream's session again and ends the streams of sessions that
+   * are gone. A lookup that fails (the database is away) keeps the stream: it was admitted, it only
+   * reads, and the next check decides.
+   */
+  async revalidate(): Promise<void> {
+    await Promise.all(
+      [...this.admitted].map(async ([res, stillAdmitted]) => {
+        if ((await stillAdmitted().catch(() => true)) === false) {
+          res.end();
+          this.leave(res);
+        }
+      }),
+    );
   }
 
   private leave(res: ServerResponse): void {
     this.streams.delete(res);
+    this.admitted.delete(res);
     if (this.streams.size === 0) this.stop();
   }
 
   private start(): void {
     this.timer ??= setInterval(() => void this.tick(), this.intervalMs);
-    this.heartbeat ??= setInterval(() => this.send(": heartbeat\n\n"), this.heartbeatMs);
+    this.heartbeat ??= setInterval(() => {
+      this.send(": heartbeat\n\n");
+      void this.revalidate();
+    }, this.heartbeatMs);
   }
 
   private stop(): void {

@@ -8,7 +8,7 @@ import type { SqlClient } from "../state/sql-client.js";
 import { type Asset, DashboardAssets } from "./dashboard-assets.js";
 import { DashboardEvents } from "./dashboard-events.js";
 import { type DashboardSessionOptions, DashboardSessions } from "./dashboard-sessions.js";
-import { admitBySession, assertSameOrigin, SESSION_COOKIE, sessionOf } from "./session-guard.js";
+import { admitBySession, assertSameOrigin, cookieValue, SESSION_COOKIE, sessionOf } from "./session-guard.js";
 
 export interface DashboardOptions {
   /** The router's stats of the service (`RouterAdmin.stats`); without it, events carry no stats. */
@@ -168,14 +168,23 @@ export class Dashboard {
     });
     app.delete("/v1/session", async (request, reply) => {
       const found = await sessionOf(request, this.sessions);
-      if (found) await this.sessions.delete(found.id);
+      if (found) {
+        await this.sessions.delete(found.id);
+        // Its other tabs' open streams end now, not at their next heartbeat.
+        void events.revalidate();
+      }
       reply.header("set-cookie", `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
       return { loggedOut: found !== undefined };
     });
     app.post("/v1/session/link", (request) => ({
       url: this.loginLink(`${request.protocol}://${request.headers.host ?? ""}`),
     }));
-    app.get("/v1/events", (_request, reply) => events.attach(reply));
+    app.get("/v1/events", (request, reply) => {
+      // A bearer's stream stays; a cookie's lasts as long as its session (logout ends it).
+      const id =
+        request.headers.authorization === undefined ? cookieValue(request, SESSION_COOKIE) : undefined;
+      events.attach(reply, id ? async () => (await this.sessions.get(id)) !== undefined : undefined);
+    });
   }
 
   /** Open event streams (for tests and status). */
