@@ -118,3 +118,57 @@ describe("release waves over regions", () => {
     expect(await waves.audit.verify()).toMatchObject({ problems: [] });
   }, 120_000);
 });
+
+describe("shutting down during a wave", () => {
+  it("stops a region's release that waits for promote instead of waiting for it", async () => {
+    const own = await testSchema("regions_down");
+    const ownDir = await mkdtemp(join(tmpdir(), "baton-regions-down-"));
+    await chmod(ownDir, 0o755);
+    const router = await createRouter(
+      { listen: "127.0.0.1:0", admin: { listen: "127.0.0.1:0" } },
+      { logger: silentLogger },
+    );
+    const one = parseServiceFile(`
+service: hold
+listen: 8080
+instances: 1
+run: ${process.execPath} ${ECHO_SERVER}
+health: { startTimeout: 10s }
+canary:
+  steps: [ { weight: 20 }, { weight: 100 } ]
+drain: { timeout: 1s, preStop: 0s }
+regions:
+  - { name: a, router: "http://127.0.0.1:${router.adminAddress!.port}", bake: 1s }
+`);
+    const plane = new RegionalControlPlane({
+      file: one,
+      db: own.db,
+      dataDir: ownDir,
+      regions: [{ name: "a", router: new RouterAdmin(one.regions[0]!.router), bake: 1000 }],
+    });
+    try {
+      await plane.init();
+      const first = await plane.deploy({ version: "v1", cwd: ownDir, actor: "t" });
+      expect((await plane.wait(first.id)).status).toBe("succeeded");
+      const held = await plane.deploy({ version: "v2", cwd: ownDir, actor: "t" });
+      // Region a's canary holds at its first step until someone promotes it.
+      const deadline = Date.now() + 20_000;
+      while ((await plane.status()).regions[0]?.release?.version !== "v2" && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 500));
+      const stopped = await Promise.race([
+        plane.stopAll().then(() => "stopped"),
+        new Promise((r) => setTimeout(() => r("still waiting for the region's release"), 15_000)),
+      ]);
+      expect(stopped).toBe("stopped");
+      const wave = await plane.wait(held.id);
+      expect(wave.status).toBe("rolled-back");
+      expect(wave.reason).toMatch(/shutting down/);
+    } finally {
+      await plane.stopAll();
+      await router.close();
+      await own.drop();
+      await rm(ownDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

@@ -144,6 +144,8 @@ export class RegionalControlPlane {
       say(`wave ${wave.id}: region ${target.name} (${i + 1}/${this.planes.length})`);
       current.region = plane;
       const started = await plane.deploy({ ...req, env: { ...req.env, BATON_REGION: target.name } });
+      // Stopped while the region's release was starting: it stops too (see stopAll and abort).
+      if (current.aborted) abortRegion(plane, SHUTDOWN_ACTOR);
       const ended = await plane.wait(started.id);
       current.region = undefined;
       if (ended.status !== "succeeded") {
@@ -350,12 +352,28 @@ export class RegionalControlPlane {
   }
 
   async stopAll(): Promise<void> {
-    if (this.wave) this.wave.aborted ??= "the control plane is shutting down";
+    if (this.wave) {
+      this.wave.aborted ??= "the control plane is shutting down";
+      // The region's release in flight stops too, as a lone control plane's does on shutdown: one
+      // holding at a step for `baton promote` would otherwise hold `baton down` for ever.
+      if (this.wave.region) abortRegion(this.wave.region, SHUTDOWN_ACTOR);
+    }
     await this.wave?.done.catch(() => {});
     for (const { plane } of this.planes) await plane.stopAll();
   }
 
   detach(): void {
     for (const { plane } of this.planes) plane.detach();
+  }
+}
+
+const SHUTDOWN_ACTOR = "the control plane (shutting down)";
+
+/** Aborts the region's release in flight, if there is one (none: nothing to stop). */
+function abortRegion(plane: ControlPlane, actor: string): void {
+  try {
+    plane.abort(actor);
+  } catch {
+    // No release in flight there (it just ended): the wave stops at its next step.
   }
 }
