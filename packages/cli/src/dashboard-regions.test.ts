@@ -11,7 +11,8 @@ import { processAlive } from "../../control/src/providers/process-alive.js";
 import { pgClient } from "../../control/src/state/sql-client.js";
 import { TEST_DATABASE_URL, testSchema } from "../../control/src/test-support/test-database.js";
 import { type LoadResult, startLoad } from "../../router/src/test-support/load.js";
-import { apiGet, apiPost, BIN, exitOf, until } from "./test-support/baton-cli.js";
+import { apiGet, apiPost, BIN, batonCli, exitOf, until } from "./test-support/baton-cli.js";
+import { processesWithFilesUnder } from "./test-support/open-files.js";
 import { processesMentioning } from "./test-support/processes.js";
 import { type RegionRouter, startRegionRouter } from "./test-support/region-router.js";
 
@@ -61,7 +62,7 @@ health: { startTimeout: 10s }
 strategy: canary
 canary:
   steps: [ { weight: 50, pause: 2s }, { weight: 100 } ]
-analysis: { minRequests: 30, maxErrorRateIncrease: 0.1 }
+analysis: { minRequests: 30, maxErrorRateIncrease: 0.1, confidence: 0.9 }
 drain: { timeout: 1s, preStop: 0s }
 regions:
   - { name: eu, router: "http://127.0.0.1:${ports.eu.adminPort}", url: "http://127.0.0.1:${ports.eu.port}", bake: 3s }
@@ -151,10 +152,28 @@ async function status(): Promise<WavesStatus> {
 const serving = (s: WavesStatus) =>
   s.regions.map((r) => `${r.region}=${r.serving?.version ?? "-"}`).join(" ");
 
-/** Deploys `version` (POST /v1/deploy) and polls the status until the wave ends; returns every serving state seen. */
-async function wave(version: string, env: Record<string, string> = {}, ms = 40_000) {
-  const answer = await apiPost(dir, "/v1/deploy", { version, dir: ECHO_DIR, env });
-  expect(answer).toMatchObject({ status: 202 });
+/**
+ * Deploys `version` (POST /v1/deploy, or `baton deploy --wait` with `cli`) and polls the status
+ * until the wave ends; returns every serving state seen, and what `baton deploy` said.
+ */
+async function wave(version: string, env: Record<string, string> = {}, cli = false, ms = 40_000) {
+  const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  const deployed = cli
+    ? batonCli(
+        [
+          "deploy",
+          "--version",
+          version,
+          "--dir",
+          ECHO_DIR,
+          ...(envArgs.length ? ["--env", ...envArgs] : []),
+          "--wait",
+        ],
+        dir,
+      )
+    : undefined;
+  if (!cli)
+    expect(await apiPost(dir, "/v1/deploy", { version, dir: ECHO_DIR, env })).toMatchObject({ status: 202 });
   const seen: string[] = [];
   let last: WavesStatus | undefined;
   await until(
@@ -170,7 +189,7 @@ async function wave(version: string, env: Record<string, string> = {}, ms = 40_0
     },
     ms,
   );
-  return { seen, end: last! };
+  return { seen, end: last!, cli: await deployed };
 }
 
 function loadOn(region: Region, rate: number) {
@@ -199,14 +218,19 @@ const MEASURED = (version: string) =>
 describe("release waves over two region routers under baton up, in the dashboard", () => {
   it("moves region by region with each router's numbers, rolls a bad version back, and says when a router is gone", async () => {
     const started = Date.now();
+    const phases: string[] = [];
+    const mark = (what: string) => phases.push(`${what} ${((Date.now() - started) / 1000).toFixed(1)}s`);
     await Promise.all(REGIONS.map(startRouter));
+    mark("routers");
     const link = await startUp();
+    mark("up");
 
     // v1 everywhere (nothing to compare with: it goes straight in, region by region).
     const v1 = await wave("v1");
     expect(v1.end.release).toMatchObject({ status: "succeeded", strategy: "waves" });
     expect(serving(v1.end)).toBe("eu=v1 us=v1");
 
+    mark("v1");
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
@@ -239,6 +263,7 @@ describe("release waves over two region routers under baton up, in the dashboard
     expect(await measuredCell("eu").textContent()).toMatch(/^v1: \d+\.\d req\/s, 0\.0% errors, p95 /);
     await assertAccessible(page, "overview with regions");
 
+    mark("browser");
     // v2: the wave moves region by region (eu on v2 while us still serves v1), seen by the API and the page.
     const v2Running = wave("v2");
     await row("eu").getByRole("cell", { name: "v2", exact: true }).waitFor(); // eu's Serving cell
@@ -272,13 +297,16 @@ describe("release waves over two region routers under baton up, in the dashboard
       expect(quiet[r].byVersion.v2, `${r} served v2`).toBeGreaterThan(0);
     }
 
+    mark("v2");
     // A bad v3 (30% of its requests fail) is stopped in eu; the Releases page says why by itself.
     loads = { eu: loadOn("eu", 60), us: loadOn("us", 30) };
     await page.getByRole("link", { name: "Releases" }).click();
     await page.getByRole("heading", { name: "Releases", level: 1 }).waitFor();
     await page.evaluate(() => Object.assign(globalThis, { notReloaded: true }));
-    const v3 = await wave("v3", { FAIL_RATE: "0.3" });
+    const v3 = await wave("v3", { FAIL_RATE: "0.3" }, true);
     expect(v3.end.release?.status).toBe("rolled-back");
+    expect(v3.cli?.code, v3.cli?.stderr).toBe(1); // `baton deploy --wait`: rolled back
+    expect(v3.cli?.stdout).toMatch(/region eu: rolled-back: error rate 0\.\d+ > /);
     expect(v3.end.release?.reason).toMatch(/^region eu: rolled-back: error rate 0\.\d+ > /);
     expect(v3.seen.some((s) => s.includes("us=v3"))).toBe(false);
     expect(serving(v3.end)).toBe("eu=v2 us=v2");
@@ -294,6 +322,7 @@ describe("release waves over two region routers under baton up, in the dashboard
     expect(bad.us.failed, JSON.stringify(bad.us.failures)).toBe(0); // us never took v3
     expect(bad.us.byVersion.v3 ?? 0).toBe(0);
 
+    mark("v3");
     // us's router killed: its row says so in words, eu's numbers keep coming, baton up stays.
     loads = { eu: loadOn("eu", 60), us: loadOn("us", 30) };
     await page.getByRole("link", { name: "Overview" }).click();
@@ -315,6 +344,7 @@ describe("release waves over two region routers under baton up, in the dashboard
     expect(errors).toEqual([]);
     await assertAccessible(page, "overview with a region's router down");
 
+    mark("kill");
     // Restarted on its file: it resumes its table, and its numbers come back.
     await startRouter("us");
     await measuredCell("us")
@@ -322,8 +352,11 @@ describe("release waves over two region routers under baton up, in the dashboard
       .waitFor();
     await Promise.all([loads.eu.stop(), loads.us.stop()]);
 
+    mark("restart");
     // baton down: every instance stops, and baton up exits; then the routers this test started.
-    await status();
+    const holding = processesWithFilesUnder(dir); // what the scan after down must find gone
+    for (const r of (await status()).regions)
+      for (const i of r.serving!.instances) expect(holding).toContain(i.pid);
     expect(await apiPost(dir, "/v1/down", {})).toMatchObject({ status: 202 });
     await Promise.race([
       exitOf(up!),
@@ -343,6 +376,7 @@ describe("release waves over two region routers under baton up, in the dashboard
     );
     expect([...routerPids, up!.pid!].filter(processAlive)).toEqual([]);
     expect(processesMentioning(dir)).toEqual([]);
+    expect(processesWithFilesUnder(dir)).toEqual([]); // the canaries of v2 and v3 too
     await browser.close();
     browser = undefined;
     await schema.drop();
@@ -355,6 +389,6 @@ describe("release waves over two region routers under baton up, in the dashboard
     schema = undefined as never;
     await rm(dir, { recursive: true, force: true });
     expect(existsSync(dir)).toBe(false);
-    console.log(`release waves e2e: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(`release waves e2e: ${((Date.now() - started) / 1000).toFixed(1)} s (${phases.join(", ")})`);
   }, 90_000);
 });
