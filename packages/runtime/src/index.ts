@@ -4,6 +4,7 @@ export * from "./cache/index.js";
 export type { HealthCheck } from "./health/health-check.js";
 export * from "./health/index.js";
 export * from "./metrics/index.js";
+export * from "./replica/index.js";
 export * from "./resilience/index.js";
 export * from "./shutdown/index.js";
 export * from "./versioning/index.js";

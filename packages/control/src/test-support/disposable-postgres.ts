@@ -11,12 +11,25 @@ const BIN = "/usr/lib/postgresql/15/bin";
 /** A PostgreSQL server of the test's own (Debian's binaries, as `postgres`), to stop and start. */
 export interface DisposablePostgres {
   url: string;
+  /** The data directory: `postmaster.pid` there names the postmaster (to SIGKILL it). */
+  dataDir: string;
   stop(): Promise<void>;
   start(): Promise<void>;
   destroy(): Promise<void>;
 }
 
-export async function disposablePostgres(): Promise<DisposablePostgres> {
+export interface DisposablePostgresOptions {
+  /**
+   * A streaming replica of this server instead of a new cluster: a base backup of it with
+   * `standby.signal` and `primary_conninfo` (`pg_basebackup -R`). initdb's defaults already allow
+   * it: wal_level=replica, max_wal_senders=10 and trusted replication from 127.0.0.1.
+   */
+  replicaOf?: DisposablePostgres;
+}
+
+export async function disposablePostgres(
+  options: DisposablePostgresOptions = {},
+): Promise<DisposablePostgres> {
   const dir = await mkdtemp(join(tmpdir(), "baton-pg-"));
   await chmod(dir, 0o777);
   const data = join(dir, "data");
@@ -25,7 +38,13 @@ export async function disposablePostgres(): Promise<DisposablePostgres> {
     process.getuid?.() === 0
       ? run("runuser", ["-u", "postgres", "--", join(BIN, cmd), ...args])
       : run(join(BIN, cmd), args);
-  await asPostgres("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync"]);
+  if (options.replicaOf) {
+    const primary = new URL(options.replicaOf.url);
+    await asPostgres("pg_basebackup", [
+      ...["-R", "-D", data, "-h", primary.hostname, "-p", primary.port, "-U", "postgres"],
+      ...["-X", "stream", "-c", "fast", "--no-sync"],
+    ]);
+  } else await asPostgres("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync"]);
   const pgCtl = (...args: string[]) => asPostgres("pg_ctl", ["-D", data, "-w", "-t", "30", ...args]);
   const start = async () => {
     await pgCtl(
@@ -39,6 +58,7 @@ export async function disposablePostgres(): Promise<DisposablePostgres> {
   await start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    dataDir: data,
     start,
     stop: async () => {
       await pgCtl("stop", "-m", "immediate");
