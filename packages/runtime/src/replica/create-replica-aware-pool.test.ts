@@ -117,6 +117,25 @@ describe("replica-aware reads against a real streaming replica", () => {
     expect((await db.query("SELECT pg_is_in_recovery() AS standby")).rows[0]).toEqual({ standby: false });
   });
 
+  it("leaves a replica in rotation for the caller's own errors, and rejects a malformed token", async () => {
+    const eventual = { consistency: "eventual" } as const;
+    await expect(db.query("SELECT nope FROM counter", [], eventual)).rejects.toThrow(
+      /column "nope" does not exist/,
+    );
+    await expect(db.query("UPDATE counter SET n = n", [], eventual)).rejects.toThrow(/read-only transaction/);
+    await expect(
+      db.read(async () => {
+        throw new Error("no such user");
+      }, eventual),
+    ).rejects.toThrow("no such user");
+    expect(db.status()[0]).toMatchObject({ inRotation: true, reason: "ok" });
+    await expect(db.query("SELECT 1", [], { ...eventual, after: "0/1; DROP TABLE" })).rejects.toThrow(
+      /invalid read-your-writes token "0\/1; DROP TABLE"/,
+    );
+    expect(() => db.session("not-an-lsn")).toThrow(/expected a PostgreSQL LSN/);
+    expect(db.session("").token).toBeUndefined();
+  });
+
   it("moves eventual reads to the primary while replay is paused, never staler than maxLag, and back after", async () => {
     const outBefore = await counter("baton_runtime_replica_transitions_total", { to: "out" });
     const inBefore = await counter("baton_runtime_replica_transitions_total", { to: "in" });

@@ -96,7 +96,7 @@ export function createReplicaAwarePool<P extends PgPoolLike>(
       ...(values ? { values } : {}),
       ...(route.target === "primary" ? {} : { query_timeout: options.replicaTimeoutMs ?? 2000 }),
     }) as Promise<PgResultLike<R>>;
-  const read = <T>(fn: (pool: P, route: ReadRoute) => Promise<T>, readOptions: ReadOptions = {}) =>
+  const read = async <T>(fn: (pool: P, route: ReadRoute) => Promise<T>, readOptions: ReadOptions = {}) =>
     router.read(
       fn,
       readOptions.consistency ?? defaultConsistency,

@@ -61,7 +61,7 @@ export function createReplicaAwareSql<S extends PostgresJsSqlLike>(
     replicas,
     options,
   );
-  const read = <T>(fn: (sql: S, route: ReadRoute) => Promise<T>, readOptions: ReadOptions = {}) =>
+  const read = async <T>(fn: (sql: S, route: ReadRoute) => Promise<T>, readOptions: ReadOptions = {}) =>
     router.read(
       fn,
       readOptions.consistency ?? defaultConsistency,

@@ -178,19 +178,42 @@ export class ReplicaRouter<T> {
   }
 }
 
+// Network failures (Node), and postgres.js's connection errors.
+const CONNECTION_CODES = new Set([
+  ...[
+    "ECONNREFUSED",
+    "ECONNRESET",
+    "EPIPE",
+    "ETIMEDOUT",
+    "EHOSTUNREACH",
+    "ENETUNREACH",
+    "ENOTFOUND",
+    "EAI_AGAIN",
+  ],
+  ...["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED", "CONNECT_TIMEOUT"],
+]);
+// node-postgres gives its connection failures no code, only these messages.
+const PG_CONNECTION_MESSAGE =
+  /^(Connection terminated|timeout expired|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Client was closed)/;
+
 /**
- * What a failed replica read means. Errors PostgreSQL reports (they carry a severity and a
- * SQLSTATE) are the query's own and would fail on the primary too, except: connection classes 08,
- * 53 (resources), 57 (shutdown, starting up), 58 (system), which say the replica is unavailable,
- * and 40001, a standby's recovery conflict, which the primary does not have. Anything without a
- * SQLSTATE (refused, reset, timed out) is the replica's.
+ * What a failed replica read means. Only a failure recognisably the replica's takes it out and
+ * runs the read again on the primary: a timeout, a network or driver connection error, or a
+ * PostgreSQL error of class 08 (connection), 53 (resources), 57 (shutting down, starting up) or
+ * 58 (system). 40001 on a standby is a recovery conflict, which the primary does not have: the
+ * read runs there, the replica stays. Anything else (an SQL error, an error the caller's function
+ * throws) is the caller's, and would be the same on the primary.
  */
 function classify(error: unknown): "replica_down" | "retry_on_primary" | "caller" {
   if (error instanceof ReplicaTimeoutError) return "replica_down";
-  const e = error as { severity?: unknown; code?: unknown } | undefined;
-  if (typeof e?.severity !== "string" || typeof e.code !== "string") return "replica_down";
-  if (e.code === "40001") return "retry_on_primary";
-  return /^(08|53|57|58)/.test(e.code) ? "replica_down" : "caller";
+  const e = error as { severity?: unknown; code?: unknown; message?: unknown } | undefined;
+  if (typeof e?.severity === "string" && typeof e.code === "string") {
+    if (e.code === "40001") return "retry_on_primary";
+    return /^(08|53|57|58)/.test(e.code) ? "replica_down" : "caller";
+  }
+  if (typeof e?.code === "string" && CONNECTION_CODES.has(e.code)) return "replica_down";
+  if (typeof e?.message === "string" && PG_CONNECTION_MESSAGE.test(e.message)) return "replica_down";
+  return "caller";
 }
 
 function positive(name: string, value: number | undefined): number {
