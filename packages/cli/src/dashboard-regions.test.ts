@@ -79,8 +79,9 @@ afterAll(async () => {
     up.kill("SIGKILL");
   }
   for (const r of Object.values(routers)) if (r.child.exitCode === null) r.child.kill("SIGKILL");
-  // After a failure: no instance of this test outlives it (each by its own pid).
-  for (const pid of instancePids) if (processAlive(pid)) process.kill(pid, "SIGKILL");
+  // After a failure: no instance of this test outlives it (each by its pid, known to be ours by
+  // the log file it holds open under the data directory).
+  if (dir) for (const pid of processesWithFilesUnder(dir)) process.kill(pid, "SIGKILL");
   await schema?.drop().catch(() => {});
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -247,8 +248,8 @@ describe("release waves over two region routers under baton up, in the dashboard
     const row = (r: Region) => regionsTable.locator(`tr[data-region=${r}]`);
     const measuredCell = (r: Region) => row(r).getByTestId("region-measured");
 
-    // Light load on both regions' public ports, eu three times us: each row's numbers are its own router's.
-    let loads: Record<Region, ReturnType<typeof loadOn>> = { eu: loadOn("eu", 60), us: loadOn("us", 30) };
+    // Light load on both regions' public ports, eu twice us: each row's numbers are its own router's.
+    let loads: Record<Region, ReturnType<typeof loadOn>> = { eu: loadOn("eu", 80), us: loadOn("us", 40) };
     for (const r of REGIONS)
       await measuredCell(r)
         .filter({ hasText: MEASURED("v1") })
@@ -260,7 +261,7 @@ describe("release waves over two region routers under baton up, in the dashboard
       async () => (await rate("eu", "v1")) > (await rate("us", "v1")) * 1.5,
       10_000,
     );
-    expect(await measuredCell("eu").textContent()).toMatch(/^v1: \d+\.\d req\/s, 0\.0% errors, p95 /);
+    expect(await measuredCell("eu").textContent()).toMatch(/(^|; )v1: \d+\.\d req\/s, 0\.0% errors, p95 /);
     await assertAccessible(page, "overview with regions");
 
     mark("browser");
@@ -277,7 +278,7 @@ describe("release waves over two region routers under baton up, in the dashboard
     expect(v2.seen.indexOf("eu=v2 us=v1")).toBeLessThan(v2.seen.indexOf("eu=v2 us=v2"));
     expect(v2.seen).not.toContain("eu=v1 us=v2");
     expect(serving(v2.end)).toBe("eu=v2 us=v2");
-    // eu baked against us (v2 there against v1 still serving here), recorded on the wave.
+    // eu baked against us (v2 in eu against v1 still serving us), recorded on the wave.
     const v2Detail = await apiGet<{ decisions: { reason: string }[] }>(
       dir,
       `/v1/releases/${v2.end.release!.id}`,
@@ -288,7 +289,7 @@ describe("release waves over two region routers under baton up, in the dashboard
     for (const r of REGIONS) {
       await row(r).getByRole("cell", { name: "v2", exact: true }).first().waitFor();
       await measuredCell(r)
-        .filter({ hasText: /^v2: \d+\.\d req\/s, 0\.0% errors, p95 / })
+        .filter({ hasText: /(^|; )v2: \d+\.\d req\/s, 0\.0% errors, p95 / })
         .waitFor();
     }
     const quiet: Record<Region, LoadResult> = { eu: await loads.eu.stop(), us: await loads.us.stop() };
@@ -299,7 +300,7 @@ describe("release waves over two region routers under baton up, in the dashboard
 
     mark("v2");
     // A bad v3 (30% of its requests fail) is stopped in eu; the Releases page says why by itself.
-    loads = { eu: loadOn("eu", 60), us: loadOn("us", 30) };
+    loads = { eu: loadOn("eu", 80), us: loadOn("us", 40) };
     await page.getByRole("link", { name: "Releases" }).click();
     await page.getByRole("heading", { name: "Releases", level: 1 }).waitFor();
     await page.evaluate(() => Object.assign(globalThis, { notReloaded: true }));
@@ -324,7 +325,7 @@ describe("release waves over two region routers under baton up, in the dashboard
 
     mark("v3");
     // us's router killed: its row says so in words, eu's numbers keep coming, baton up stays.
-    loads = { eu: loadOn("eu", 60), us: loadOn("us", 30) };
+    loads = { eu: loadOn("eu", 80), us: loadOn("us", 40) };
     await page.getByRole("link", { name: "Overview" }).click();
     await measuredCell("us")
       .filter({ hasText: MEASURED("v2") })
