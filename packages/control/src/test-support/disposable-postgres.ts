@@ -38,13 +38,18 @@ export async function disposablePostgres(
     process.getuid?.() === 0
       ? run("runuser", ["-u", "postgres", "--", join(BIN, cmd), ...args])
       : run(join(BIN, cmd), args);
-  if (options.replicaOf) {
-    const primary = new URL(options.replicaOf.url);
-    await asPostgres("pg_basebackup", [
-      ...["-R", "-D", data, "-h", primary.hostname, "-p", primary.port, "-U", "postgres"],
-      ...["-X", "stream", "-c", "fast", "--no-sync"],
-    ]);
-  } else await asPostgres("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync"]);
+  try {
+    if (options.replicaOf) {
+      const primary = new URL(options.replicaOf.url);
+      await asPostgres("pg_basebackup", [
+        ...["-R", "-D", data, "-h", primary.hostname, "-p", primary.port, "-U", "postgres"],
+        ...["-X", "stream", "-c", "fast", "--no-sync"],
+      ]);
+    } else await asPostgres("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync"]);
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   const pgCtl = (...args: string[]) => asPostgres("pg_ctl", ["-D", data, "-w", "-t", "30", ...args]);
   const start = async () => {
     await pgCtl(

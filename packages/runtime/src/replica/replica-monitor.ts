@@ -71,9 +71,12 @@ export class ReplicaMonitor {
 
   /** One round of checks, or the one in progress. Never rejects. */
   check(): Promise<void> {
-    this.running ??= this.round().finally(() => {
-      this.running = undefined;
-    });
+    // A round only records; nothing in it may stop the next one (nor surface as an unhandled rejection).
+    this.running ??= this.round()
+      .catch(() => {})
+      .finally(() => {
+        this.running = undefined;
+      });
     return this.running;
   }
 
@@ -161,6 +164,10 @@ export class ReplicaMonitor {
     metrics.lag(state.name, state.lagMs, state.lagBytes, state.inRotation);
     if (!transition) return;
     metrics.transition(state.name, transition, state.reason);
-    onChange?.(state.status());
+    try {
+      onChange?.(state.status());
+    } catch {
+      // The application's logger failing must not stop the checks.
+    }
   }
 }
