@@ -49,6 +49,7 @@ const TIMING = [
   "packages/control/src/flags/flag-schedule.test.ts",
   "packages/control/src/flags/guarded-rollout.test.ts",
   "packages/migrate/src/lock-timeout.test.ts",
+  "packages/runtime/src/cache/xfetch.test.ts",
   "packages/runtime/src/health/dependency-checks.test.ts",
   "packages/runtime/src/health/health.test.ts",
   "packages/runtime/src/resilience/resilient-fetch.test.ts",

@@ -14,9 +14,11 @@
 // 2. Overhead per request of the API-versioning layer and of the business-metrics reporting:
 //    requests/s with and without, same run, measured by wrk (Debian's) against a child process
 //    (bench/runtime-overhead.mjs <mode>), each pinned to its own core.
+// 3. The versioned cache (bench/runtime-cache-bench.js): stampedes at expiry against a plain TTL,
+//    TTL-as-delta early expiration and bentocache, and the cold start after a version switch.
 //
 // Environment: BENCH_RUNS (3 shutdowns per variant), BENCH_ONLY (comma-separated: shutdown,
-// overhead, or variant names), BENCH_QUICK=1 (1 run, short wrk rounds; not for the report).
+// overhead, cache, or variant names), BENCH_QUICK=1 (1 run, short wrk rounds; not for the report).
 // Writes bench/results/runtime.md (not with BENCH_ONLY or BENCH_QUICK).
 
 import { execFile, execFileSync, execSync, fork } from "node:child_process";
@@ -649,6 +651,11 @@ if (reading.length > 0) {
   out();
   for (const r of reading) out(r);
   out();
+}
+
+if (runs("cache")) {
+  const { cacheBench } = await import("./runtime-cache-bench.js");
+  out((await cacheBench({ log })).text);
 }
 
 const text = `${lines.join("\n")}\n`;

@@ -248,17 +248,25 @@ describe("Redis going away", () => {
     server = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no"], {
       stdio: "ignore",
     });
-    const probe = new Redis(port, { lazyConnect: true, retryStrategy: () => 50 });
-    for (let i = 0; ; i++) {
+    // Ready when it answers PING (a fresh client per attempt: a failed one keeps reconnecting).
+    for (const deadline = Date.now() + 10_000; ; ) {
+      const probe = new Redis(port, {
+        lazyConnect: true,
+        retryStrategy: () => null,
+        maxRetriesPerRequest: 0,
+      });
+      probe.on("error", () => {});
       try {
         await probe.connect();
-        break;
+        if ((await probe.ping()) === "PONG") break;
       } catch (error) {
-        if (i > 100) throw error;
+        if (Date.now() > deadline)
+          throw new Error(`redis-server on port ${port} did not start`, { cause: error });
         await sleep(50);
+      } finally {
+        probe.disconnect();
       }
     }
-    probe.disconnect();
   });
   afterAll(() => {
     server.kill("SIGKILL");
