@@ -41,6 +41,8 @@ interface Wave {
   id: number;
   done: Promise<Release>;
   aborted?: string;
+  /** Who stopped the wave (an operator's abort, or the shutdown), for the region's release it stops. */
+  abortedBy?: string;
   region?: ControlPlane;
 }
 
@@ -145,7 +147,7 @@ export class RegionalControlPlane {
       current.region = plane;
       const started = await plane.deploy({ ...req, env: { ...req.env, BATON_REGION: target.name } });
       // Stopped while the region's release was starting: it stops too (see stopAll and abort).
-      if (current.aborted) abortRegion(plane, SHUTDOWN_ACTOR);
+      if (current.aborted) abortRegion(plane, current.abortedBy ?? SHUTDOWN_ACTOR);
       const ended = await plane.wait(started.id);
       current.region = undefined;
       if (ended.status !== "succeeded") {
@@ -283,6 +285,7 @@ export class RegionalControlPlane {
     if (!this.wave)
       throw new BatonControlError("BATON_NO_RELEASE_RUNNING", `no release of ${this.service} is running`);
     this.wave.aborted = `aborted by ${actor}`;
+    this.wave.abortedBy = actor;
     try {
       this.wave.region?.abort(actor);
     } catch {
@@ -354,6 +357,7 @@ export class RegionalControlPlane {
   async stopAll(): Promise<void> {
     if (this.wave) {
       this.wave.aborted ??= "the control plane is shutting down";
+      this.wave.abortedBy ??= SHUTDOWN_ACTOR;
       // The region's release in flight stops too, as a lone control plane's does on shutdown: one
       // holding at a step for `baton promote` would otherwise hold `baton down` for ever.
       if (this.wave.region) abortRegion(this.wave.region, SHUTDOWN_ACTOR);
