@@ -173,6 +173,19 @@ describe("single flight", () => {
     expect(c.stats).toMatchObject({ misses: 1, coalescedWaits: 99, computations: 1 });
   });
 
+  it("a read after the expiry joins the early refresh still running instead of computing again", async () => {
+    let n = 0;
+    const compute = counted(() => ++n, 250);
+    // random() near 0: XFetch refreshes at the first read after the value is stored.
+    const c = cache<number>({ redis: undefined, ttlMs: 150, beta: 1, random: () => 1e-9 });
+    expect(await c.get("joined", compute)).toBe(1);
+    expect(await c.get("joined", compute)).toBe(1); // starts the refresh (250 ms, past the expiry)
+    await sleep(200); // expired; the refresh is still running
+    expect(await c.get("joined", compute)).toBe(2);
+    expect(compute.calls).toBe(2);
+    expect(c.stats).toMatchObject({ earlyRefreshes: 1, computations: 2 });
+  });
+
   it("two processes' caches: the second waits on the Redis lock and reads the first's result", async () => {
     const compute = counted(() => "shared", 150);
     const a = cache<string>();

@@ -135,7 +135,7 @@ export function createVersionedCache<T>(options: VersionedCacheOptions<T>): Vers
   /** Loads in flight in this process, which concurrent readers of the key join. */
   const loads = new Map<string, Promise<T>>();
   /** Keys being refreshed in the background (early, or stale being served). */
-  const refreshing = new Set<string>();
+  const refreshing = new Map<string, Promise<void>>();
 
   const keyOf = (key: string | number, v = version) => `${ns}:${v}:${key}`;
   const lockOf = (k: string) => `${prefix}lock:${k}`;
@@ -243,8 +243,7 @@ export function createVersionedCache<T>(options: VersionedCacheOptions<T>): Vers
   /** Refreshes a value that is still served (early by XFetch, or stale) without making anyone wait. */
   const refreshInBackground = (k: string, key: string, compute: Compute<T>, current: CacheEntry<T>) => {
     if (refreshing.has(k)) return false;
-    refreshing.add(k);
-    void (async () => {
+    const refresh = (async () => {
       if (redis) {
         // Another process may have refreshed it already.
         const remote = await redis.get<T>(prefix + k);
@@ -255,13 +254,22 @@ export function createVersionedCache<T>(options: VersionedCacheOptions<T>): Vers
       }
       await computeLocked(k, key, compute, current.e, false);
     })()
-      .catch(() => count("refreshErrors"))
+      .catch(() => void count("refreshErrors"))
       .finally(() => refreshing.delete(k));
+    refreshing.set(k, refresh);
     return true;
   };
 
   /** A key this process has no fresh value for: Redis, then `fill`; one load per key at a time. */
   const load = async (k: string, key: string, compute: Compute<T>): Promise<T> => {
+    // A refresh that was started before the value expired and is still running: its result,
+    // rather than a second computation in this process.
+    const refresh = refreshing.get(k);
+    if (refresh) {
+      await refresh;
+      const held = memory.get(k);
+      if (held && Date.now() < held.e) return held.v;
+    }
     const remote = redis ? await redis.get<T>(prefix + k) : undefined;
     const now = Date.now();
     if (remote && remote !== UNAVAILABLE) {
