@@ -116,6 +116,17 @@ describe("release waves over regions", () => {
       ["v1", "succeeded"],
     ]);
     expect(await waves.audit.verify()).toMatchObject({ problems: [] });
+
+    // Region b's router restarted without its state file: it knows no service (404 for good).
+    // The control plane notices and puts back what serves there; region a is left alone.
+    const bAdmin = new RouterAdmin(file.regions[1]!.router);
+    await routers[1]!.removeService("pay.b");
+    await expect(bAdmin.service("pay.b")).rejects.toMatchObject({ status: 404 });
+    await waves.restoreLostTables();
+    const restored = await bAdmin.service("pay.b");
+    expect(restored.tracks.map((t) => [t.version, t.weight])).toEqual([["v2", 10_000]]);
+    const served = await fetch(`http://127.0.0.1:${routers[1]!.address.port}/`);
+    expect(served.status).toBe(200);
   }, 120_000);
 });
 

@@ -3,11 +3,11 @@ import { AuditLog } from "./audit/audit-log.js";
 import { ControlPlane, type DeployRequest, type RollbackRequest, type Status } from "./control-plane.js";
 import { BatonControlError, ReleaseInProgressError } from "./errors.js";
 import { LookRecorder } from "./release/look-recorder.js";
-import { ReleaseLifecycle } from "./release/release-lifecycle.js";
+import { inFlight, ReleaseLifecycle } from "./release/release-lifecycle.js";
 import { sampleOf, sleep } from "./release/release-steps.js";
 import type { LogTail } from "./release-logs.js";
 import { versionOf } from "./release-recovery.js";
-import type { RouterAdmin } from "./router-admin.js";
+import { type RouterAdmin, RouterAdminError } from "./router-admin.js";
 import type { ServiceFile } from "./service-file.js";
 import { type Release, ReleaseStore } from "./state/release-store.js";
 import type { SqlClient } from "./state/sql-client.js";
@@ -59,6 +59,8 @@ export class RegionalControlPlane {
   private readonly lifecycle: ReleaseLifecycle;
   private readonly planes: { target: RegionTarget; plane: ControlPlane }[];
   private wave: Wave | undefined;
+  private tableWatch: NodeJS.Timeout | undefined;
+  private restoring = false;
 
   constructor(private readonly opts: RegionalOptions) {
     this.store = new ReleaseStore(opts.db);
@@ -93,6 +95,7 @@ export class RegionalControlPlane {
    */
   async recover(actor = "control-plane"): Promise<void> {
     for (const { plane } of this.planes) await plane.recover(actor);
+    this.watchRouterTables();
     const active = await this.store.active(this.service);
     if (!active) return;
     const reason = "the control plane restarted during the wave; the regions it had done were rolled back";
@@ -354,7 +357,43 @@ export class RegionalControlPlane {
     for (const { plane } of this.planes) await plane.settled();
   }
 
+  /**
+   * A region's router restarted without its state file knows no service: it answers 404 for good
+   * while this control plane believes the region serves. Each region's router is asked every
+   * `everyMs` (outside a release, which puts its own table), and one that lost the service gets
+   * what serves put back, as `baton up`'s supervisor does for its own router.
+   */
+  watchRouterTables(everyMs = 5000): void {
+    this.tableWatch ??= setInterval(() => void this.restoreLostTables(), everyMs);
+    this.tableWatch.unref();
+  }
+
+  async restoreLostTables(): Promise<void> {
+    if (this.restoring || this.wave) return;
+    this.restoring = true;
+    try {
+      for (const { target, plane } of this.planes) {
+        const status = await plane.status();
+        if (!status.serving || (status.release && inFlight(status.release.status))) continue;
+        const lost = await target.router.service(plane.service).then(
+          () => false,
+          (err: unknown) => err instanceof RouterAdminError && err.status === 404,
+        );
+        if (!lost) continue;
+        await plane.recover("control-plane (region router restarted)");
+        this.opts.log?.(
+          `[${target.name}] the region's router had lost its table (restarted without its state?); put back ${status.serving.version}`,
+        );
+      }
+    } catch (err) {
+      this.opts.log?.(`checking the regions' routers: ${(err as Error).message}`);
+    } finally {
+      this.restoring = false;
+    }
+  }
+
   async stopAll(): Promise<void> {
+    clearInterval(this.tableWatch);
     if (this.wave) {
       this.wave.aborted ??= "the control plane is shutting down";
       this.wave.abortedBy ??= SHUTDOWN_ACTOR;
@@ -367,6 +406,7 @@ export class RegionalControlPlane {
   }
 
   detach(): void {
+    clearInterval(this.tableWatch);
     for (const { plane } of this.planes) plane.detach();
   }
 }

@@ -7,6 +7,8 @@ export class RouterAdminError extends Error {
     message: string,
     /** No answer at all (as opposed to a refusal): worth retrying. */
     readonly unreachable = false,
+    /** The router's HTTP status, when it answered (404: it has no such service). */
+    readonly status?: number,
   ) {
     super(message);
   }
@@ -42,7 +44,11 @@ export class RouterAdmin {
     const parsed = text ? JSON.parse(text) : undefined;
     if (res.statusCode >= 300) {
       const message = (parsed as { error?: { message?: string } })?.error?.message ?? text;
-      throw new RouterAdminError(`router refused ${method} ${path} (HTTP ${res.statusCode}): ${message}`);
+      throw new RouterAdminError(
+        `router refused ${method} ${path} (HTTP ${res.statusCode}): ${message}`,
+        false,
+        res.statusCode,
+      );
     }
     return parsed as T;
   }

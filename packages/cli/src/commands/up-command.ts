@@ -106,12 +106,18 @@ export async function runUp(opts: UpOptions): Promise<void> {
       await supervisor?.stop();
       const current = supervisor?.router ?? router;
       if (everything) {
-        say("stopping every instance and the router");
+        say(
+          file.regions.length > 0
+            ? "stopping every instance (the regions' routers are not baton up's: they keep running)"
+            : "stopping every instance and the router",
+        );
         await plane?.stopAll();
         if (current) await stopRouter(dataDir, current, file.drain.timeout + 5_000);
       } else {
         await plane?.detach();
-        say("control plane stopped; the router and the instances keep serving");
+        say(
+          `control plane stopped; ${file.regions.length > 0 ? "the regions' routers" : "the router"} and the instances keep serving`,
+        );
       }
       await rm(join(dataDir, API_FILE), { force: true });
       await rm(join(dataDir, LOCK_FILE), { force: true });
@@ -249,7 +255,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
   const status = await plane.status();
   for (const s of "regions" in status ? status.regions : [status])
     say(
-      `${s.service}: ${s.serving ? `serving ${s.serving.version} on ${s.serving.instances.length} instances` : "nothing deployed yet (baton deploy --dir PATH)"}`,
+      `${s.service}: ${s.serving ? `serving ${s.serving.version} on ${s.serving.instances.length} instance${s.serving.instances.length === 1 ? "" : "s"}` : "nothing deployed yet (baton deploy --dir PATH)"}`,
     );
   // A one-time link (10 minutes, once): the token never appears in a URL or a browser's history.
   // On 0.0.0.0 or ::, a host a browser can open instead (which the note says).

@@ -10,6 +10,9 @@ import { DashboardEvents } from "./dashboard-events.js";
 import { type DashboardSessionOptions, DashboardSessions } from "./dashboard-sessions.js";
 import { admitBySession, assertSameOrigin, cookieValue, SESSION_COOKIE, sessionOf } from "./session-guard.js";
 
+/** How long the live events wait for one region's router each second. */
+const REGION_READ_MS = 1500;
+
 export interface DashboardOptions {
   /** The router's stats of the service (`RouterAdmin.stats`); without it, events carry no stats. */
   stats?: (windowSeconds: number) => Promise<StatsView>;
@@ -229,10 +232,20 @@ export class Dashboard {
   /** Each region's per-version numbers, read from the regions' routers side by side. */
   private async readRegionStats(windowSeconds: number) {
     if (!this.opts.regionStats) return null;
+    // Each region within its own short deadline: one hung router (a stopped process, a partition)
+    // must not hold every browser's second of numbers, the other regions' included.
+    const within = (region: string, read: Promise<StatsView>) =>
+      new Promise<StatsView>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`${region}'s router did not answer within ${REGION_READ_MS} ms`)),
+          REGION_READ_MS,
+        );
+        read.then(resolve, reject).finally(() => clearTimeout(timer));
+      });
     return Promise.all(
       this.opts.regionStats.map(async (r) => ({
         region: r.region,
-        ...(await this.readStats(windowSeconds, () => r.stats(windowSeconds))),
+        ...(await this.readStats(windowSeconds, () => within(r.region, r.stats(windowSeconds)))),
       })),
     );
   }
