@@ -1,6 +1,7 @@
 import type { Router } from "@baton/router";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLoad } from "../../../router/src/test-support/load.js";
+import { processEnv } from "../providers/process-alive.js";
 import type { Instance } from "../providers/provider.js";
 import { parseServiceFile } from "../service-file.js";
 import {
@@ -59,6 +60,9 @@ describe("canary release", () => {
     // The old version stays warm (weight 0, running) for keepPreviousFor; retiring it stops it.
     expect(good.previous?.version).toBe("v1");
     expect(good.previous?.instances.every((i) => i.state === "ready")).toBe(true);
+    // The new instances know the version they replace (the versioned cache upgrades from it).
+    for (const i of good.serving.instances)
+      expect(processEnv(i.record.pid, "BATON_PREVIOUS_VERSION")).toBe("v1");
     await (await retirePrevious(ctx, good.serving, good.previous!)).stopped;
     expect(ctx.stable.instances.every((i) => i.state === "stopped")).toBe(true);
     const passes = await ctx.store.decisions(good.release.id);

@@ -255,8 +255,14 @@ export async function startInstances(
       message: `starting ${what}: each must answer ${next.readinessPath ?? ctx.file.health.readiness} with 2xx within ${formatDuration(ctx.file.health.startTimeout)}`,
       seconds: Math.ceil(ctx.file.health.startTimeout / 1000),
     });
+    const spec = versionSpec(ctx.file, next.version, next, count);
     return await ctx.provider.startVersion({
-      ...versionSpec(ctx.file, next.version, next, count),
+      ...spec,
+      // The version being replaced: what @baton/runtime's versioned cache upgrades entries from.
+      env: {
+        ...(release.previousVersion ? { BATON_PREVIOUS_VERSION: release.previousVersion } : {}),
+        ...spec.env,
+      },
       ...(next.instances ? { addresses: next.instances.slice(offset, offset + count) } : {}),
       ...(offset > 0 ? { firstIndex: offset } : {}),
     });
