@@ -24,10 +24,15 @@ export function DownButton({ status }) {
     (n, s) => n + (s?.serving?.instances.length ?? 0),
     0,
   );
+  // Release waves: the regions' routers are run where each region is, not by `baton up`.
+  const waves = Boolean(status?.regions);
   const down = async () => {
     const what =
       `Stop ${services.filter(Boolean).join(", ") || "the service"}: its ${instances} instance${instances === 1 ? "" : "s"} drain and stop, ` +
-      "then the router and the control plane (baton up) exit. Traffic is no longer served and this dashboard stops. Continue?";
+      (waves
+        ? "then the control plane (baton up) exits; the regions' routers keep running, with nothing to route to. "
+        : "then the router and the control plane (baton up) exit. ") +
+      "Traffic is no longer served and this dashboard stops. Continue?";
     if (!window.confirm(what)) return;
     try {
       await api("POST", "/v1/down", { actor: ACTOR });
@@ -39,8 +44,8 @@ export function DownButton({ status }) {
   return html`<section class="card" aria-labelledby="down-title">
     <h2 id="down-title">Stop everything <span class="hint">(<code>baton down</code>)</span></h2>
     ${problem && html`<p class="problem" role="alert">${problem}</p>`}
-    <p class="hint">Stops the service's instances (after they drain), its router and the control plane. Start again with <code>baton up</code>.</p>
-    <button type="button" class="danger" onClick=${down} data-testid="down">Stop the service, router and control plane…</button>
+    <p class="hint">Stops the service's instances (after they drain), ${waves ? "and the control plane (the regions' routers are not baton up's)" : "its router and the control plane"}. Start again with <code>baton up</code>.</p>
+    <button type="button" class="danger" onClick=${down} data-testid="down">${waves ? "Stop the service and control plane…" : "Stop the service, router and control plane…"}</button>
   </section>`;
 }
 

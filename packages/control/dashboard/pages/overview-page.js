@@ -35,15 +35,18 @@ export function OverviewPage({ live, history }) {
       ${stats?.error && html`<p class="problem" role="status">Router stats unavailable: ${stats.error}</p>`}
       ${stats ? html`<${Split} tracks=${tracks} versions=${versions} />` : html`<p>No router stats for this control plane${status.regions ? ": each region has its own router; the Regions table above shows each region's split and what its router measured" : ""}.</p>`}
     </section>
-    <section class="card" aria-labelledby="charts-title">
-      <h2 id="charts-title">Live, per version <span class="hint">(last ${stats?.windowSeconds ?? "?"} s, every second)</span></h2>
+    ${
+      stats &&
+      html`<section class="card" aria-labelledby="charts-title">
+      <h2 id="charts-title">Live, per version <span class="hint">(last ${stats.windowSeconds} s, every second)</span></h2>
       <div class="charts">
         <${TimeChart} id="c-rps" title="Requests/s" unit="" metric="rps" history=${history} versions=${versions} />
         <${TimeChart} id="c-err" title="Error rate (5xx)" unit="%" metric="errorRate" history=${history} versions=${versions} />
         <${TimeChart} id="c-p95" title="Latency p95" unit=" ms" metric="p95" history=${history} versions=${versions} />
         <${TimeChart} id="c-p99" title="Latency p99" unit=" ms" metric="p99" history=${history} versions=${versions} />
       </div>
-    </section>
+    </section>`
+    }
     <p class="hint">Latest release: ${statusWords(services[0]?.release)}.</p>
     <${DownButton} status=${status} />
   `;

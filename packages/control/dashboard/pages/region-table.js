@@ -26,9 +26,10 @@ function measured(stats) {
   const live = stats.tracks.filter((t) => t.requestsPerSecond > 0 || t.current);
   if (live.length === 0) return "no traffic";
   return live
-    .map(
-      (t) =>
-        `${t.version}: ${t.requestsPerSecond.toFixed(1)} req/s, ${percent(t.errorRate)} errors, p95 ${ms(t.p95)}`,
+    .map((t) =>
+      t.requestsPerSecond > 0
+        ? `${t.version}: ${t.requestsPerSecond.toFixed(1)} req/s, ${percent(t.errorRate)} errors, p95 ${ms(t.p95)}`
+        : `${t.version}: no traffic`,
     )
     .join("; ");
 }

@@ -37,7 +37,11 @@ export function ReleaseAnalysis({ release }) {
   if (!data || data.releaseId !== release.id) return null;
   const looks = data.looks ?? [];
   if (looks.length === 0)
-    return html`<p class="hint" data-testid="analysis-none">No analysis for this release${running ? " yet" : ""}: a first release, an immediate one or a rollback is not compared with anything.</p>`;
+    return html`<p class="hint" data-testid="analysis-none">${
+      release.strategy === "waves"
+        ? "No bake of this wave compared two regions yet: each region's own release has its analysis (the region's releases are listed with the region's name), and a bake compares a region with the next once both have traffic."
+        : `No analysis for this release${running ? " yet" : ""}: a first release, an immediate one or a rollback is not compared with anything.`
+    }</p>`;
   const a = data.analysis ?? {};
   const minRequests = a.minRequests ?? 0;
   const names = [...new Set(looks.flatMap((l) => l.metrics.map((m) => m.name)))];
