@@ -26,6 +26,8 @@ const COMPUTE_ONLY = [
   "packages/router/src/cookie-value.test.ts",
   "packages/router/src/response-parser.test.ts",
   "packages/router/src/sticky-bucket.test.ts",
+  "packages/runtime/src/replica/lsn-token.test.ts",
+  "packages/runtime/src/replica/replica-state.test.ts",
 ];
 
 /**
