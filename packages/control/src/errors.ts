@@ -239,10 +239,13 @@ export class ReleaseInProgressError extends BatonControlError {
 
 /** The state database cannot be reached; nothing was changed. */
 export class DatabaseUnavailableError extends BatonControlError {
-  constructor(where: string, cause: Error) {
+  /** `timedOut`: the statement was sent but not answered, so it may still be applied later. */
+  constructor(where: string, cause: Error, timedOut?: number) {
     super(
       "BATON_DATABASE_UNAVAILABLE",
-      `cannot reach the state database at ${where}: ${cause.message}; nothing was changed`,
+      timedOut !== undefined
+        ? `the state database at ${where} did not answer within ${timedOut} ms (stalled or overloaded); a change asked for now may still be applied when it answers again: check before retrying`
+        : `cannot reach the state database at ${where}: ${cause.message}; nothing was changed`,
       { cause },
     );
   }
