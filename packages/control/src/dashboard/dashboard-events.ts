@@ -2,11 +2,16 @@ import type { ServerResponse } from "node:http";
 import type { FastifyReply } from "fastify";
 import { BatonControlError } from "../errors.js";
 
+/** What one stream may have written but not yet taken by its client: a few ticks. */
+const MAX_BUFFERED_BYTES = 512 * 1024;
+
 export interface DashboardEventsOptions {
   /** What each `tick` event carries; computed once per tick for every stream. */
   snapshot: () => Promise<unknown>;
-  /** Streams open at once at most (default 8); more are refused with 429. */
+  /** Streams open at once at most (default 16); more are refused with 429. */
   maxStreams?: number;
+  /** Streams one session (or the bearer token) may hold (default 4): one client cannot take all. */
+  maxPerOwner?: number;
   intervalMs?: number;
   /** A comment line this often, so that proxies and browsers see a live connection (default 15 s). */
   heartbeatMs?: number;
@@ -22,6 +27,8 @@ export class DashboardEvents {
   private readonly streams = new Set<ServerResponse>();
   /** How a cookie-authenticated stream's session is asked again (a bearer's stream has none). */
   private readonly admitted = new Map<ServerResponse, () => Promise<boolean>>();
+  private readonly owners = new Map<ServerResponse, string>();
+  private readonly maxPerOwner: number;
   private readonly maxStreams: number;
   private readonly intervalMs: number;
   private readonly heartbeatMs: number;
@@ -31,7 +38,8 @@ export class DashboardEvents {
   private seq = 0;
 
   constructor(private readonly opts: DashboardEventsOptions) {
-    this.maxStreams = opts.maxStreams ?? 8;
+    this.maxStreams = opts.maxStreams ?? 16;
+    this.maxPerOwner = opts.maxPerOwner ?? 4;
     this.intervalMs = opts.intervalMs ?? 1000;
     this.heartbeatMs = opts.heartbeatMs ?? 15_000;
   }
@@ -45,7 +53,13 @@ export class DashboardEvents {
    * `stillAdmitted`: asked again at each heartbeat and by `revalidate()`; a stream whose session
    * has ended (logout, eviction, expiry) is ended, and the browser's reconnect then gets its 401.
    */
-  attach(reply: FastifyReply, stillAdmitted?: () => Promise<boolean>): void {
+  attach(reply: FastifyReply, who: { owner: string; stillAdmitted?: () => Promise<boolean> }): void {
+    const mine = [...this.owners.values()].filter((o) => o === who.owner).length;
+    if (mine >= this.maxPerOwner)
+      throw new BatonControlError(
+        "BATON_TOO_MANY_STREAMS",
+        `this session already has ${mine} live-update streams open, the most one session may: close a dashboard tab`,
+      );
     if (this.streams.size >= this.maxStreams)
       throw new BatonControlError(
         "BATON_TOO_MANY_STREAMS",
@@ -63,7 +77,8 @@ export class DashboardEvents {
     res.write("retry: 2000\n\n");
     res.socket?.setNoDelay(true);
     this.streams.add(res);
-    if (stillAdmitted) this.admitted.set(res, stillAdmitted);
+    this.owners.set(res, who.owner);
+    if (who.stillAdmitted) this.admitted.set(res, who.stillAdmitted);
     const leave = () => this.leave(res);
     res.once("close", leave);
     res.once("error", leave);
@@ -76,6 +91,7 @@ export class DashboardEvents {
     for (const res of this.streams) res.end();
     this.streams.clear();
     this.admitted.clear();
+    this.owners.clear();
     this.stop();
   }
 
@@ -98,6 +114,7 @@ export class DashboardEvents {
   private leave(res: ServerResponse): void {
     this.streams.delete(res);
     this.admitted.delete(res);
+    this.owners.delete(res);
     if (this.streams.size === 0) this.stop();
   }
 
@@ -133,6 +150,17 @@ export class DashboardEvents {
   }
 
   private send(text: string): void {
-    for (const res of this.streams) if (!res.writableEnded) res.write(text);
+    for (const res of this.streams) {
+      if (res.writableEnded) continue;
+      // A client that does not read (stalled, or on purpose) would make the server buffer every
+      // tick for it without end: past a bound it is dropped; a browser that is merely slow
+      // reconnects and starts again from the latest tick.
+      if (res.writableLength > MAX_BUFFERED_BYTES) {
+        res.destroy();
+        this.leave(res);
+        continue;
+      }
+      res.write(text);
+    }
   }
 }

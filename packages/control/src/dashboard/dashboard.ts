@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { ServiceView, StatsView } from "@baton/router";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { bearerCheck } from "../api/bearer-token.js";
@@ -9,6 +10,8 @@ import { type Asset, DashboardAssets } from "./dashboard-assets.js";
 import { DashboardEvents } from "./dashboard-events.js";
 import { type DashboardSessionOptions, DashboardSessions } from "./dashboard-sessions.js";
 import { admitBySession, assertSameOrigin, cookieValue, SESSION_COOKIE, sessionOf } from "./session-guard.js";
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 /** How long the live events wait for one region's router each second. */
 const REGION_READ_MS = 1500;
@@ -186,7 +189,15 @@ export class Dashboard {
       // A bearer's stream stays; a cookie's lasts as long as its session (logout ends it).
       const id =
         request.headers.authorization === undefined ? cookieValue(request, SESSION_COOKIE) : undefined;
-      events.attach(reply, id ? async () => (await this.sessions.get(id)) !== undefined : undefined);
+      events.attach(
+        reply,
+        id
+          ? {
+              owner: `session ${sha256(id)}`,
+              stillAdmitted: async () => (await this.sessions.get(id)) !== undefined,
+            }
+          : { owner: "bearer" },
+      );
     });
   }
 
