@@ -21,6 +21,7 @@ import {
   statusOf,
 } from "./errors.js";
 import { freePort } from "./providers/free-port.js";
+import { processEnv } from "./providers/process-alive.js";
 import { InstancesNotReadyError } from "./providers/provider.js";
 import { RouterAdmin, RouterAdminError } from "./router-admin.js";
 import { parseServiceFile } from "./service-file.js";
@@ -107,7 +108,13 @@ describe("control plane API", () => {
       concurrency: 12,
       headers: (n) => ({ "x-user-id": `u${n % 2000}` }),
     });
-    const second = await call("POST", "/v1/deploy", { version: "v2", dir: ECHO_DIR, actor: "bob" });
+    const env = {
+      DATABASE_URL: "postgres://app:S3cretPassw0rd@db.internal:5432/shop",
+      API_TOKEN: "tok-123",
+      GREETING: "hello",
+      BLOB: "y".repeat(1000),
+    };
+    const second = await call("POST", "/v1/deploy", { version: "v2", dir: ECHO_DIR, actor: "bob", env });
     expect(second.status).toBe(202);
     expect(second.body.strategy).toBe("canary");
     const third = await call("POST", "/v1/deploy", { version: "v3", dir: ECHO_DIR });
@@ -121,6 +128,18 @@ describe("control plane API", () => {
     expect(r.failed).toBe(0);
     const status = await call("GET", "/v1/status");
     expect(status.body.serving.version).toBe("v2");
+    // The environment leaves the API redacted; the instances got the real one.
+    const shown = {
+      DATABASE_URL: "postgres://app:***@db.internal:5432/shop",
+      API_TOKEN: "(hidden)",
+      GREETING: "hello",
+      BLOB: `${"y".repeat(200)}… (1000 characters)`,
+    };
+    expect(second.body.env).toEqual(shown);
+    expect(done.body.release.env).toEqual(shown);
+    expect(status.body.release.env).toEqual(shown);
+    expect(JSON.stringify((await call("GET", "/v1/releases")).body)).not.toContain("S3cretPassw0rd");
+    expect(processEnv(status.body.serving.instances[0].pid, "DATABASE_URL")).toBe(env.DATABASE_URL);
     expect((await call("GET", "/v1/releases")).body.map((x: { version: string }) => x.version)).toEqual([
       "v2",
       "v1",

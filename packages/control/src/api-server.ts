@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { apiRoutes } from "./api/api-routes.js";
 import { bearerCheck } from "./api/bearer-token.js";
 import { type ErrorReply, errorBody, errorReply } from "./api/error-reply.js";
+import { redactEnvs } from "./api/redact-env.js";
 import { badRequest, emptyQuery, parseInput, queryObject } from "./api-input.js";
 import type { ControlPlane } from "./control-plane.js";
 import { DASHBOARD_ROUTES, type Dashboard } from "./dashboard/dashboard.js";
@@ -138,7 +139,9 @@ export function buildApi(plane: ReleaseControl, opts: ApiOptions): FastifyInstan
   app.setErrorHandler((err, request, reply) =>
     send(reply, errorReply(err, { requestId: request.id, maxBodyBytes })),
   );
-  app.setReplySerializer((payload) => `${JSON.stringify(payload, null, 2)}\n`);
+  // Releases' environments leave the API redacted (secret-looking names hidden, URL passwords
+  // masked), whichever route carries them.
+  app.setReplySerializer((payload) => `${JSON.stringify(redactEnvs(payload), null, 2)}\n`);
 
   app.addHook("onRequest", async (request) => {
     const config = request.routeOptions.config as { public?: boolean; auth?: "client" };

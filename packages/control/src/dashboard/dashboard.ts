@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { ServiceView, StatsView } from "@baton/router";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { bearerCheck } from "../api/bearer-token.js";
+import { redactEnvs } from "../api/redact-env.js";
 import { badRequest } from "../api-input.js";
 import type { ApiOptions, ReleaseControl } from "../api-server.js";
 import { BatonControlError } from "../errors.js";
@@ -215,7 +216,8 @@ export class Dashboard {
     ]);
     return {
       at: new Date().toISOString(),
-      status,
+      // Releases' environments as the API shows them: every open browser gets each tick.
+      status: redactEnvs(status),
       stats,
       router,
       ...(regions ? { regions } : {}),
