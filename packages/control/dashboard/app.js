@@ -136,7 +136,7 @@ function Shell({ page, onSignOut }) {
       <button class="logout" onClick=${logout}>Sign out</button>
     </header>
     <main id="main" tabindex="-1">
-      ${live.problem && html`<p class="problem" role="alert">The control plane could not read its status: ${live.problem}</p>`}
+      ${live.problem && html`<p class="problem" role="alert">Live updates: ${live.problem}</p>`}
       ${stopped ? html`<${ControlPlaneStopped} />` : feed && html`<${Page} live=${live} history=${feed.history} />`}
     </main>`;
 }

@@ -75,6 +75,15 @@ export class LiveFeed {
       if (res.ok) {
         // The session survived (a restart keeps it): its CSRF token, fresh, for the next change.
         if (body?.csrfToken) this.onSession?.(body);
+        // The stream itself may be refused (429: too many open), which an EventSource cannot tell:
+        // asked once with fetch, so the page says why instead of "reconnecting" for ever.
+        const refused = await this.refusal();
+        if (refused) {
+          this.set({ problem: refused });
+          clearTimeout(this.retry);
+          this.retry = setTimeout(() => this.reopen(), 5000);
+          return;
+        }
       } else {
         // 503: the control plane answers, its database (where sessions are) does not. Said, retried.
         this.set({ problem: body?.error?.message ?? `the control plane answered HTTP ${res.status}` });
@@ -86,6 +95,21 @@ export class LiveFeed {
       // Still down: try again below.
     }
     this.connect();
+  }
+
+  /** Why `/v1/events` refuses this page, or null when it would stream. */
+  async refusal() {
+    const ac = new AbortController();
+    try {
+      const res = await fetch("/v1/events", { credentials: "same-origin", signal: ac.signal });
+      if (res.ok) return null;
+      const body = await res.json().catch(() => null);
+      return body?.error?.message ?? `the live updates answered HTTP ${res.status}`;
+    } catch {
+      return null;
+    } finally {
+      ac.abort();
+    }
   }
 
   checkStale() {
