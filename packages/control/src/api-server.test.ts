@@ -253,6 +253,14 @@ describe("control plane API", () => {
         /unknown field "colour"/,
       ],
       ["POST", "/v1/deploy", JSON.stringify({ version: "v4", dir: `${ECHO_DIR}\u0000x` }), "dir", /NUL/],
+      // A directory with files that cannot be read (here, the kernel's): refused, naming the file.
+      [
+        "POST",
+        "/v1/deploy",
+        JSON.stringify({ version: "v4", dir: "/proc/self" }),
+        "dir",
+        /^the release directory \/proc\/self cannot be released as it is: \S+ cannot be (read|listed) \(E[A-Z]+\)/,
+      ],
       [
         "POST",
         "/v1/deploy",
