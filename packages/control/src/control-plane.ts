@@ -494,7 +494,18 @@ export class ControlPlane {
     const log =
       releaseId === undefined ? this.opts.log : releaseJournal(this.store, releaseId, this.opts.log);
     return {
-      ...(migration ? { migration: releaseMigration(migration, env, log) } : {}),
+      ...(migration
+        ? {
+            migration: releaseMigration(migration, env, log, undefined, async (action, details) => {
+              await this.audit.append({
+                actor,
+                action,
+                service: this.service,
+                ...(releaseId !== undefined ? { details: { releaseId, ...details } } : { details }),
+              });
+            }),
+          }
+        : {}),
       file: this.file,
       router: this.opts.router,
       routerUrl: this.opts.routerUrl,

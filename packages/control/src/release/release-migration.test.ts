@@ -147,5 +147,16 @@ describe("a release that needs a database migration", () => {
       { name: "02_email", status: "completed" },
       { name: "03_nick", status: "rolled_back" },
     ]);
+    // Each change of the schema is in the audit chain, with the release that made it.
+    const events = (await plane.audit.list())
+      .filter((e) => e.action.startsWith("migration."))
+      .map((e) => [e.action, (e.details as { migration: string }).migration]);
+    expect(events).toEqual([
+      ["migration.started", "02_email"],
+      ["migration.completed", "02_email"],
+      ["migration.started", "03_nick"],
+      ["migration.rolled-back", "03_nick"],
+    ]);
+    expect(await plane.audit.verify()).toMatchObject({ problems: [] });
   }, 90_000);
 });

@@ -3,6 +3,9 @@ import { basename, resolve } from "node:path";
 import { type BackfillProgress, loadMigrationFile, Migrator, pgPool, searchPathFor } from "@baton/migrate";
 import { type MigrationSettings, migrationDatabase } from "../migration/migration-database.js";
 
+/** The audit events of a release's migration (the dashboard's Complete and Roll back add theirs). */
+export type MigrationAction = "migration.started" | "migration.completed" | "migration.rolled-back";
+
 /** Set in a release's environment when the release started a migration: its name. */
 export const MIGRATION_ENV = "BATON_MIGRATION";
 
@@ -33,6 +36,8 @@ export function releaseMigration(
   log?: (line: string) => void,
   /** Told after every batch of a backfill how far it has got (the dashboard's progress bar). */
   onProgress?: (progress: BackfillProgress) => void,
+  /** Each change of the schema, for the audit log (the release's actor makes it). */
+  record?: (action: MigrationAction, details: Record<string, unknown>) => Promise<void>,
 ): ReleaseMigrationHooks {
   const withMigrator = async <T>(fn: (m: Migrator) => Promise<T>): Promise<T> => {
     const pool = pgPool(migrationDatabase(settings, env).url, 3);
@@ -62,23 +67,36 @@ export function releaseMigration(
           const latest = searchPathFor(status.latestVersionSchema, settings.schema);
           return { BATON_SEARCH_PATH: latest, PGOPTIONS: `-c search_path=${latest}` };
         }
-        const record = await m.start(await loadMigrationFile(path));
-        env[MIGRATION_ENV] = record.name; // complete and rollback of this release act on it
-        const sp = searchPathFor(record.versionSchema, settings.schema);
-        log?.(`migration ${record.name} started: new instances use search_path ${sp}`);
-        return { BATON_SEARCH_PATH: sp, PGOPTIONS: `-c search_path=${sp}`, [MIGRATION_ENV]: record.name };
+        const started = await m.start(await loadMigrationFile(path));
+        env[MIGRATION_ENV] = started.name; // complete and rollback of this release act on it
+        const sp = searchPathFor(started.versionSchema, settings.schema);
+        log?.(`migration ${started.name} started: new instances use search_path ${sp}`);
+        await record?.("migration.started", {
+          migration: started.name,
+          schema: settings.schema,
+          versionSchema: started.versionSchema,
+        });
+        return { BATON_SEARCH_PATH: sp, PGOPTIONS: `-c search_path=${sp}`, [MIGRATION_ENV]: started.name };
       });
     },
     // Only the migration this release started (its name is in the release's environment) is
     // completed or rolled back with it; one started by hand is left alone.
     async complete() {
       await withMigrator(async (m) => {
-        if ((await m.status()).active?.name === env[MIGRATION_ENV]) await m.complete();
+        if ((await m.status()).active?.name !== env[MIGRATION_ENV]) return;
+        const done = await m.complete();
+        await record?.("migration.completed", { migration: done.name, schema: settings.schema });
       });
     },
     async rollback() {
       await withMigrator(async (m) => {
-        if ((await m.status()).active?.name === env[MIGRATION_ENV]) await m.rollback();
+        if ((await m.status()).active?.name !== env[MIGRATION_ENV]) return;
+        const undone = await m.rollback();
+        await record?.("migration.rolled-back", {
+          migration: undone.name,
+          schema: settings.schema,
+          ...(undone.warnings.length > 0 ? { warnings: undone.warnings } : {}),
+        });
       });
     },
   };
