@@ -151,7 +151,12 @@ export function buildApi(plane: ReleaseControl, opts: ApiOptions): FastifyInstan
     if (config.auth === "client") checkClientToken(opts.flags, request.headers.authorization);
     // The dashboard's session cookie, when no bearer token is sent (its check refuses cross-site changes).
     else if (!authorized(request.headers.authorization) && !(await opts.dashboard?.admits(request)))
-      throw new BatonControlError("BATON_UNAUTHORIZED", "missing or wrong bearer token");
+      throw new BatonControlError(
+        "BATON_UNAUTHORIZED",
+        request.headers.authorization === undefined && /\bbaton_session=/.test(request.headers.cookie ?? "")
+          ? "your dashboard session has ended (signed out, expired, or replaced by newer ones): sign in again"
+          : "missing or wrong bearer token",
+      );
     // A web page can send a "simple" cross-origin POST (text/plain, no preflight); JSON only,
     // checked before the body is read.
     const type = request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase();

@@ -38,6 +38,11 @@ export const ERRORS = {
     status: 429,
     description: "As many live event streams (GET /v1/events) are open as the API allows; close one first.",
   },
+  BATON_TOO_MANY_LOGINS: {
+    status: 429,
+    description:
+      "Too many failed dashboard sign-ins from this address in the last minute; `Retry-After` says when to try again.",
+  },
   BATON_HEADERS_TOO_LARGE: { status: 431, description: "The request's headers are too large." },
 
   // What the request asks for.
@@ -106,7 +111,8 @@ export const ERRORS = {
   },
   BATON_MIGRATION_DATABASE_UNAVAILABLE: {
     status: 503,
-    description: "The application's database, where the migration runs, cannot be reached; nothing was changed.",
+    description:
+      "The application's database, where the migration runs, cannot be reached; nothing was changed.",
   },
   BATON_INSTANCES_NOT_READY: {
     status: 422,

@@ -10,6 +10,7 @@ import type { SqlClient } from "../state/sql-client.js";
 import { type Asset, DashboardAssets } from "./dashboard-assets.js";
 import { DashboardEvents } from "./dashboard-events.js";
 import { type DashboardSessionOptions, DashboardSessions } from "./dashboard-sessions.js";
+import { LoginAttempts, MAX_FAILED_LOGINS } from "./login-attempts.js";
 import { admitBySession, assertSameOrigin, cookieValue, SESSION_COOKIE, sessionOf } from "./session-guard.js";
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -65,6 +66,7 @@ export class Dashboard {
   readonly sessions: DashboardSessions;
   readonly assets = new DashboardAssets();
   private events: DashboardEvents | undefined;
+  private readonly logins = new LoginAttempts();
 
   constructor(private readonly opts: DashboardOptions = {}) {
     this.sessions = new DashboardSessions({
@@ -151,7 +153,17 @@ export class Dashboard {
         );
       if (typeof given !== "string" || given === "" || given.length > SECRET_MAX)
         throw badRequest(field, `${field} must be a non-empty string of at most ${SECRET_MAX} characters`);
+      const address = request.ip;
+      const wait = this.logins.waitFor(address);
+      if (wait > 0) {
+        reply.header("retry-after", String(wait));
+        throw new BatonControlError(
+          "BATON_TOO_MANY_LOGINS",
+          `${MAX_FAILED_LOGINS} failed sign-ins from ${address} within a minute: try again in ${wait} s`,
+        );
+      }
       const ok = field === "token" ? tokenMatches(`Bearer ${given}`) : this.sessions.redeemCode(given);
+      if (!ok) this.logins.failed(address);
       if (!ok)
         throw new BatonControlError(
           "BATON_UNAUTHORIZED",
