@@ -16,7 +16,8 @@ const ZERO = { stroke: "#8a8a8a", width: 1 };
  * `points`: [{ t (seconds), estimate, lower, upper }] (null where not bounded yet); `tolerance`:
  * the largest allowed difference (0 for metrics, whose values are already "past the tolerance").
  */
-export function ComparisonChart({ id, title, unit, points, tolerance, scale = 1, digits = 2 }) {
+/** `gate`: `{ minRequests, requests }` — a pass also needs the new version to have that many. */
+export function ComparisonChart({ id, title, unit, points, tolerance, scale = 1, digits = 2, gate = null }) {
   const box = useRef(null);
   const plot = useRef(null);
   const v = (x) => (x === null || x === undefined ? null : x * scale);
@@ -67,19 +68,21 @@ export function ComparisonChart({ id, title, unit, points, tolerance, scale = 1,
   return html`<figure class="chart comparison" aria-labelledby=${`${id}-title`} aria-describedby=${`${id}-now`}>
     <figcaption id=${`${id}-title`}><strong>${title}</strong></figcaption>
     <div ref=${box} class="plot" aria-hidden="true"></div>
-    <p id=${`${id}-now`} class="now" data-testid=${`${id}-now`}>${last ? whereNow(last, tol, scale, unit, digits) : "no looks yet"}</p>
+    <p id=${`${id}-now`} class="now" data-testid=${`${id}-now`}>${last ? whereNow(last, tol, scale, unit, digits, gate) : "no looks yet"}</p>
   </figure>`;
 }
 
 /** Where the band is at the last look, in words: the decision's reason as a picture reads it. */
-function whereNow(p, tol, scale, unit, digits) {
+function whereNow(p, tol, scale, unit, digits, gate) {
   const f = (x) => (x === null ? "unbounded" : `${+(x * scale).toFixed(digits)}${unit}`);
   const range = `${f(p.estimate)}, between ${f(p.lower)} and ${f(p.upper)}`;
   const limit = `${+tol.toFixed(digits)}${unit}`;
   if (p.lower !== null && p.lower * scale > tol)
     return `Now ${range}: the whole band is above the tolerance (${limit}), so the new version is certainly worse.`;
   if (p.upper !== null && p.upper * scale < tol)
-    return `Now ${range}: the whole band is below the tolerance (${limit}), so the new version is certainly within it.`;
+    return gate && gate.requests < gate.minRequests
+      ? `Now ${range}: the whole band is below the tolerance (${limit}); a pass also waits for ${gate.minRequests} requests of the new version (${gate.requests} so far).`
+      : `Now ${range}: the whole band is below the tolerance (${limit}), so the new version is certainly within it.`;
   return `Now ${range}: the band still crosses the tolerance (${limit}), not yet certain either way.`;
 }
 

@@ -20,8 +20,14 @@ export function DownButton({ status }) {
   const services = status?.regions
     ? status.regions.map((r) => `${r.service} (${r.region})`)
     : [status?.service];
+  // Every instance that stops: serving, kept warm, and the release in flight's new ones.
+  const IN_FLIGHT = ["starting", "progressing", "rolling-back"];
   const instances = (status?.regions ?? [status]).reduce(
-    (n, s) => n + (s?.serving?.instances.length ?? 0),
+    (n, s) =>
+      n +
+      (s?.serving?.instances.length ?? 0) +
+      (s?.warm?.instances.length ?? 0) +
+      (s?.release && IN_FLIGHT.includes(s.release.status) ? (s.release.instances?.length ?? 0) : 0),
     0,
   );
   // Release waves: the regions' routers are run where each region is, not by `baton up`.

@@ -32,7 +32,12 @@ export function OverviewPage({ live, history }) {
     )}
     <section class="card" aria-labelledby="split-title">
       <h2 id="split-title">Traffic split</h2>
-      ${stats?.error && html`<p class="problem" role="status">Router stats unavailable: ${stats.error}</p>`}
+      ${
+        stats?.error &&
+        (status.serving || status.release
+          ? html`<p class="problem" role="status">Router stats unavailable: ${stats.error}</p>`
+          : html`<p>Nothing deployed yet, so the router has no traffic of this service to count.</p>`)
+      }
       ${stats ? html`<${Split} tracks=${tracks} versions=${versions} />` : html`<p>No router stats for this control plane${status.regions ? ": each region has its own router; the Regions table above shows each region's split and what its router measured" : ""}.</p>`}
     </section>
     ${

@@ -46,6 +46,7 @@ export function ReleaseAnalysis({ release }) {
   const minRequests = a.minRequests ?? 0;
   const names = [...new Set(looks.flatMap((l) => l.metrics.map((m) => m.name)))];
   const series = (pick) => withStepGaps(looks, pick);
+  const gate = { minRequests, requests: looks[looks.length - 1].requests.treatment };
   return html`<section class="analysis" aria-labelledby="analysis-title" data-testid="analysis">
     <h3 id="analysis-title">The analysis over time</h3>
     <p class="hint">
@@ -56,10 +57,10 @@ export function ReleaseAnalysis({ release }) {
     </p>
     <div class="charts">
       <${ComparisonChart} id="cmp-errors" title="Error rate, new − old" unit=" pt" scale=${100}
-        tolerance=${a.maxErrorRateIncrease ?? 0.02}
+        tolerance=${a.maxErrorRateIncrease ?? 0.02} gate=${gate}
         points=${series((l) => ({ estimate: l.errorRate.increase, lower: l.errorRate.lower, upper: l.errorRate.upper }))} />
       <${ComparisonChart} id="cmp-latency" title="p95 latency, new − old" unit=" ms" digits=${0}
-        tolerance=${a.maxP95IncreaseMs ?? 200}
+        tolerance=${a.maxP95IncreaseMs ?? 200} gate=${gate}
         points=${series((l) => ({ estimate: l.latency.increaseMs, lower: l.latency.lowerMs, upper: l.latency.upperMs }))} />
       ${names.map(
         (

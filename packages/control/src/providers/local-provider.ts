@@ -135,10 +135,17 @@ export class LocalProvider implements Provider {
   }
 }
 
-/** The last lines of an instance's output, indented under its reason. */
+/** A line of an instance's output in a reason: enough to recognise it, not a whole blob. */
+const LINE_SHOWN = 300;
+
+/** The last lines of an instance's output, indented under its reason (each cut at 300 characters). */
 function logTail(file: string, lines = 5): string {
   try {
-    const tail = readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines);
+    const tail = readFileSync(file, "utf8")
+      .trimEnd()
+      .split("\n")
+      .slice(-lines)
+      .map((l) => (l.length > LINE_SHOWN ? `${l.slice(0, LINE_SHOWN)}… (${l.length} characters)` : l));
     return tail.length && tail[0] !== "" ? `; last output:\n      ${tail.join("\n      ")}` : "";
   } catch {
     return "";

@@ -32,7 +32,7 @@ export async function resolveVersion(
   if (!known?.dir)
     throw new BatonControlError(
       "BATON_UNKNOWN_VERSION",
-      `unknown version ${req.version} of ${file.service}: it was never released; give its directory (--dir)`,
+      `unknown version ${req.version} of ${file.service}: it was never released; give its directory (baton deploy --dir, or the dashboard's Directory field)`,
     );
   return { version: req.version, cwd: known.dir, env: { ...known.env, ...req.env } };
 }
