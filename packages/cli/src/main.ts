@@ -69,7 +69,10 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command("demo")
     .description("start example instances behind a router, move traffic under load, and report")
-    .action(async () => (await import("./commands/demo-command.js")).runDemo());
+    .option("--keep", "keep everything running (and the dashboard) after the summary, until Ctrl-C")
+    .action(async (o: { keep?: boolean }) =>
+      (await import("./commands/demo-command.js")).runDemo(o.keep ? { keep: true } : {}),
+    );
   program
     .command("schema")
     .description("print the JSON Schema of baton.yaml, for editors")

@@ -30,7 +30,7 @@ const say = (line: string) => process.stdout.write(`${clock()}  ${line}\n`);
  * passes and one of v3, which fails 10% of requests and is rolled back by the analysis; then a
  * guarded rollout of a feature flag whose code path fails 5% more requests, stopped and turned back.
  */
-export async function runDemo(): Promise<void> {
+export async function runDemo(opts: { keep?: boolean } = {}): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), "baton-demo-"));
   await chmod(work, 0o755); // the embedded PostgreSQL runs as `postgres` when we are root
   let plane: ControlPlane | undefined;
@@ -191,6 +191,14 @@ export async function runDemo(): Promise<void> {
         "",
       ].join("\n"),
     );
+    if (opts.keep) {
+      // Everything stays up (the instances, the router, the dashboard) to look around in.
+      say(`still serving on ${url} with the dashboard at ${api?.url}; Ctrl-C stops the demo`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", () => resolve());
+        process.once("SIGTERM", () => resolve());
+      });
+    } else say("the demo stops now (npm start -- --keep keeps it and its dashboard running)");
   } finally {
     await traffic?.stop();
     await rollouts?.stop();
