@@ -255,7 +255,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
   const status = await plane.status();
   for (const s of "regions" in status ? status.regions : [status])
     say(
-      `${s.service}: ${s.serving ? `serving ${s.serving.version} on ${s.serving.instances.length} instance${s.serving.instances.length === 1 ? "" : "s"}` : "nothing deployed yet (baton deploy --dir PATH)"}`,
+      `${s.service}: ${s.serving ? `serving ${s.serving.version} on ${s.serving.instances.length} instance${s.serving.instances.length === 1 ? "" : "s"}` : "nothing deployed yet: baton deploy --version v1 --wait, from the service's directory (or with --dir PATH)"}`,
     );
   // A one-time link (10 minutes, once): the token never appears in a URL or a browser's history.
   // On 0.0.0.0 or ::, a host a browser can open instead (which the note says).
