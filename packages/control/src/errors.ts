@@ -89,6 +89,15 @@ export const ERRORS = {
     description:
       "A release is in flight: the migration completes or rolls back with it (promote or abort the release instead); nothing was changed.",
   },
+  BATON_MIGRATION_IN_PROGRESS: {
+    status: 409,
+    description:
+      "Another migration is in progress on the schema: complete or roll it back before starting one; nothing was changed.",
+  },
+  BATON_MIGRATION_APPLIED: {
+    status: 409,
+    description: "A migration of this name was already completed on the schema; nothing was changed.",
+  },
   BATON_MIGRATION_STARTING: {
     status: 409,
     description:

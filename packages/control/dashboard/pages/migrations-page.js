@@ -6,6 +6,7 @@ import { ACTOR, api } from "../api.js";
 import { when } from "../format.js";
 import { html } from "../html.js";
 import { BackfillProgress } from "./backfill-progress.js";
+import { MigrationStartForm } from "./migration-start-form.js";
 
 const IN_FLIGHT = new Set(["starting", "progressing", "rolling-back"]);
 /** While a backfill runs (or a release, which may start one), the page asks every second. */
@@ -81,7 +82,20 @@ export function MigrationsPage({ live }) {
       view?.configured &&
       html`<section class="card" aria-labelledby="active-title" data-testid="migration-active">
         <h2 id="active-title">${active ? html`In progress: <code>${active.name}</code>` : "No migration in progress"}</h2>
-        ${active ? html`<${Active} active=${active} />` : html`<p class="hint">A release whose directory has the migration file starts it before its new instances.</p>`}
+        ${
+          active
+            ? html`<${Active} active=${active} />`
+            : html`<p class="hint">A release whose directory has the migration file starts it before its new instances.</p>
+              <${MigrationStartForm}
+                defaultFile=${release?.dir && view.settings?.file ? `${release.dir.replace(/\/$/, "")}/${view.settings.file}` : null}
+                onStarted=${(m) => {
+                  setDone(m);
+                  setProblem(null);
+                  load();
+                }}
+                onProblem=${setProblem}
+              />`
+        }
         ${
           active && html`<${Actions} actions=${view.actions} busy=${busy} onAct=${act} name=${active.name} />`
         }

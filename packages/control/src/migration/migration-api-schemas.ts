@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { apiSchemas } from "../api/api-schemas.js";
+import { actorBody } from "../api-input.js";
 
 /** What the migration routes answer, for the OpenAPI document (loose: the view may grow). */
 
@@ -92,3 +93,25 @@ export const migrationActionResult = z
     warnings: z.array(z.string()).describe("what a rollback could not undo (sql operations without down)"),
   })
   .register(apiSchemas, { id: "MigrationActionResult" });
+
+export const migrationStartBody = z
+  .strictObject(
+    {
+      file: z
+        .string({ error: "must be a string" })
+        .min(1, "must not be empty")
+        .max(4096, "must be at most 4096 characters")
+        .refine((f) => !f.includes("\u0000"), "must not contain a NUL byte")
+        .describe(
+          "the migration file (pgroll format, YAML or JSON): an absolute path on the control plane's machine",
+        ),
+      actor: actorBody.shape.actor,
+    },
+    { error: "the body must be a JSON object" },
+  )
+  .register(apiSchemas, { id: "MigrationStartRequest" });
+
+export const migrationStarted = z
+  .looseObject({ migration: z.string(), schema: z.string() })
+  .describe("Checked and starting in the background: follow it with GET /v1/migration.")
+  .register(apiSchemas, { id: "MigrationStarted" });

@@ -195,10 +195,34 @@ describe("the migration API", () => {
       },
     });
 
-    await startByHand(
+    // Started from the API (the dashboard's form, `baton migrate start`): checked, then run in the background.
+    const euros = join(dir, "02_euros.yaml");
+    await writeFile(
+      euros,
       "operations:\n  - add_column: { table: orders, column: { name: euros, type: numeric, nullable: true }, up: cents / 100.0 }\n",
-      "02_euros",
     );
+    const relative = await send("POST", "/v1/migration/start", { body: { file: "02_euros.yaml" } });
+    expect([relative.status, relative.body.error.field]).toEqual([400, "file"]);
+    await writeFile(join(dir, "bad.yaml"), "operations:\n  - add_colum: { table: orders }\n");
+    const bad = await send("POST", "/v1/migration/start", { body: { file: join(dir, "bad.yaml") } });
+    expect([bad.status, bad.body.error.field]).toEqual([400, "file"]);
+    expect(bad.body.error.message).toContain("bad.yaml");
+    const started = await conforms("POST", "/v1/migration/start", "/v1/migration/start", {
+      file: euros,
+      actor: "ops",
+    });
+    expect([started.status, started.body]).toEqual([202, { migration: "02_euros", schema: app }]);
+    for (let i = 0; i < 200 && (await get()).body.active?.phase !== "started"; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && (await lastAudit())?.action !== "migration.started"; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(await lastAudit()).toMatchObject({
+      action: "migration.started",
+      actor: "ops",
+      details: { migration: "02_euros", schema: app, file: euros },
+    });
+    const twice = await send("POST", "/v1/migration/start", { body: { file: euros } });
+    expect([twice.status, twice.body.error.code]).toEqual([409, "BATON_MIGRATION_IN_PROGRESS"]);
     const { body } = await conforms("GET", "/v1/migration", "/v1/migration");
     expect(body.active).toMatchObject({
       name: "02_euros",
@@ -245,6 +269,8 @@ describe("the migration API", () => {
     expect(after.actions.complete).toMatchObject({ allowed: false, code: "BATON_NO_ACTIVE_MIGRATION" });
     const again = await conforms("POST", "/v1/migration/complete", "/v1/migration/complete", {});
     expect([again.status, again.body.error.code]).toEqual([409, "BATON_NO_ACTIVE_MIGRATION"]);
+    const applied = await send("POST", "/v1/migration/start", { body: { file: euros } });
+    expect([applied.status, applied.body.error.code]).toEqual([409, "BATON_MIGRATION_APPLIED"]);
   });
 
   it("shows a backfill's progress live, refuses to act while it runs, then rolls it back, audited", async () => {

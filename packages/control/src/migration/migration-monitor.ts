@@ -1,5 +1,7 @@
+import { isAbsolute } from "node:path";
 import {
   EngineError,
+  loadMigrationFile,
   type MigrationRecord,
   type MigrationResult,
   type MigrationStatusReport,
@@ -8,9 +10,11 @@ import {
   type SqlPool,
   searchPathFor,
 } from "@baton/migrate";
+import { BadRequestError } from "../api-input.js";
 import type { AuditLog } from "../audit/audit-log.js";
 import type { Status } from "../control-plane.js";
 import { BatonControlError } from "../errors.js";
+import { inFlight } from "../release/release-lifecycle.js";
 import { backfillOptionsOf } from "../release/release-migration.js";
 import type { ReleaseStore } from "../state/release-store.js";
 import { type BackfillView, backfillsOf } from "./backfill-view.js";
@@ -111,6 +115,8 @@ export class MigrationMonitor {
   private pool: { url: string; pool: SqlPool } | undefined;
   /** One action at a time: a second click waits, then finds the migration gone. */
   private acting: Promise<unknown> = Promise.resolve();
+  /** A migration started by hand, running in the background (its backfill, say). */
+  private starting: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: MigrationMonitorOptions) {}
 
@@ -172,7 +178,82 @@ export class MigrationMonitor {
     return this.act("rollback", actor);
   }
 
+  /**
+   * Starts a migration file by hand (`baton migrate start`, from the dashboard): checked first
+   * (the file parses, its SQL too; no release in flight; no other migration in progress; not
+   * already applied), then started in the background, so that a long backfill is watched on the
+   * page rather than held in a request. Audited as migration.started, or migration.start-failed
+   * with the engine's words (the migration then stays as far as it got: roll it back, or start it
+   * again to resume).
+   */
+  async start(file: string, actor: string): Promise<{ migration: string; schema: string }> {
+    if (!isAbsolute(file))
+      throw new BadRequestError(
+        "file",
+        `file must be the absolute path of a migration file on the control plane's machine, not ${file}`,
+      );
+    const settings = await this.opts.settings();
+    if (!settings)
+      throw new BatonControlError(
+        "BATON_MIGRATION_NOT_CONFIGURED",
+        `baton.yaml has no migration section (it names the schema and the database); ${HOW_TO_CONFIGURE}`,
+      );
+    const migration = await loadMigrationFile(file).catch((err: Error) => {
+      throw new BadRequestError("file", err.message);
+    });
+    const situation = await this.situation();
+    if (situation.release && inFlight(situation.release.status))
+      throw new BatonControlError(
+        "BATON_MIGRATION_RELEASE_IN_FLIGHT",
+        `release ${situation.release.id} of ${situation.release.version} is in flight: a migration started now would change the schema under it; start it once the release has ended`,
+      );
+    const db = migrationDatabase(settings, situation.release?.env ?? {});
+    const report = await this.status(settings, db);
+    if (report.active)
+      throw new BatonControlError(
+        "BATON_MIGRATION_IN_PROGRESS",
+        `migration ${report.active.name} is in progress on ${settings.schema}: complete or roll it back first`,
+      );
+    if (report.history.some((r) => r.name === migration.name && r.status === "completed"))
+      throw new BatonControlError(
+        "BATON_MIGRATION_APPLIED",
+        `migration ${migration.name} was already completed on ${settings.schema}`,
+      );
+    const migrator = this.migrator(settings, db);
+    const audit = (action: string, details: Record<string, unknown>) =>
+      this.opts.plane.audit
+        .append({ actor, action, service: this.opts.plane.service, details })
+        .catch((err: Error) =>
+          this.opts.log?.(`migration ${migration.name}: audit event ${action} not written: ${err.message}`),
+        );
+    this.opts.log?.(`migration ${migration.name} started by ${actor} from ${file}`);
+    this.starting = migrator.start(migration).then(
+      (done) =>
+        audit("migration.started", {
+          migration: done.name,
+          schema: settings.schema,
+          versionSchema: done.versionSchema,
+          file,
+        }),
+      (err: Error) => {
+        this.opts.log?.(`migration ${migration.name} failed to start: ${err.message}`);
+        return audit("migration.start-failed", {
+          migration: migration.name,
+          schema: settings.schema,
+          file,
+          reason: err.message,
+        });
+      },
+    );
+    return { migration: migration.name, schema: settings.schema };
+  }
+
   async close(): Promise<void> {
+    // A start by hand still running (a long backfill) is given a moment, not waited for: it is
+    // resumable, and `baton migrate start` (or the page) resumes it from its cursor.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.starting, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+    clearTimeout(timer);
     const p = this.pool;
     this.pool = undefined;
     await p?.pool.close().catch(() => {});

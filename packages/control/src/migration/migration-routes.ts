@@ -1,6 +1,11 @@
 import { type ApiRoute, defineRoute } from "../api/api-route.js";
 import { actorBody } from "../api-input.js";
-import { migrationActionResult, migrationView } from "./migration-api-schemas.js";
+import {
+  migrationActionResult,
+  migrationStartBody,
+  migrationStarted,
+  migrationView,
+} from "./migration-api-schemas.js";
 import type { MigrationMonitor } from "./migration-monitor.js";
 
 const DB = ["BATON_DATABASE_UNAVAILABLE", "BATON_MIGRATION_DATABASE_UNAVAILABLE"] as const;
@@ -28,6 +33,30 @@ export function migrationRoutes(monitor: MigrationMonitor): ApiRoute[] {
       response: { status: 200, description: "The migration's state", schema: migrationView },
       errors: DB,
       handle: () => monitor.view(),
+    }),
+    defineRoute({
+      method: "POST",
+      path: "/v1/migration/start",
+      operationId: "startMigration",
+      summary: "Start a migration file by hand",
+      description:
+        "What `baton migrate start` does, on the application's database baton.yaml's migration " +
+        "section names: the file (an absolute path on the control plane's machine) is read and " +
+        "checked, then started in the background (follow it with GET /v1/migration); audited as " +
+        "migration.started, or migration.start-failed with the engine's reason. Refused (409, " +
+        "nothing changed) while a release is in flight, while another migration is in progress, and " +
+        "when one of the same name was completed.",
+      body: migrationStartBody,
+      response: { status: 202, description: "Checked, and starting", schema: migrationStarted },
+      errors: [
+        "BATON_MIGRATION_NOT_CONFIGURED",
+        "BATON_MIGRATION_NO_DATABASE",
+        "BATON_MIGRATION_RELEASE_IN_FLIGHT",
+        "BATON_MIGRATION_IN_PROGRESS",
+        "BATON_MIGRATION_APPLIED",
+        ...DB,
+      ],
+      handle: ({ body }) => monitor.start(body.file, body.actor ?? "api"),
     }),
     defineRoute({
       method: "POST",
