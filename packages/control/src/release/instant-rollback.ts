@@ -49,7 +49,10 @@ export async function runInstantRollback(
   ctx.log?.(`rolled back to ${release.version} in one switch; ${ctx.stable.version} drains`);
   await waitDrained(ctx, file.drain.timeout);
   await Promise.all(ctx.stable.instances.map((i) => i.stop(file.drain.timeout)));
-  // The version rolled away from kept its migration open (blue-green): it is undone now.
+  // The migration the version rolled away from started stays open: the version rolled back to ran
+  // on the old version schema all along (expand/contract keeps both), and the next release of the
+  // newer version resumes it; `baton migrate rollback` (or the dashboard) undoes it. Only a
+  // migration this rollback's own environment names would be rolled back here.
   if (ctx.migration)
     await ctx.migration
       .rollback()

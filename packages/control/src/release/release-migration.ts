@@ -80,17 +80,18 @@ export function releaseMigration(
       });
     },
     // Only the migration this release started (its name is in the release's environment) is
-    // completed or rolled back with it; one started by hand is left alone.
+    // completed or rolled back with it; one started by hand is left alone, and a release that
+    // started none has nothing to do (not "no migration is in progress").
     async complete() {
       await withMigrator(async (m) => {
-        if ((await m.status()).active?.name !== env[MIGRATION_ENV]) return;
+        if (!env[MIGRATION_ENV] || (await m.status()).active?.name !== env[MIGRATION_ENV]) return;
         const done = await m.complete();
         await record?.("migration.completed", { migration: done.name, schema: settings.schema });
       });
     },
     async rollback() {
       await withMigrator(async (m) => {
-        if ((await m.status()).active?.name !== env[MIGRATION_ENV]) return;
+        if (!env[MIGRATION_ENV] || (await m.status()).active?.name !== env[MIGRATION_ENV]) return;
         const undone = await m.rollback();
         await record?.("migration.rolled-back", {
           migration: undone.name,
