@@ -63,9 +63,9 @@ export { type FlagChange, FlagConflictError, type FlagRecord, FlagStore } from "
 export { FlagStream, type FlagStreamOptions } from "./flags/flag-stream.js";
 export type { GuardedRollout, RolloutState } from "./flags/guarded-rollout-store.js";
 export { GuardedRollouts, type RolloutView, type StartRollout } from "./flags/guarded-rollouts.js";
-export { MigrationMonitor, type MigrationView } from "./migration/migration-monitor.js";
 export { type StaleFlag, staleFlags, uniformState } from "./flags/stale-flags.js";
 export { formatDuration } from "./format-duration.js";
+export { MigrationMonitor, type MigrationView } from "./migration/migration-monitor.js";
 export { freePort } from "./providers/free-port.js";
 export { ProcessState } from "./providers/instance-process-state.js";
 export { LocalInstance, type LocalInstanceSpec } from "./providers/local-instance.js";
