@@ -305,9 +305,11 @@ export function dualWrite<V>(options: DualWriteOptions<V>): DualWrite<V> {
   }
 
   async function apply(fromPhase: MigrationPhase, toPhase: MigrationPhase): Promise<void> {
+    // Phase 0 does not write the new store, so its copy stops being complete: forgotten first, so
+    // that a failure to forget leaves the migration where it was (the move is refused).
+    if (toPhase === 0 && fromPhase !== 0) await progressStore.reset();
     current = toPhase;
     if (toPhase === 3 && fromPhase !== 3) window.clear(); // judge the new store as it is now
-    if (toPhase === 0 && fromPhase !== 0) await progressStore.reset(); // phase 0 does not write the new store
     emit({ type: "phase", from: fromPhase, to: toPhase });
     // Operations that read the previous phase finish writing both stores; the keys of any that
     // failed on the side that is now the truth are copied to it.

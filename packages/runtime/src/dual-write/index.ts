@@ -25,7 +25,7 @@ export {
 } from "./migration-phase.js";
 export type { MigrationStore, ScanPage, StoredRecord } from "./migration-store.js";
 export { pgBackfillProgress } from "./pg-backfill-progress.js";
-export { type PgStoreOptions, type PgStorePool, pgStore } from "./pg-store.js";
+export { type PgMigrationStore, type PgStoreOptions, type PgStorePool, pgStore } from "./pg-store.js";
 export { redisBackfillProgress } from "./redis-backfill-progress.js";
 export { type RedisCommands, type RedisStoreOptions, redisStore } from "./redis-store.js";
 export { type StoreChecksum, storeChecksum } from "./store-checksum.js";

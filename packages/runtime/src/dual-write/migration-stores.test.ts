@@ -83,6 +83,32 @@ describe.each(stores)("%s", (_, make) => {
   });
 });
 
+it("pgBackfillProgress creates its table once however many processes start at once", async () => {
+  const table = `${PROGRESS_TABLE}_race`;
+  try {
+    const stores = Array.from({ length: 6 }, (_, i) => pgBackfillProgress(pool, `m${i}`, table));
+    await Promise.all(stores.map((p) => p.reset()));
+    await Promise.all(stores.map((p, i) => p.save({ source: "pg:x", done: i % 2 === 0, copied: i })));
+    expect(await stores[3]?.load()).toEqual({ source: "pg:x", done: false, copied: 3 });
+  } finally {
+    await pool.query(`DROP TABLE IF EXISTS ${table}`);
+  }
+});
+
+it("pgStore purges tombstones older than asked, and only those", async () => {
+  const store = pgStore<Doc>({ pool, table: TABLE });
+  const old = `purge-${randomUUID()}`;
+  const recent = `purge-${randomUUID()}`;
+  const alive = `purge-${randomUUID()}`;
+  await store.putCopy({ key: old, version: (Date.now() - 3_600_000) * 1000, value: undefined });
+  await store.put(recent, undefined);
+  await store.putCopy({ key: alive, version: (Date.now() - 3_600_000) * 1000, value: { n: 1, tags: [] } });
+  expect(await store.purgeTombstones(60_000)).toBeGreaterThanOrEqual(1);
+  expect(await store.get(old)).toBeUndefined();
+  expect(await store.get(recent)).toMatchObject({ value: undefined });
+  expect(await store.get(alive)).toMatchObject({ value: { n: 1, tags: [] } });
+});
+
 describe("scan and checksum", () => {
   it("list every record of either store and sum them up alike", async () => {
     const prefix = `${PREFIX}scan:`;

@@ -11,14 +11,18 @@ export function pgBackfillProgress(
   table = "baton_backfill_progress",
 ): BackfillProgressStore {
   const t = quoteIdentifier(table);
+  // Several processes start at once: CREATE TABLE IF NOT EXISTS alone can then fail on the
+  // catalog's unique indexes, so creations are serialized by an advisory lock held until the end of
+  // the DO block's transaction.
+  const create =
+    `DO $baton$ BEGIN PERFORM pg_advisory_xact_lock(hashtext('baton_backfill_progress')); ` +
+    `CREATE TABLE IF NOT EXISTS ${t} (migration text PRIMARY KEY, progress jsonb NOT NULL); END $baton$`;
   let created: Promise<unknown> | undefined;
   const ready = () =>
-    (created ??= pool
-      .query(`CREATE TABLE IF NOT EXISTS ${t} (migration text PRIMARY KEY, progress jsonb NOT NULL)`)
-      .catch((error: unknown) => {
-        created = undefined;
-        throw error;
-      }));
+    (created ??= pool.query(create).catch((error: unknown) => {
+      created = undefined;
+      throw error;
+    }));
   return {
     async load() {
       await ready();

@@ -32,6 +32,14 @@ export function quoteIdentifier(name: string): string {
   return parts.map((part) => `"${part}"`).join(".");
 }
 
+export interface PgMigrationStore<V> extends MigrationStore<V> {
+  /**
+   * Deletes tombstones older than `olderThanMs` (their version is a time in µs), answering how
+   * many; run it once no copy that old can still be on its way (a day is plenty).
+   */
+  purgeTombstones(olderThanMs: number): Promise<number>;
+}
+
 // The version a write as the truth takes: the server's clock in µs, or the key's previous version
 // + 1 when the clock is behind it (another store's clock wrote it, or this one stepped back).
 const NOW_US = "(extract(epoch from clock_timestamp()) * 1000000)::bigint";
@@ -41,7 +49,7 @@ const NOW_US = "(extract(epoch from clock_timestamp()) * 1000000)::bigint";
  * so the version check and the write are atomic under concurrent writers; a delete keeps the row
  * as a tombstone (`deleted`, the other columns as they were or null) with the delete's version.
  */
-export function pgStore<V>(options: PgStoreOptions<V>): MigrationStore<V> {
+export function pgStore<V>(options: PgStoreOptions<V>): PgMigrationStore<V> {
   const { pool } = options;
   const table = quoteIdentifier(options.table);
   const key = quoteIdentifier(options.keyColumn ?? "id");
@@ -106,6 +114,14 @@ export function pgStore<V>(options: PgStoreOptions<V>): MigrationStore<V> {
       const keyName = options.keyColumn ?? "id";
       const records = rows.map((row) => record(row, String(row[keyName])));
       return { records, cursor: rows.length < limit ? undefined : records.at(-1)?.key };
+    },
+    async purgeTombstones(olderThanMs) {
+      const { rows } = await pool.query(
+        `WITH gone AS (DELETE FROM ${table} WHERE ${del} AND ${ver} < ${NOW_US} - $1::bigint * 1000 RETURNING 1)
+         SELECT count(*)::int AS n FROM gone`,
+        [Math.floor(olderThanMs)],
+      );
+      return Number(rows[0]?.n ?? 0);
     },
   };
 }
