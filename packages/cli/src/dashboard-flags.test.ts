@@ -1,26 +1,22 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../control/src/providers/free-port.js";
 import { TEST_DATABASE_URL, testSchema } from "../../control/src/test-support/test-database.js";
-import { apiGet, apiPost, BIN, exitOf, until } from "./test-support/baton-cli.js";
+import { apiGet, apiPost, exitOf, until } from "./test-support/baton-cli.js";
+import {
+  assertAccessible,
+  launchChromium,
+  requireChromium,
+  SCREENSHOTS,
+  startBatonUp,
+} from "./test-support/dashboard-browser.js";
 
-/**
- * The dashboard's flag editor, segments, `flags apply` and `baton down`, in a real browser against
- * a real `baton up` (the set-up of dashboard.test.ts, without load: nothing here needs traffic).
- */
-const CHROMIUM = process.env.BATON_CHROMIUM ?? "/usr/bin/chromium-headless-shell";
 const ECHO_DIR = fileURLToPath(new URL("../../../examples/echo-service/", import.meta.url));
-const AXE = fileURLToPath(new URL("../../../node_modules/axe-core/axe.min.js", import.meta.url));
-/** docs/screenshots/flag-editor.png is rewritten only with BATON_UPDATE_SCREENSHOTS=1 (as dashboard.test.ts). */
-const SCREENSHOTS = process.env.BATON_UPDATE_SCREENSHOTS
-  ? fileURLToPath(new URL("../../../docs/screenshots/", import.meta.url))
-  : join(tmpdir(), "baton-dashboard-screenshots");
 /** Every wait in the browser is bounded: a slow machine fails with what it waited for. */
 const WAIT = 10_000;
 
@@ -30,10 +26,7 @@ let up: ChildProcess | undefined;
 let browser: Browser | undefined;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(
-      `no Chromium at ${CHROMIUM}: install it (apt-get install chromium-headless-shell; .ci/run does) or set BATON_CHROMIUM`,
-    );
+  requireChromium();
   dir = await mkdtemp(join(tmpdir(), "baton-dashboard-flags-"));
   await chmod(dir, 0o755);
   schema = await testSchema("dashboard_flags_e2e");
@@ -61,40 +54,16 @@ afterAll(async () => {
 });
 
 /** `baton up`; resolves with the one-time login link it printed. */
-function startUp(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "up", "--listen-host", "127.0.0.1"], {
-      cwd: dir,
-      env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, BATON_DB_SCHEMA: schema.schema },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    up = child;
-    let said = "";
-    const onData = (d: Buffer) => {
-      said += d.toString();
-      if (process.env.BATON_TEST_VERBOSE) process.stdout.write(d);
-      const link = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/#login=[\w-]+)/.exec(said)?.[1];
-      if (link && said.includes('"event":"baton-up"')) resolve(link);
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    child.once("exit", (code, signal) => reject(new Error(`baton up exited (${code ?? signal}):\n${said}`)));
+async function startUp(): Promise<string> {
+  const started = startBatonUp({
+    dir,
+    onSpawn: (child) => {
+      up = child;
+    },
+    args: ["--api-port", "0", "--listen-host", "127.0.0.1"], // 7070 may be taken: the API file says where
+    env: { DATABASE_URL: TEST_DATABASE_URL, BATON_DB_SCHEMA: schema.schema },
   });
-}
-
-/** axe-core in the page: no serious or critical violation (each named with where it is). */
-async function assertAccessible(page: Page, name: string) {
-  await page.addScriptTag({ path: AXE });
-  const violations = await page.evaluate(async () => {
-    const result = await (globalThis as unknown as { axe: { run(): Promise<any> } }).axe.run();
-    return result.violations
-      .filter((v: any) => v.impact === "serious" || v.impact === "critical")
-      .map(
-        (v: any) =>
-          `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n: any) => n.target.join(" ")).join(", ")}`,
-      );
-  });
-  expect(violations, `axe on the ${name}`).toEqual([]);
+  return (await started).link;
 }
 
 describe("the dashboard's flag editor in a real browser", () => {
@@ -116,10 +85,7 @@ describe("the dashboard's flag editor in a real browser", () => {
     });
     expect(made.status, JSON.stringify(made.body)).toBe(200);
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-    });
+    browser = await launchChromium();
     // bypassCSP only so that axe-core can be injected; the page itself runs under its CSP.
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, bypassCSP: true });
     const page = await context.newPage();

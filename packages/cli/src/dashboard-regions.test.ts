@@ -1,30 +1,28 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../control/src/providers/free-port.js";
 import { processAlive } from "../../control/src/providers/process-alive.js";
 import { pgClient } from "../../control/src/state/sql-client.js";
 import { TEST_DATABASE_URL, testSchema } from "../../control/src/test-support/test-database.js";
 import { type LoadResult, startLoad } from "../../router/src/test-support/load.js";
-import { apiGet, apiPost, BIN, batonCli, exitOf, until } from "./test-support/baton-cli.js";
+import { apiGet, apiPost, batonCli, exitOf, until } from "./test-support/baton-cli.js";
+import {
+  assertAccessible,
+  launchChromium,
+  requireChromium,
+  startBatonUp,
+} from "./test-support/dashboard-browser.js";
 import { processesWithFilesUnder } from "./test-support/open-files.js";
 import { processesMentioning } from "./test-support/processes.js";
 import { type RegionRouter, startRegionRouter } from "./test-support/region-router.js";
 
-/**
- * Release waves (baton.yaml's `regions:`) through the real CLI: two region routers as their own
- * `baton router` processes, `baton up` driving them over their admin APIs (BATON_ROUTER_TOKEN),
- * load on both, and the dashboard's Regions table read in Chromium as the wave moves, as a bad
- * version is rolled back, and as one region's router dies and comes back.
- */
-const CHROMIUM = process.env.BATON_CHROMIUM ?? "/usr/bin/chromium-headless-shell";
 const ECHO_DIR = fileURLToPath(new URL("../../../examples/echo-service/", import.meta.url));
-const AXE = fileURLToPath(new URL("../../../node_modules/axe-core/axe.min.js", import.meta.url));
 /** Every wait is bounded: a slow machine fails with what it waited for. */
 const WAIT = 20_000;
 const ROUTER_TOKEN = "region-router-token-0123456789";
@@ -43,10 +41,7 @@ const routerPids = new Set<number>();
 const instancePids = new Set<number>();
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(
-      `no Chromium at ${CHROMIUM}: install it (apt-get install chromium-headless-shell; .ci/run does) or set BATON_CHROMIUM`,
-    );
+  requireChromium();
   dir = await mkdtemp(join(tmpdir(), "baton-dashboard-regions-"));
   await chmod(dir, 0o755);
   schema = await testSchema("dashboard_regions_e2e");
@@ -91,43 +86,6 @@ async function startRouter(region: Region): Promise<RegionRouter> {
   routers[region] = r;
   routerPids.add(r.child.pid!);
   return r;
-}
-
-/** `baton up` (its API on a free port); resolves with the one-time login link it printed. */
-function startUp(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "up", "--api-port", "0", "--listen-host", "127.0.0.1"], {
-      cwd: dir,
-      env: {
-        ...process.env,
-        DATABASE_URL: TEST_DATABASE_URL,
-        BATON_DB_SCHEMA: schema.schema,
-        BATON_ROUTER_TOKEN: ROUTER_TOKEN,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    up = child;
-    let said = "";
-    const timer = setTimeout(
-      () => reject(new Error(`baton up did not start within ${WAIT} ms:\n${said}`)),
-      WAIT,
-    );
-    const onData = (d: Buffer) => {
-      said += d.toString();
-      if (process.env.BATON_TEST_VERBOSE) process.stdout.write(d);
-      const link = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/#login=[\w-]+)/.exec(said)?.[1];
-      if (link && said.includes('"event":"baton-up"')) {
-        clearTimeout(timer);
-        resolve(link);
-      }
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`baton up exited (${code ?? signal}):\n${said}`));
-    });
-  });
 }
 
 interface RegionStatus {
@@ -198,24 +156,27 @@ function loadOn(region: Region, rate: number) {
   return startLoad({ url: `${routers[region].url}/`, rate, concurrency: Math.max(4, Math.round(rate / 10)) });
 }
 
-/** axe-core in the page: no serious or critical violation (each named with where it is). */
-async function assertAccessible(page: Page, name: string) {
-  await page.addScriptTag({ path: AXE });
-  const violations = await page.evaluate(async () => {
-    const result = await (globalThis as unknown as { axe: { run(): Promise<any> } }).axe.run();
-    return result.violations
-      .filter((v: any) => v.impact === "serious" || v.impact === "critical")
-      .map(
-        (v: any) =>
-          `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n: any) => n.target.join(" ")).join(", ")}`,
-      );
-  });
-  expect(violations, `axe on the ${name}`).toEqual([]);
-}
-
 /** "v2: 12.3 req/s, 0.0% errors, p95 4.1 ms" for `version` in a measured cell: its req/s. */
 const MEASURED = (version: string) =>
   new RegExp(`(?:^|; )${version}: (\\d+\\.\\d) req/s, (\\d+\\.\\d)% errors, p95 (\\d+(?:\\.\\d)? ms|–)`);
+
+/** `baton up`; resolves with the one-time login link it printed. */
+async function startUp(): Promise<string> {
+  const started = startBatonUp({
+    dir,
+    onSpawn: (child) => {
+      up = child;
+    },
+    args: ["--api-port", "0", "--listen-host", "127.0.0.1"],
+    env: {
+      DATABASE_URL: TEST_DATABASE_URL,
+      BATON_DB_SCHEMA: schema.schema,
+      BATON_ROUTER_TOKEN: ROUTER_TOKEN,
+    },
+    waitMs: WAIT,
+  });
+  return (await started).link;
+}
 
 describe("release waves over two region routers under baton up, in the dashboard", () => {
   it("moves region by region with each router's numbers, rolls a bad version back, and says when a router is gone", async () => {
@@ -233,10 +194,7 @@ describe("release waves over two region routers under baton up, in the dashboard
     expect(serving(v1.end)).toBe("eu=v1 us=v1");
 
     mark("v1");
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-    });
+    browser = await launchChromium();
     // bypassCSP only so that axe-core can be injected; the page itself runs under its CSP.
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
     const page = await context.newPage();
