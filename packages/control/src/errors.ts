@@ -98,6 +98,11 @@ export const ERRORS = {
     status: 409,
     description: "A migration of this name was already completed on the schema; nothing was changed.",
   },
+  BATON_MIGRATION_CONTRACTED: {
+    status: 409,
+    description:
+      "The version was released against a schema that migrations completed since have changed (a column renamed or dropped): it cannot run on this database any more; nothing was started.",
+  },
   BATON_MIGRATION_STARTING: {
     status: 409,
     description:

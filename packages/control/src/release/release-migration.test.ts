@@ -158,5 +158,15 @@ describe("a release that needs a database migration", () => {
       ["migration.rolled-back", "03_nick"],
     ]);
     expect(await plane.audit.verify()).toMatchObject({ problems: [] });
+
+    // A rollback to v1 now: it reads users.user_email, which 02_email (completed) renamed. It is
+    // refused with the reason, nothing started, v2 serves on.
+    const back = await plane.rollback({ actor: "t" });
+    const backDone = await plane.wait(back.id);
+    expect(backDone.status).toBe("failed");
+    expect(backDone.reason).toMatch(
+      /^v1 was released against search_path "[^"]+", and migrations completed since changed what it reads \(users\.user_email is gone\): it cannot run on this database any more/,
+    );
+    expect((await plane.status()).serving!.version).toBe("v2");
   }, 90_000);
 });

@@ -1,7 +1,55 @@
 import { existsSync } from "node:fs";
 import { basename, resolve } from "node:path";
-import { type BackfillProgress, loadMigrationFile, Migrator, pgPool, searchPathFor } from "@baton/migrate";
+import {
+  type BackfillProgress,
+  loadMigrationFile,
+  type MigrationStatusReport,
+  Migrator,
+  pgPool,
+  searchPathFor,
+} from "@baton/migrate";
+import { BatonControlError } from "../errors.js";
 import { type MigrationSettings, migrationDatabase } from "../migration/migration-database.js";
+import { modelOf, schemaBreaks } from "./schema-compatibility.js";
+
+const SEARCH_PATH_ENV = "BATON_SEARCH_PATH";
+
+/**
+ * Where a version that starts no migration of its own runs. A new one: the newest version schema.
+ * One released before (its environment has the search path it ran on: a rollback, a re-release):
+ * that same one while it still exists (a migration in progress keeps its previous version schema);
+ * once migrations completed since, the newest, if what the version read is still all there; if
+ * not (a column renamed or dropped since), the release is refused: the version cannot run on this
+ * database any more, and starting it would fail its requests.
+ */
+function searchPathForKnownVersion(
+  status: MigrationStatusReport,
+  schema: string,
+  released: string | undefined,
+  version: string | undefined,
+): string {
+  const latest = searchPathFor(status.latestVersionSchema, schema);
+  if (!released || released === latest) return latest;
+  const { active } = status;
+  if (active) {
+    const kept = [
+      searchPathFor(active.previousVersionSchema, schema),
+      searchPathFor(active.versionSchema, schema),
+    ];
+    if (kept.includes(released)) return released;
+  }
+  const then = modelOf(released, status);
+  if (!then) return latest; // released against a schema these records do not know: as before
+  const now = active
+    ? active.before
+    : (status.history.filter((r) => r.status === "completed").at(-1)?.after ?? then);
+  const breaks = schemaBreaks(then, now);
+  if (breaks.length === 0) return active ? searchPathFor(active.previousVersionSchema, schema) : latest;
+  throw new BatonControlError(
+    "BATON_MIGRATION_CONTRACTED",
+    `${version ?? "this version"} was released against search_path ${released}, and migrations completed since changed what it reads (${breaks.slice(0, 5).join("; ")}${breaks.length > 5 ? "; …" : ""}): it cannot run on this database any more, and nothing was started. A completed migration is not undone by a rollback: release a version built for the current schema instead`,
+  );
+}
 
 /** The audit events of a release's migration (the dashboard's Complete and Roll back add theirs). */
 export type MigrationAction = "migration.started" | "migration.completed" | "migration.rolled-back";
@@ -16,7 +64,11 @@ export type { MigrationSettings } from "../migration/migration-database.js";
 /** What a release does with the migration its baton.yaml names. */
 export interface ReleaseMigrationHooks {
   /** Before the new instances start; returns the environment that points them at the new version. */
-  start(release: { cwd: string; env?: Record<string, string> }): Promise<Record<string, string>>;
+  start(release: {
+    cwd: string;
+    env?: Record<string, string>;
+    version?: string;
+  }): Promise<Record<string, string>>;
   /** Once the old version has fully drained. */
   complete(): Promise<void>;
   /** When the release is rolled back, after the new instances have stopped. */
@@ -63,9 +115,15 @@ export function releaseMigration(
           !existsSync(path) ||
           status.history.some((r) => r.status === "completed" && r.name === nameOf(path))
         ) {
-          // Nothing to change for this release: it runs against the newest version schema.
-          const latest = searchPathFor(status.latestVersionSchema, settings.schema);
-          return { BATON_SEARCH_PATH: latest, PGOPTIONS: `-c search_path=${latest}` };
+          // Nothing to change for this release: it runs against the newest version schema, or,
+          // for a version released before (a rollback), against the one it was released with.
+          const sp = searchPathForKnownVersion(
+            status,
+            settings.schema,
+            env[SEARCH_PATH_ENV],
+            release.version,
+          );
+          return { [SEARCH_PATH_ENV]: sp, PGOPTIONS: `-c search_path=${sp}` };
         }
         const started = await m.start(await loadMigrationFile(path));
         env[MIGRATION_ENV] = started.name; // complete and rollback of this release act on it
