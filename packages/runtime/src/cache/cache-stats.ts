@@ -22,6 +22,8 @@ export interface VersionedCacheStats {
   staleServed: number;
   /** Values taken from the previous version's entry through `upgrade`, instead of computed. */
   upgrades: number;
+  /** `upgrade` calls that threw: the value was computed instead. */
+  upgradeErrors: number;
   /** Redis commands that failed or timed out; the read went on without Redis. */
   redisErrors: number;
   /** Early refreshes or background loads whose computation threw (the old value stayed). */
@@ -42,6 +44,7 @@ export function emptyStats(): VersionedCacheStats {
     lockTimeouts: 0,
     staleServed: 0,
     upgrades: 0,
+    upgradeErrors: 0,
     redisErrors: 0,
     refreshErrors: 0,
   };
@@ -59,6 +62,10 @@ const PROM: Record<StatName, [name: string, help: string, tier?: string]> = {
   lockTimeouts: ["baton_runtime_cache_lock_timeouts_total", "Lock waits that gave up and computed."],
   staleServed: ["baton_runtime_cache_stale_served_total", "Reads answered with an expired value."],
   upgrades: ["baton_runtime_cache_upgrades_total", "Values upgraded from the previous version's entry."],
+  upgradeErrors: [
+    "baton_runtime_cache_upgrade_errors_total",
+    "Upgrades that threw (the value was computed).",
+  ],
   redisErrors: ["baton_runtime_cache_redis_errors_total", "Redis commands that failed or timed out."],
   refreshErrors: ["baton_runtime_cache_refresh_errors_total", "Background computations that threw."],
 };

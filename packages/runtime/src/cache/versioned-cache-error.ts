@@ -5,6 +5,8 @@
  *   the cache cannot keep this version's representations apart from another's.
  * - `BATON_CACHE_BAD_OPTION`: an option has a value the cache cannot work with (a namespace or
  *   version with a `:`, a TTL that is not a positive number...).
+ * - `BATON_CACHE_BAD_KEY`: a key that is not a string or a number (an object would collide with
+ *   every other object as "[object Object]").
  * - `BATON_CACHE_NOT_SERIALIZABLE`: a computed (or upgraded) value has no JSON form (`undefined`,
  *   a function), so it cannot be cached in Redis nor shared between versions.
  *
@@ -14,6 +16,7 @@
 export type VersionedCacheErrorCode =
   | "BATON_CACHE_NO_VERSION"
   | "BATON_CACHE_BAD_OPTION"
+  | "BATON_CACHE_BAD_KEY"
   | "BATON_CACHE_NOT_SERIALIZABLE";
 
 /** The error a versioned cache raises for misuse; the message names the cache and what is wrong. */

@@ -97,9 +97,20 @@ describe("versioned keys", () => {
     };
     expect(codeOf(() => cache({ namespace: "a:b" }))).toMatch(/BATON_CACHE_BAD_OPTION: .*namespace/);
     expect(codeOf(() => cache({ ttlMs: -1 }))).toMatch(/BATON_CACHE_BAD_OPTION: .*ttlMs/);
+    expect(codeOf(() => cache({ upgrade: 5 as never }))).toMatch(
+      /BATON_CACHE_BAD_OPTION: .*upgrade must be a function/,
+    );
+    expect(codeOf(() => cache({ redis: "redis://127.0.0.1:6379" as never }))).toMatch(
+      /BATON_CACHE_BAD_OPTION: .*redis must be an ioredis client \(new Redis\(url\)\), not a URL string/,
+    );
+    expect(codeOf(() => cache({ maxEntries: 0 }))).toMatch(/BATON_CACHE_BAD_OPTION: .*maxEntries/);
     const c = cache<undefined>();
     await expect(c.get("u", async () => undefined)).rejects.toMatchObject({
       code: "BATON_CACHE_NOT_SERIALIZABLE",
+    });
+    // An object key would be "[object Object]" for every object: refused, not collided.
+    await expect(c.get({ a: 1 } as never, async () => undefined)).rejects.toMatchObject({
+      code: "BATON_CACHE_BAD_KEY",
     });
   });
 });
@@ -249,6 +260,17 @@ describe("cold start after a deploy", () => {
       `${PREFIX}user_profile:v2.4.0:7`,
     );
     expect(JSON.parse(newEntry!).e).toBe(JSON.parse(oldEntry!).e);
+    // An upgrade that throws (an old shape it did not expect) does not fail the read: computed.
+    await old.get(9, async () => ({ name: "Ada" }));
+    const picky = cache<{ first: string; last: string }>({
+      previousVersion: "v1.0.0",
+      upgrade: () => {
+        throw new Error("unexpected shape");
+      },
+      registry: false,
+    });
+    expect(await picky.get(9, compute)).toEqual({ first: "computed 9", last: "" });
+    expect(picky.stats).toMatchObject({ upgrades: 0, upgradeErrors: 1, computations: 1 });
   });
 });
 

@@ -120,6 +120,14 @@ export function createVersionedCache<T>(options: VersionedCacheOptions<T>): Vers
   const beta = positive("beta", options.beta, 1, true);
   const random = options.random ?? Math.random;
   const prefix = options.redisPrefix ?? "";
+  if (options.upgrade !== undefined && typeof options.upgrade !== "function")
+    throw bad(`upgrade must be a function (old value, key) => new value (got ${typeof options.upgrade})`);
+  if (options.redis !== undefined && (typeof options.redis !== "object" || options.redis === null))
+    throw bad(
+      `redis must be an ioredis client (new Redis(url)), not ${typeof options.redis === "string" ? "a URL string" : typeof options.redis}`,
+    );
+  if (options.maxEntries !== undefined && !(Number.isInteger(options.maxEntries) && options.maxEntries > 0))
+    throw bad(`maxEntries must be a whole number above 0 (got ${options.maxEntries})`);
 
   const stats = emptyStats();
   const count = statsCounter(stats, ns, options.registry);
@@ -229,7 +237,14 @@ export function createVersionedCache<T>(options: VersionedCacheOptions<T>): Vers
         if (remote !== UNAVAILABLE) old = remote;
       }
       if (old && Date.now() < old.e) {
-        const value = await options.upgrade(old.v, key);
+        // An upgrade that throws (a shape it did not expect) must not fail the read: the value is
+        // computed instead, and the failure counted.
+        const value = await Promise.resolve()
+          .then(() => options.upgrade!(old.v, key))
+          .catch(() => {
+            count("upgradeErrors");
+            return undefined;
+          });
         if (value !== undefined) {
           await store(k, { v: value, d: old.d, e: old.e });
           count("upgrades");
@@ -301,6 +316,13 @@ export function createVersionedCache<T>(options: VersionedCacheOptions<T>): Vers
     stats,
     keyOf,
     async get(id, compute) {
+      // Keys are strings or numbers: an object would become "[object Object]" and collide.
+      if (typeof id !== "string" && typeof id !== "number")
+        throw new VersionedCacheError(
+          "BATON_CACHE_BAD_KEY",
+          ns,
+          `a key must be a string or a number, not ${id === null ? "null" : typeof id} (give the id, e.g. String(user.id))`,
+        );
       const key = String(id);
       const k = keyOf(key);
       const now = Date.now();
