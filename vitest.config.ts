@@ -27,6 +27,7 @@ const COMPUTE_ONLY = [
   "packages/router/src/response-parser.test.ts",
   "packages/router/src/sticky-bucket.test.ts",
   "packages/runtime/src/replica/lsn-token.test.ts",
+  "packages/runtime/src/replica/replica-pool-options.test.ts",
   "packages/runtime/src/replica/replica-state.test.ts",
 ];
 

@@ -313,6 +313,16 @@ describe("sessions from PostgreSQL to Redis", () => {
       registry: false,
     } as const;
     const buggy = dualWrite<Session>({ ...options, to: newSessions(prefix, true), phase: 1 });
+    // A put of undefined would write a deletion: refused, naming delete() instead.
+    await expect(buggy.put("s-undefined", undefined as never)).rejects.toMatchObject({
+      code: "BATON_DUAL_WRITE_BAD_OPTION",
+      message: expect.stringMatching(
+        /a value is needed \(to remove the record, call delete\("s-undefined"\)\)/,
+      ),
+    });
+    expect(() => dualWrite<Session>({ ...options, name: "", to: newSessions(prefix), phase: 1 })).toThrow(
+      /name must be a non-empty string/,
+    );
     await buggy.advanceTo(2);
     const refused = await buggy.canAdvance(3);
     expect(refused.ok).toBe(false);

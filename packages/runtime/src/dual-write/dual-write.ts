@@ -153,7 +153,11 @@ export interface DualWrite<V> {
  */
 export function dualWrite<V>(options: DualWriteOptions<V>): DualWrite<V> {
   const { name, from, to } = options;
-  const bad = (message: string) => new DualWriteError("BATON_DUAL_WRITE_BAD_OPTION", name, message);
+  const bad = (message: string) => new DualWriteError("BATON_DUAL_WRITE_BAD_OPTION", name || "?", message);
+  if (typeof name !== "string" || name === "")
+    throw bad(
+      "name must be a non-empty string (it names the migration in metrics and its backfill's progress)",
+    );
   const source = typeof options.phase === "function" ? options.phase : undefined;
   if (!source && !isMigrationPhase(options.phase)) {
     throw bad(`phase ${String(options.phase)} is not one of 0-5 nor a function answering one`);
@@ -476,7 +480,14 @@ export function dualWrite<V>(options: DualWriteOptions<V>): DualWrite<V> {
 
   return {
     get: read,
-    put: (key, value) => write(key, value),
+    put: (key, value) => {
+      // undefined would be written as a deletion (a tombstone): a value, or delete(key), is meant.
+      if (value === undefined)
+        return Promise.reject(
+          bad(`put("${key}", undefined): a value is needed (to remove the record, call delete("${key}"))`),
+        );
+      return write(key, value);
+    },
     delete: (key) => write(key, undefined),
     get phase() {
       return source ? phaseNow() : (current as MigrationPhase);

@@ -77,7 +77,15 @@ export function createReplicaAwarePool<P extends PgPoolLike>(
   options: ReplicaAwarePoolOptions<P>,
 ): ReplicaAwarePool<P> {
   const { primary } = options;
+  const bad = (message: string) => new TypeError(`createReplicaAwarePool: ${message}`);
+  if (!primary || typeof (primary as { query?: unknown }).query !== "function")
+    throw bad("primary must be a node-postgres Pool (new pg.Pool({ connectionString }))");
+  if (!Array.isArray(options.replicas))
+    throw bad("replicas must be a list of Pools (or { name, pool }); [] reads from the primary only");
+  if (options.maxLag === undefined)
+    throw bad("maxLag is required: the staleness a read may see, in ms (e.g. 1000) or { ms, bytes }");
   const defaultConsistency = options.defaultConsistency ?? "strong";
+  consistencyOf(defaultConsistency, "defaultConsistency");
   const replicas = options.replicas.map((given, i) => {
     const named = "pool" in given && typeof (given as { name?: unknown }).name === "string";
     const pool = named ? (given as { pool: P }).pool : (given as P);
@@ -99,7 +107,7 @@ export function createReplicaAwarePool<P extends PgPoolLike>(
   const read = async <T>(fn: (pool: P, route: ReadRoute) => Promise<T>, readOptions: ReadOptions = {}) =>
     router.read(
       fn,
-      readOptions.consistency ?? defaultConsistency,
+      consistencyOf(readOptions.consistency ?? defaultConsistency, "consistency"),
       readOptions.after === undefined ? undefined : toLsn(readOptions.after),
     );
   const reads = {
@@ -125,4 +133,10 @@ function rowQuery(pool: PgPoolLike) {
 function defaultName(pool: PgPoolLike, index: number): string {
   const { host, port } = pool.options ?? {};
   return host ? `${host}:${port ?? 5432}` : `replica-${index + 1}`;
+}
+
+/** "eventual" or "strong", or a TypeError naming the typo ("eventually" must not read as strong). */
+function consistencyOf(value: unknown, option: string): Consistency {
+  if (value === "eventual" || value === "strong") return value;
+  throw new TypeError(`${option} must be "eventual" or "strong", not ${JSON.stringify(value)}`);
 }
