@@ -54,6 +54,7 @@ export function ReleaseAnalysis({ release }) {
       (${Math.round((a.confidence ?? 0.99) * 1000) / 10}% confidence, valid however often it looks). A step fails once the
       whole band is above the dashed tolerance line, and passes once the whole band is below it (after at least ${minRequests} requests
       of the new version). The band starts again at each step.
+      ${names.length > 0 && " A metric of analysis.metrics not marked required need not be proven within its tolerance: it fails a step when its band is above 0, and holds it while its estimate is."}
     </p>
     <div class="charts">
       <${ComparisonChart} id="cmp-errors" title="Error rate, new − old" unit=" pt" scale=${100}
