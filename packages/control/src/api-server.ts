@@ -56,6 +56,8 @@ export type ReleaseControl = Pick<
 > & { status(): Promise<unknown> };
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+/** Who a change made through a dashboard session is recorded as. */
+const DASHBOARD_ACTOR = "dashboard";
 // A client slow with its headers or body holds a connection no longer than this (Node's own
 // defaults are 60 s and 300 s); long-polls (?wait=1) are answers, not requests, and unaffected.
 const HEADERS_TIMEOUT_MS = 10_000;
@@ -143,6 +145,8 @@ export function buildApi(plane: ReleaseControl, opts: ApiOptions): FastifyInstan
   // masked), whichever route carries them.
   app.setReplySerializer((payload) => `${JSON.stringify(redactEnvs(payload), null, 2)}\n`);
 
+  /** Requests admitted by a dashboard session (not the bearer token). */
+  const bySession = new WeakSet<object>();
   app.addHook("onRequest", async (request) => {
     const config = request.routeOptions.config as { public?: boolean; auth?: "client" };
     if (config.public) return;
@@ -150,13 +154,16 @@ export function buildApi(plane: ReleaseControl, opts: ApiOptions): FastifyInstan
     // nothing else, and the admin token is not handed to SDKs.
     if (config.auth === "client") checkClientToken(opts.flags, request.headers.authorization);
     // The dashboard's session cookie, when no bearer token is sent (its check refuses cross-site changes).
-    else if (!authorized(request.headers.authorization) && !(await opts.dashboard?.admits(request)))
-      throw new BatonControlError(
-        "BATON_UNAUTHORIZED",
-        request.headers.authorization === undefined && /\bbaton_session=/.test(request.headers.cookie ?? "")
-          ? "your dashboard session has ended (signed out, expired, or replaced by newer ones): sign in again"
-          : "missing or wrong bearer token",
-      );
+    else if (!authorized(request.headers.authorization)) {
+      if (!(await opts.dashboard?.admits(request)))
+        throw new BatonControlError(
+          "BATON_UNAUTHORIZED",
+          request.headers.authorization === undefined && /\bbaton_session=/.test(request.headers.cookie ?? "")
+            ? "your dashboard session has ended (signed out, expired, or replaced by newer ones): sign in again"
+            : "missing or wrong bearer token",
+        );
+      bySession.add(request);
+    }
     // A web page can send a "simple" cross-origin POST (text/plain, no preflight); JSON only,
     // checked before the body is read.
     const type = request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase();
@@ -165,6 +172,20 @@ export function buildApi(plane: ReleaseControl, opts: ApiOptions): FastifyInstan
         "BATON_UNSUPPORTED_MEDIA_TYPE",
         `${request.method} bodies must be sent as application/json`,
       );
+  });
+
+  // A change made through the dashboard is the dashboard's in the audit log, whatever `actor` its
+  // body claims: a session cannot sign its changes as `baton up` or someone's CLI.
+  app.addHook("preHandler", async (request) => {
+    const body = request.body;
+    if (
+      bySession.has(request) &&
+      typeof body === "object" &&
+      body !== null &&
+      !Array.isArray(body) &&
+      "actor" in body
+    )
+      (body as { actor: unknown }).actor = DASHBOARD_ACTOR;
   });
 
   // JSON.parse, not Fastify's parser: an empty body is `{}`, and a "__proto__" key stays an own key,

@@ -148,3 +148,24 @@ describe("every route without a valid session", () => {
     }
   });
 });
+
+describe("a change made through a dashboard session", () => {
+  it("is recorded as the dashboard's in the audit log, whatever actor its body claims", async () => {
+    const { cookie, csrf } = await fx.login();
+    const res = await fx.send("POST", "/v1/flags/checkout/enable", {
+      cookie,
+      body: { actor: "baton up" },
+      headers: { origin: fx.api.url, "sec-fetch-site": "same-origin", "x-baton-csrf": csrf },
+    });
+    expect(res.status).toBe(200);
+    const [latest] = (await fx.send("GET", "/v1/audit?limit=1", { bearer: DASHBOARD_TOKEN })).body.events;
+    expect(latest).toMatchObject({ actor: "dashboard", service: "shop" });
+    // The bearer token (the CLI, CI) still names its actor.
+    await fx.send("POST", "/v1/flags/checkout/disable", {
+      bearer: DASHBOARD_TOKEN,
+      body: { actor: "alice" },
+    });
+    const [byToken] = (await fx.send("GET", "/v1/audit?limit=1", { bearer: DASHBOARD_TOKEN })).body.events;
+    expect(byToken.actor).toBe("alice");
+  });
+});
