@@ -50,3 +50,10 @@ export function numbersOf(numbers) {
   }
   return top.length > 0 ? [{ name: "", entries: top }, ...groups] : groups;
 }
+
+/** Whether a release is still running (the control plane's `inFlight`): starting, progressing, rolling back. */
+export function inFlight(release) {
+  return (
+    release?.status === "starting" || release?.status === "progressing" || release?.status === "rolling-back"
+  );
+}

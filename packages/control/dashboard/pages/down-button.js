@@ -2,6 +2,7 @@
 // that the control plane stopped (it no longer waits for it to come back, as a restart would).
 import { useEffect, useState } from "preact/hooks";
 import { ACTOR, api } from "../api.js";
+import { inFlight } from "../format.js";
 import { html } from "../html.js";
 
 const listeners = new Set();
@@ -21,13 +22,12 @@ export function DownButton({ status }) {
     ? status.regions.map((r) => `${r.service} (${r.region})`)
     : [status?.service];
   // Every instance that stops: serving, kept warm, and the release in flight's new ones.
-  const IN_FLIGHT = ["starting", "progressing", "rolling-back"];
   const instances = (status?.regions ?? [status]).reduce(
     (n, s) =>
       n +
       (s?.serving?.instances.length ?? 0) +
       (s?.warm?.instances.length ?? 0) +
-      (s?.release && IN_FLIGHT.includes(s.release.status) ? (s.release.instances?.length ?? 0) : 0),
+      (s?.release && inFlight(s.release) ? (s.release.instances?.length ?? 0) : 0),
     0,
   );
   // Release waves: the regions' routers are run where each region is, not by `baton up`.

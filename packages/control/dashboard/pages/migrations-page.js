@@ -3,12 +3,11 @@
 // the server would give).
 import { useEffect, useState } from "preact/hooks";
 import { ACTOR, api } from "../api.js";
-import { when } from "../format.js";
+import { inFlight, when } from "../format.js";
 import { html } from "../html.js";
 import { BackfillProgress } from "./backfill-progress.js";
 import { MigrationStartForm } from "./migration-start-form.js";
 
-const IN_FLIGHT = new Set(["starting", "progressing", "rolling-back"]);
 /** While a backfill runs (or a release, which may start one), the page asks every second. */
 const FAST_MS = 1000;
 /** Otherwise now and then: a migration started by hand (`baton migrate start`) shows up. */
@@ -46,9 +45,7 @@ export function MigrationsPage({ live }) {
   useEffect(() => void load(), [release?.id, release?.status, release?.step]);
   const active = view?.active;
   const fast =
-    IN_FLIGHT.has(release?.status) ||
-    active?.phase === "starting" ||
-    (active?.backfills ?? []).some((b) => b.running);
+    inFlight(release) || active?.phase === "starting" || (active?.backfills ?? []).some((b) => b.running);
   useEffect(() => {
     const timer = setInterval(load, fast ? FAST_MS : SLOW_MS);
     return () => clearInterval(timer);

@@ -1,16 +1,14 @@
 // Release waves (`regions:` in baton.yaml): each region's serving version, its release in the wave,
 // the traffic split that release's step sets, and what each region's router measured in the live
 // events' window (requests/s, error rate and p95 per version).
-import { ms, percent, statusWords } from "../format.js";
+import { inFlight, ms, percent, statusWords } from "../format.js";
 import { html } from "../html.js";
-
-const IN_FLIGHT = new Set(["starting", "progressing", "rolling-back"]);
 
 /** The split a region's release sets now, in words: "v2 10%, v1 90%", or all to what serves. */
 export function plannedSplit(region) {
   const r = region.release;
   const serving = region.serving?.version;
-  if (r && IN_FLIGHT.has(r.status) && r.previousVersion) {
+  if (r && inFlight(r) && r.previousVersion) {
     const steps = r.settings?.canary?.steps;
     const weight = Array.isArray(steps) ? steps[r.step]?.weight : undefined;
     if (typeof weight === "number") return `${r.version} ${weight}%, ${r.previousVersion} ${100 - weight}%`;
@@ -56,7 +54,7 @@ export function RegionTable({ status, title = "Regions", measuredStats = null })
             <th scope="row">${r.region}</th>
             <td>${r.serving?.version ?? "nothing"}</td>
             <td>${r.serving?.instances.length ?? 0}</td>
-            <td>${r.release ? html`#${r.release.id} ${r.release.version}: <span class="badge" data-status=${r.release.status}>${statusWords(r.release)}</span>${IN_FLIGHT.has(r.release.status) ? `, step ${r.release.step + 1}` : ""}` : "none yet"}</td>
+            <td>${r.release ? html`#${r.release.id} ${r.release.version}: <span class="badge" data-status=${r.release.status}>${statusWords(r.release)}</span>${inFlight(r.release) ? `, step ${r.release.step + 1}` : ""}` : "none yet"}</td>
             <td>${plannedSplit(r)}</td>
             <td data-testid="region-measured">${measured(measuredStats?.find((m) => m.region === r.region))}</td>
           </tr>`,

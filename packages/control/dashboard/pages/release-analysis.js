@@ -2,36 +2,12 @@
 // metric of `analysis.metrics`), the new version against the old one with the bounds the
 // sequential test used, so a person sees why it promoted or rolled back. Refetched while the
 // release runs; the looks are the API's (`GET /v1/releases/{id}/analysis`).
-import { useEffect, useState } from "preact/hooks";
-import { api } from "../api.js";
 import { html } from "../html.js";
 import { ComparisonChart } from "./comparison-chart.js";
-
-const RUNNING = new Set(["starting", "progressing", "rolling-back"]);
+import { useReleaseData } from "./use-release-data.js";
 
 export function ReleaseAnalysis({ release }) {
-  const [data, setData] = useState(null);
-  const [problem, setProblem] = useState(null);
-  const running = RUNNING.has(release.status);
-
-  useEffect(() => {
-    let stopped = false;
-    const load = () =>
-      api("GET", `/v1/releases/${release.id}/analysis`).then(
-        (d) => {
-          if (stopped) return;
-          setData(d);
-          setProblem(null);
-        },
-        (e) => !stopped && setProblem(e.message),
-      );
-    load();
-    const timer = running ? setInterval(load, 2000) : undefined;
-    return () => {
-      stopped = true;
-      clearInterval(timer);
-    };
-  }, [release.id, running, release.updatedAt]);
+  const { data, problem, running } = useReleaseData(release, "analysis");
 
   if (problem) return html`<p class="problem" role="alert">The analysis could not be read: ${problem}</p>`;
   if (!data || data.releaseId !== release.id) return null;

@@ -1,8 +1,7 @@
 // A canary release's steps, as Argo Rollouts lists them: each weight and pause, and where the
 // release is (or stopped), in words as well as marks. Numbered from 1, as the CLI's lines are.
+import { inFlight } from "../format.js";
 import { html } from "../html.js";
-
-const IN_FLIGHT = new Set(["starting", "progressing", "rolling-back"]);
 
 function pauseWords(pause) {
   if (pause === undefined || pause === null) return "then wait for promote";
@@ -13,9 +12,8 @@ function pauseWords(pause) {
 function stateOf(i, release) {
   if (release.status === "succeeded") return "done";
   if (i < release.step) return "done";
-  if (i > release.step) return IN_FLIGHT.has(release.status) ? "to come" : "not reached";
-  if (IN_FLIGHT.has(release.status))
-    return release.status === "rolling-back" ? "rolling back here" : "current";
+  if (i > release.step) return inFlight(release) ? "to come" : "not reached";
+  if (inFlight(release)) return release.status === "rolling-back" ? "rolling back here" : "current";
   return `${release.status.replace("-", " ")} here`;
 }
 

@@ -1,35 +1,12 @@
 // A release's timeline: what it said as it ran (instances started and ready, weights, verdicts,
 // drains, the migration's progress), with times, from `GET /v1/releases/{id}/events`. Refetched
 // every 2 s while the release runs; newest at the bottom, as a terminal shows them.
-import { useEffect, useState } from "preact/hooks";
-import { api } from "../api.js";
 import { html } from "../html.js";
-
-const RUNNING = new Set(["starting", "progressing", "rolling-back"]);
+import { useReleaseData } from "./use-release-data.js";
 
 export function ReleaseTimeline({ release }) {
-  const [events, setEvents] = useState(null);
-  const [problem, setProblem] = useState(null);
-  const running = RUNNING.has(release.status);
-
-  useEffect(() => {
-    let stopped = false;
-    const load = () =>
-      api("GET", `/v1/releases/${release.id}/events`).then(
-        (d) => {
-          if (stopped) return;
-          setEvents(d.events);
-          setProblem(null);
-        },
-        (e) => !stopped && setProblem(e.message),
-      );
-    load();
-    const timer = running ? setInterval(load, 2000) : undefined;
-    return () => {
-      stopped = true;
-      clearInterval(timer);
-    };
-  }, [release.id, running, release.updatedAt]);
+  const { data, problem, running } = useReleaseData(release, "events");
+  const events = data?.events ?? null;
 
   if (problem) return html`<p class="problem" role="alert">The timeline could not be read: ${problem}</p>`;
   if (!events) return null;
